@@ -1,0 +1,240 @@
+"""The campaign file schema: one pydantic model per section, all strict about unknown keys.
+
+Relative paths are resolved against the campaign file's folder (passed as validation
+context ``{"base": Path}``). A validated ``Campaign`` is frozen.
+"""
+
+from __future__ import annotations
+
+import builtins
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve(path: Path, info: ValidationInfo) -> Path:
+    base = (info.context or {}).get("base")
+    if path.is_absolute() or base is None:
+        return path
+    return (Path(base) / path).resolve()
+
+
+class CampaignSection(Section):
+    name: str = Field(pattern=NAME_PATTERN, description="letters, digits, '_', '-', '.'")
+    seed: int = 0
+    database: str | None = None
+    description: str = ""
+
+
+class TableSpace(Section):
+    """Candidates are the rows of a CSV: numeric ``inputs`` or a ``composition`` column."""
+
+    kind: Literal["table"]
+    path: Path
+    inputs: list[str] | None = Field(default=None, min_length=1)
+    composition: str | None = None
+
+    _resolve_path = field_validator("path")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_description(self) -> TableSpace:
+        if (self.inputs is None) == (self.composition is None):
+            raise ValueError("give exactly one of 'inputs' (numeric columns) or "
+                             "'composition' (a formula column)")
+        return self
+
+
+class CompositionSpace(Section):
+    """Every composition over ``elements`` on a grid of ``step`` with at most k elements."""
+
+    kind: Literal["compositions"]
+    elements: list[str] = Field(min_length=1)
+    step: float = Field(default=0.1, gt=0, le=1)
+    max_elements: int = Field(default=3, ge=1)
+    min_elements: int = Field(default=1, ge=1)
+
+    @field_validator("step")
+    @classmethod
+    def _step_divides_one(cls, step: float) -> float:
+        if abs(1 / step - round(1 / step)) > 1e-9:
+            raise ValueError(f"1/step must be a whole number (got step = {step})")
+        return step
+
+    @field_validator("elements")
+    @classmethod
+    def _unique_elements(cls, elements: list[str]) -> list[str]:
+        if len(set(elements)) != len(elements):
+            raise ValueError("elements must not repeat")
+        return elements
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CompositionSpace:
+        if self.min_elements > self.max_elements:
+            raise ValueError("min_elements must not exceed max_elements")
+        return self
+
+    @property
+    def divisions(self) -> int:
+        """Number of grid steps in a unit fraction (10 for step = 0.1)."""
+        return round(1 / self.step)
+
+
+Space = Annotated[TableSpace | CompositionSpace, Field(discriminator="kind")]
+
+
+class Target(Section):
+    property: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    unit: str | None = None
+    goal: Literal["maximize", "minimize"]
+
+    @builtins.property  # the field ``property`` shadows the builtin in this class body
+    def sign(self) -> float:
+        """+1 when larger is better, -1 when smaller is better."""
+        return 1.0 if self.goal == "maximize" else -1.0
+
+
+class TableOracle(Section):
+    """Look each target property up in the CSV column of the same name."""
+
+    kind: Literal["table"]
+    path: Path | None = None  # default: the table space's CSV
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class PythonOracle(Section):
+    """Call ``function = "module:callable"``; the module is looked up beside the file first."""
+
+    kind: Literal["python"]
+    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
+                          description="'module:callable'")
+
+
+class AseOracle(Section):
+    """An ASE calculator on an fcc supercell decorated to the candidate's composition."""
+
+    kind: Literal["ase"]
+    calculator: Literal["emt"] = "emt"
+    recipe: Literal["eos"] = "eos"
+    supercell: int = Field(default=2, ge=1, le=6, description="conventional fcc cells per edge")
+    relax: bool = True
+    fmax: float = Field(default=0.05, gt=0, description="eV/Å")
+    max_steps: int = Field(default=200, ge=1)
+    strain: float = Field(default=0.05, gt=0, lt=0.3, description="± linear strain of the EOS")
+    points: int = Field(default=7, ge=5, le=21)
+
+
+Oracle = Annotated[TableOracle | PythonOracle | AseOracle, Field(discriminator="kind")]
+
+
+class SurrogateSection(Section):
+    kind: Literal["gp"] = "gp"
+
+
+class ExecutorSection(Section):
+    kind: Literal["local"] = "local"
+    workers: int = Field(default=1, ge=1, le=1024)
+
+
+class LoopSection(Section):
+    initial: int = Field(default=5, ge=1, description="size of the random initial design")
+    batch_size: int = Field(default=1, ge=1)
+    budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
+    acquisition: Literal["logei", "ucb", "random"] = "logei"
+    beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
+
+    @model_validator(mode="after")
+    def _budget_covers_initial(self) -> LoopSection:
+        if self.budget < self.initial:
+            raise ValueError(f"budget ({self.budget}) is smaller than the initial design "
+                             f"({self.initial})")
+        return self
+
+
+class Campaign(Section):
+    """A validated campaign file. ``source`` is the file it was read from."""
+
+    campaign: CampaignSection
+    space: Space
+    targets: list[Target] = Field(min_length=1)
+    oracle: Oracle
+    surrogate: SurrogateSection = SurrogateSection()
+    executor: ExecutorSection = ExecutorSection()
+    loop: LoopSection = LoopSection()
+    source: Path | None = Field(default=None, exclude=True)
+
+    @field_validator("targets")
+    @classmethod
+    def _distinct_properties(cls, targets: list[Target]) -> list[Target]:
+        names = [t.property for t in targets]
+        if len(set(names)) != len(names):
+            raise ValueError("each property may appear in only one target")
+        if len(targets) > 1:
+            raise ValueError("this version optimises one target property; give one [[targets]]")
+        return targets
+
+    @model_validator(mode="after")
+    def _oracle_fits_space(self) -> Campaign:
+        if isinstance(self.oracle, AseOracle) and not isinstance(self.space, CompositionSpace):
+            raise ValueError("oracle kind 'ase' needs a 'compositions' space")
+        return self
+
+    @property
+    def base_dir(self) -> Path:
+        return self.source.parent if self.source else Path.cwd()
+
+    @property
+    def properties(self) -> tuple[str, ...]:
+        return tuple(t.property for t in self.targets)
+
+    @property
+    def database_url(self) -> str:
+        """SQLAlchemy URL of the campaign's database (default ``<name>.db`` beside the file)."""
+        if self.campaign.database is None:
+            return f"sqlite:///{self.base_dir / (self.campaign.name + '.db')}"
+        return database_url(self.campaign.database, self.base_dir)
+
+    def with_overrides(self, **changes: Any) -> Campaign:
+        """A copy with ``seed``, ``budget`` or ``database`` replaced (command-line options)."""
+        campaign, loop = self.campaign, self.loop
+        if changes.get("seed") is not None:
+            campaign = campaign.model_copy(update={"seed": changes["seed"]})
+        if changes.get("database") is not None:
+            campaign = campaign.model_copy(update={"database": changes["database"]})
+        if changes.get("budget") is not None:
+            budget = changes["budget"]
+            if budget < 1:
+                raise ValueError("--budget must be at least 1")
+            loop = loop.model_copy(update={"budget": budget,
+                                           "initial": min(loop.initial, budget)})
+        return self.model_copy(update={"campaign": campaign, "loop": loop})
+
+    def science(self) -> dict[str, Any]:
+        """The sections that define what is being searched (must not change on resume)."""
+        return self.model_dump(mode="json", include={"space", "targets", "oracle"})
+
+
+def database_url(value: str, base: Path) -> str:
+    """A database option -> SQLAlchemy URL; a plain path means an SQLite file."""
+    if re.match(r"^[a-z][a-z0-9+]*://", value):
+        if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+            relative = value.removeprefix("sqlite:///")
+            if relative and relative != ":memory:":
+                return f"sqlite:///{(base / relative).resolve()}"
+        return value
+    return f"sqlite:///{(base / value).resolve()}"

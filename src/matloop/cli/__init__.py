@@ -1,0 +1,1 @@
+"""The ``matloop`` command line."""

@@ -1,0 +1,46 @@
+"""Live progress of a run: a rich progress bar on a terminal, plain lines elsewhere."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None]]:
+    """Yield a callback for ``matloop.loop.run.Progress`` events."""
+    if quiet:
+        yield lambda _: None
+        return
+    if not sys.stderr.isatty():
+        def line(event: Any) -> None:
+            best = "-" if event.best is None else f"{event.best:.6g}"
+            print(f"[{event.finished}/{event.budget} done, {event.failed} failed, best {best}] "
+                  f"{event.message}", file=sys.stderr, flush=True)
+
+        yield line
+        return
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn("cycle {task.fields[cycle]}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("failed {task.fields[failed]}  best {task.fields[best]}"),
+                  TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        task = bar.add_task("run", total=budget, cycle="-", failed=0, best="-")
+
+        def update(event: Any) -> None:
+            best = "-" if event.best is None else f"{event.best:.6g}"
+            bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
+                       best=best)
+
+        yield update

@@ -1,0 +1,53 @@
+"""The errors matloop raises on purpose.
+
+``ConfigError`` means the user's input (campaign file, command-line options) is wrong and
+nothing was run; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
+means the database does not match the campaign. ``EvaluationFailure`` is raised by oracles
+(or user functions) to report a failed evaluation with a reason; the loop records it as data.
+The CLI maps ``MatloopError`` subclasses to exit codes and prints one line, no traceback.
+"""
+
+from __future__ import annotations
+
+
+class MatloopError(Exception):
+    """Base class: an error with a message meant for the user."""
+
+    exit_code = 1
+
+
+class ConfigError(MatloopError):
+    """A campaign file or option is invalid; the message names the field (and line)."""
+
+    exit_code = 2
+
+
+class CampaignLocked(MatloopError):
+    """Another process is running this campaign."""
+
+    exit_code = 3
+
+
+class StoreError(MatloopError):
+    """The database cannot serve this campaign (wrong schema, changed campaign file)."""
+
+    exit_code = 4
+
+
+class EvaluationFailure(Exception):
+    """Raised inside an oracle to mark an evaluation as failed with a reason category.
+
+    ``reason`` is one of ``error``, ``timeout``, ``crashed``, ``invalid``,
+    ``not_converged``, ``infeasible``.
+    """
+
+    def __init__(self, message: str, reason: str = "error") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class Infeasible(EvaluationFailure):
+    """The candidate cannot be made or computed (e.g. a synthesis that gives no product)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, reason="infeasible")

@@ -1,0 +1,55 @@
+"""Featurisers: turn the rows of a candidate ``Pool`` into numeric feature vectors.
+
+``featurizer_for(pool)`` picks the featuriser for the pool's ``kind``:
+
+* ``"inputs"`` -> ``ScaledInputs`` (numeric inputs min-max scaled to ``[0, 1]`` over the
+  pool);
+* ``"composition"`` -> ``CompositionStatistics`` (mean, min, max, range and spread of
+  elemental properties from pymatgen's periodic table over the atomic fractions).
+
+Importing this package is cheap: the submodules (and pymatgen) load only when a
+featuriser is built.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from matloop.campaigns.spaces import Pool
+    from matloop.protocols import Featurizer
+
+__all__ = ["featurizer_for"]
+
+
+# The featurisers are frozen dataclasses, so mypy sees their ``names`` as read-only while
+# ``Featurizer`` declares a settable attribute: hence the casts (the tests check the
+# protocol with ``isinstance``).
+def _scaled_inputs(pool: Pool) -> Featurizer:
+    from matloop.features.numeric import ScaledInputs
+
+    return cast("Featurizer", ScaledInputs.from_pool(pool))
+
+
+def _composition_statistics(pool: Pool) -> Featurizer:
+    from matloop.features.composition import CompositionStatistics
+
+    return cast("Featurizer", CompositionStatistics.from_elements(pool.names))
+
+
+_REGISTRY: dict[str, Callable[[Pool], Featurizer]] = {
+    "inputs": _scaled_inputs,
+    "composition": _composition_statistics,
+}
+
+
+def featurizer_for(pool: Pool) -> Featurizer:
+    """The featuriser for ``pool.kind``; its ``transform`` maps ``pool.values`` ``(N, k)``
+    to features ``(N, d)``. Raises ``ValueError`` for an unknown kind."""
+    try:
+        build = _REGISTRY[pool.kind]
+    except KeyError:
+        raise ValueError(f"no featuriser for pool kind {pool.kind!r}; "
+                         f"known kinds: {sorted(_REGISTRY)}") from None
+    return build(pool)

@@ -1,0 +1,224 @@
+"""The run: cycles of fit -> select -> evaluate -> record, resumable from the store alone.
+
+Every proposal is written before it is dispatched and every outcome as it arrives, so a
+run killed at any moment resumes with ``run`` again: unfinished evaluations are run again
+(their ``attempt`` counted when they had started), finished ones never.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Executor, Future, as_completed
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+
+import numpy as np
+
+from matloop.campaigns.schema import Campaign
+from matloop.campaigns.spaces import Pool, build_pool
+from matloop.errors import StoreError
+from matloop.features import featurizer_for
+from matloop.loop.evaluate import evaluate
+from matloop.loop.executor import make_executor
+from matloop.oracles import build_oracle
+from matloop.protocols import Oracle, Outcome
+from matloop.store import Pending, Proposal, Store
+from matloop.surrogates import make_surrogate
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a run needs besides the store: checked before a database is touched.
+
+    ``features`` ``(N, d)`` has the pool's constant feature columns removed; ``bounds``
+    ``(2, d)`` are its column minima and maxima.
+    """
+
+    campaign: Campaign
+    pool: Pool
+    features: np.ndarray
+    bounds: np.ndarray
+    oracle: Oracle
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Reported after each cycle is planned and after each evaluation is recorded."""
+
+    cycle: int
+    finished: int
+    failed: int
+    budget: int
+    best: float | None
+    message: str
+
+
+@dataclass(frozen=True)
+class RunResult:
+    campaign_id: int
+    stop_reason: str
+    counts: dict[str, int]
+    best: float | None
+
+
+ProgressCallback = Callable[[Progress], None]
+
+
+def prepare(campaign: Campaign) -> Prepared:
+    """Build pool, features and oracle; raises ``ConfigError`` on any invalid input."""
+    pool = build_pool(campaign.space)
+    raw = featurizer_for(pool).transform(pool.values)
+    varying = np.ptp(raw, axis=0) > 0
+    features = raw[:, varying] if varying.any() else raw[:, :1]
+    bounds = np.stack([features.min(axis=0), features.max(axis=0)])
+    return Prepared(campaign, pool, features, bounds, build_oracle(campaign))
+
+
+def run(campaign: Campaign, on_progress: ProgressCallback | None = None) -> RunResult:
+    """Start or resume ``campaign`` until its budget is spent or its pool exhausted."""
+    prepared = prepare(campaign)
+    store = Store(campaign.database_url)
+    campaign_id = store.campaign_id(campaign.campaign.name, campaign.science())
+    with store.lock(campaign_id):
+        return _Runner(prepared, store, campaign_id, on_progress or (lambda _: None)).run()
+
+
+class _Runner:
+    """One run of one campaign; holds only what can be rebuilt from the store."""
+
+    def __init__(self, prepared: Prepared, store: Store, campaign_id: int,
+                 on_progress: ProgressCallback) -> None:
+        self.p = prepared
+        self.c = prepared.campaign
+        self.store = store
+        self.id = campaign_id
+        self.on_progress = on_progress
+        self.target = self.c.targets[0]
+        self.executor: Executor | None = None
+
+    def run(self) -> RunResult:
+        self._check_pool_unchanged()
+        self.store.set_stop_reason(self.id, None)
+        try:
+            resumed = self.store.requeue_in_flight(self.id)
+            if resumed:
+                self._dispatch(resumed, cycle=self.store.next_cycle(self.id) - 1)
+            reason = self._cycles()
+        finally:
+            if self.executor is not None:
+                self.executor.shutdown(wait=False, cancel_futures=True)
+        self.store.set_stop_reason(self.id, reason)
+        _, values = self._training()
+        return RunResult(self.id, reason, self.store.counts(self.id), self._best(values))
+
+    def _cycles(self) -> str:
+        loop = self.c.loop
+        while True:
+            counts = self.store.counts(self.id)
+            finished = counts["succeeded"] + counts["failed"]
+            remaining = loop.budget - finished
+            if remaining <= 0:
+                return "budget"
+            tried = self.store.tried_pool_indices(self.id)
+            available = np.ones(len(self.p.pool), dtype=bool)
+            available[list(tried.values())] = False
+            if not available.any():
+                return "pool exhausted"
+            cycle = self.store.next_cycle(self.id)
+            indices, values = self._training()
+            n_ok = len(indices)
+            if finished < loop.initial or n_ok < 2 or loop.acquisition == "random":
+                q = min(loop.initial - finished if finished < loop.initial else loop.batch_size,
+                        remaining)
+                strategy = "initial" if finished < loop.initial else "random"
+                chosen, fit_s, select_s, hyper = self._random(available, q, cycle), 0.0, 0.0, None
+            else:
+                q = min(loop.batch_size, remaining)
+                strategy = loop.acquisition
+                chosen, fit_s, select_s, hyper = self._model_based(indices, values, available,
+                                                                   q, cycle)
+            proposals = [Proposal(int(i), self.p.pool.key(int(i)),
+                                  self.p.pool.candidate(int(i)).label) for i in chosen]
+            pending = self.store.propose(self.id, cycle, proposals)
+            self.store.record_cycle(self.id, cycle, strategy, n_train=n_ok,
+                                    n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
+                                    hyperparameters=hyper,
+                                    best=self._best_record(values))
+            self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}")
+            self._dispatch(pending, cycle)
+
+    def _training(self) -> tuple[list[int], np.ndarray]:
+        indices, values = self.store.training_data(self.id, [self.target.property])
+        return indices, np.asarray(values, dtype=float).reshape(len(indices), 1)
+
+    def _random(self, available: np.ndarray, q: int, cycle: int) -> np.ndarray:
+        rng = np.random.default_rng([self.c.campaign.seed, cycle])
+        choices = np.flatnonzero(available)
+        return rng.choice(choices, size=min(q, len(choices)), replace=False)
+
+    def _model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
+                     q: int, cycle: int) -> tuple[np.ndarray, float, float, dict]:
+        from matloop.loop.acquisition import select
+
+        seed = self.c.campaign.seed * 1_000_003 + cycle
+        start = time.perf_counter()
+        surrogate = make_surrogate(self.c.surrogate.kind, bounds=self.p.bounds, seed=seed)
+        surrogate.fit(self.p.features[indices], values)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        choices = np.flatnonzero(available)
+        picked = select(self.c.loop.acquisition, surrogate, self.p.features[choices],
+                        self.p.features[indices], self.target.sign, q, seed=seed,
+                        beta=self.c.loop.beta)
+        select_s = time.perf_counter() - start
+        return choices[picked], fit_s, select_s, surrogate.hyperparameters()
+
+    def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
+        futures: dict[Future[Outcome], Pending] = {}
+        for item in pending:
+            self.store.mark_running(item.evaluation_id)
+            futures[self._submit(item)] = item
+        for future in as_completed(futures):
+            item = futures[future]
+            try:
+                outcome = future.result()
+            except BrokenProcessPool:
+                self.executor = None  # rebuilt on the next submit
+                outcome = Outcome.failure("crashed", "the worker process died during the "
+                                          "evaluation (killed, out of memory or a crash)")
+            self.store.record(item.evaluation_id, outcome)
+            self._report(cycle, f"{self.p.pool.candidate(item.pool_index).label}: "
+                         + ("ok" if outcome.ok else f"failed ({outcome.reason})"))
+
+    def _submit(self, item: Pending) -> Future[Outcome]:
+        if self.executor is None:
+            self.executor = make_executor(self.c.executor)
+        return self.executor.submit(evaluate, self.p.oracle,
+                                    self.p.pool.candidate(item.pool_index),
+                                    self.p.oracle.properties)
+
+    def _best(self, values: np.ndarray) -> float | None:
+        column = values[:, 0] if len(values) else values.reshape(-1)
+        finite = column[np.isfinite(column)]
+        if not len(finite):
+            return None
+        return float(finite.max() if self.target.sign > 0 else finite.min())
+
+    def _best_record(self, values: np.ndarray) -> dict[str, float]:
+        best = self._best(values)
+        return {} if best is None else {self.target.property: best}
+
+    def _report(self, cycle: int, message: str) -> None:
+        counts = self.store.counts(self.id)
+        _, values = self._training()
+        self.on_progress(Progress(cycle, counts["succeeded"] + counts["failed"],
+                                  counts["failed"], self.c.loop.budget, self._best(values),
+                                  message))
+
+    def _check_pool_unchanged(self) -> None:
+        for key, index in self.store.tried_pool_indices(self.id).items():
+            if index >= len(self.p.pool) or self.p.pool.key(index) != key:
+                raise StoreError(f"the candidate pool changed since this campaign was "
+                                 f"started (candidate {key!r} is no longer row {index}); "
+                                 "use a new campaign name or --db")

@@ -1,0 +1,92 @@
+"""Where a campaign stands, read from its store alone (no models, no heavy imports)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from matloop.campaigns.schema import Campaign
+from matloop.store import Store
+
+
+def open_campaign(campaign: Campaign) -> tuple[Store, int]:
+    """The existing store and campaign id; raises ``StoreError`` if never run."""
+    store = Store(campaign.database_url, create=False)
+    return store, store.campaign_id(campaign.campaign.name)
+
+
+def summarize(campaign: Campaign) -> dict[str, Any]:
+    """Status as plain data: counts, cycles, best value and candidate per target."""
+    store, campaign_id = open_campaign(campaign)
+    counts = store.counts(campaign_id)
+    cycles = store.cycles(campaign_id)
+    evaluations = store.evaluations(campaign_id)
+    best: dict[str, float] = {}
+    best_candidate: dict[str, str] = {}
+    for target in campaign.targets:
+        measured = [(e["values"][target.property], e["candidate"]) for e in evaluations
+                    if e["status"] == "succeeded" and target.property in e["values"]]
+        if measured:
+            value, label = max(measured, key=lambda m: target.sign * m[0])
+            best[target.property], best_candidate[target.property] = value, label
+    last = cycles[-1] if cycles else None
+    return {
+        "campaign": campaign.campaign.name,
+        "database": campaign.database_url,
+        "cycles": len(cycles),
+        "budget": campaign.loop.budget,
+        "evaluations": {"succeeded": counts["succeeded"], "failed": counts["failed"],
+                        "pending": counts["proposed"] + counts["running"]},
+        "failures": _failure_reasons(evaluations),
+        "best": best,
+        "best_candidate": best_candidate,
+        "units": {t.property: t.unit or evaluations_unit(evaluations, t.property)
+                  for t in campaign.targets},
+        "last_cycle": None if last is None else {
+            "number": last.number, "strategy": last.strategy, "n_train": last.n_train,
+            "fit_s": last.fit_s, "select_s": last.select_s,
+            "hyperparameters": json.loads(last.hyperparameters or "{}")},
+        "stop_reason": store.stop_reason(campaign_id),
+    }
+
+
+def evaluations_unit(evaluations: list[dict[str, Any]], name: str) -> str | None:
+    for e in evaluations:
+        if e["units"].get(name):
+            return str(e["units"][name])
+    return None
+
+
+def _failure_reasons(evaluations: list[dict[str, Any]]) -> dict[str, int]:
+    reasons: dict[str, int] = {}
+    for e in evaluations:
+        if e["status"] == "failed":
+            reasons[e["reason"] or "error"] = reasons.get(e["reason"] or "error", 0) + 1
+    return reasons
+
+
+def export_csv(campaign: Campaign, out: Path) -> int:
+    """Write every evaluation as a CSV row; returns the number of rows.
+
+    Columns: ``candidate_id, candidate, status, <properties...>, cycle, attempt, error``
+    with the target properties first, then any other property the oracle returned.
+    """
+    store, campaign_id = open_campaign(campaign)
+    evaluations = store.evaluations(campaign_id)
+    others = sorted({p for e in evaluations for p in e["values"]} - set(campaign.properties))
+    properties = [*campaign.properties, *others]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["candidate_id", "candidate", "status", *properties, "cycle",
+                         "attempt", "error"])
+        for e in evaluations:
+            values = [e["values"].get(p, "") for p in properties]
+            error = "" if e["status"] != "failed" else f"{e['reason']}: {e['error'] or ''}"
+            writer.writerow([e["candidate_id"], e["candidate"], e["status"],
+                             *(repr(v) if isinstance(v, float) and math.isfinite(v) else v
+                               for v in values), e["cycle"], e["attempt"], error.strip()])
+    return len(evaluations)

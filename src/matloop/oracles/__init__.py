@@ -1,0 +1,57 @@
+"""Oracles turn a candidate into an outcome; ``build_oracle`` picks one from a campaign."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from matloop.campaigns.schema import Campaign, TableSpace
+from matloop.errors import ConfigError
+from matloop.protocols import Oracle
+
+
+def _table(campaign: Campaign) -> Oracle:
+    from matloop.oracles.table import TableOracle
+
+    space = campaign.space
+    if not isinstance(space, TableSpace):
+        raise ConfigError("oracle.kind: 'table' needs a 'table' space (the CSV to look up)")
+    path = getattr(campaign.oracle, "path", None) or space.path
+    inputs = tuple(space.inputs) if space.inputs is not None else None
+    return TableOracle(path=path, properties=campaign.properties, inputs=inputs,
+                       composition=space.composition)
+
+
+def _python(campaign: Campaign) -> Oracle:
+    from matloop.oracles.python import PythonOracle
+
+    return PythonOracle(function=getattr(campaign.oracle, "function", ""),
+                        base_dir=campaign.base_dir, properties=campaign.properties)
+
+
+def _ase(campaign: Campaign) -> Oracle:
+    from matloop.campaigns.schema import AseOracle
+    from matloop.oracles.ase_emt import AseEosOracle
+
+    assert isinstance(campaign.oracle, AseOracle)
+    oracle = AseEosOracle.from_config(campaign.oracle, seed=campaign.campaign.seed)
+    unknown = [p for p in campaign.properties if p not in oracle.properties]
+    if unknown:
+        raise ConfigError(f"targets: the ase '{campaign.oracle.kind}' oracle does not compute "
+                          f"{unknown}; it computes {list(oracle.properties)}")
+    return oracle
+
+
+ORACLES: dict[str, Callable[[Campaign], Oracle]] = {
+    "table": _table,
+    "python": _python,
+    "ase": _ase,
+}
+
+
+def build_oracle(campaign: Campaign) -> Oracle:
+    """The campaign's oracle, checked (files, columns, functions) before anything runs."""
+    oracle = ORACLES[campaign.oracle.kind](campaign)
+    check = getattr(oracle, "check", None)
+    if check is not None:
+        check()
+    return oracle

@@ -1,0 +1,75 @@
+"""Python oracle: a user function ``module:callable`` returning ``{property: value}``.
+
+The module is looked up in the campaign file's folder first, then on ``sys.path``. The
+function gets the candidate's numeric inputs as keyword arguments, or ``composition=`` a
+pymatgen ``Composition`` for composition spaces. An exception marks the evaluation
+failed (``matloop.errors.EvaluationFailure`` carries its own reason).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import zlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from matloop.errors import ConfigError
+from matloop.protocols import Candidate, Outcome
+
+
+@dataclass(frozen=True)
+class PythonOracle:
+    """Calls ``function`` (``"module:callable"``) found from ``base_dir``."""
+
+    function: str
+    base_dir: Path
+    properties: tuple[str, ...]
+
+    def evaluate(self, candidate: Candidate) -> Outcome:
+        function = resolve(self.function, self.base_dir)
+        if candidate.composition is not None:
+            from pymatgen.core import Composition
+
+            result = function(composition=Composition(dict(candidate.composition)))
+        else:
+            result = function(**dict(candidate.inputs or {}))
+        if not isinstance(result, Mapping):
+            return Outcome.failure("invalid", f"{self.function} returned "
+                                   f"{type(result).__name__}, not a dict of property values")
+        return Outcome.success(result, provenance={"oracle": "python",
+                                                   "function": self.function})
+
+    def check(self) -> None:
+        """Raise ``ConfigError`` now if the function cannot be found."""
+        resolve(self.function, self.base_dir)
+
+
+def resolve(spec: str, base_dir: Path) -> Callable[..., Any]:
+    """``"module:callable"`` -> the callable; a ``module.py`` in ``base_dir`` wins."""
+    module_name, _, attribute = spec.partition(":")
+    local = base_dir / (module_name.replace(".", "/") + ".py")
+    try:
+        if local.is_file():
+            stat = local.stat()
+            # one module per file version, so an edited or different file is reloaded
+            name = f"matloop_user.{module_name}_{zlib.crc32(f'{local.resolve()}:{stat.st_mtime_ns}'.encode()):08x}"
+            module = sys.modules.get(name)
+            if module is None:
+                loader_spec = importlib.util.spec_from_file_location(name, local)
+                assert loader_spec is not None and loader_spec.loader is not None
+                module = importlib.util.module_from_spec(loader_spec)
+                loader_spec.loader.exec_module(module)
+                sys.modules[name] = module
+        else:
+            module = importlib.import_module(module_name)
+    except Exception as exc:  # a user module may fail in any way while importing
+        raise ConfigError(f"oracle.function: cannot import {module_name!r} (looked in "
+                          f"{base_dir} and on sys.path): {exc}") from None
+    function = getattr(module, attribute, None)
+    if not callable(function):
+        raise ConfigError(f"oracle.function: {module_name!r} has no callable {attribute!r}")
+    return function

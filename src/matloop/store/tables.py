@@ -1,0 +1,94 @@
+"""SQLModel tables: the campaign's whole history, and its checkpoint.
+
+One database may hold several campaigns (by name). An evaluation moves
+``proposed -> running -> succeeded | failed``; each measured property is a row of
+``Measurement`` so that evaluations may return some properties and not others.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+SCHEMA_VERSION = 1
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Meta(SQLModel, table=True):
+    __tablename__ = "meta"
+    key: str = Field(primary_key=True)
+    value: str
+
+
+class CampaignRecord(SQLModel, table=True):
+    __tablename__ = "campaign"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    config: str = Field(sa_column=Column(Text, nullable=False))  # JSON of the campaign file
+    created_at: datetime = Field(default_factory=now)
+    stop_reason: str | None = None
+
+
+class CandidateRecord(SQLModel, table=True):
+    __tablename__ = "candidate"
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    pool_index: int
+    key: str
+    label: str
+
+
+class Evaluation(SQLModel, table=True):
+    __tablename__ = "evaluation"
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    candidate_id: int = Field(foreign_key="candidate.id", index=True)
+    cycle: int
+    attempt: int = 1
+    status: str = Field(default="proposed", index=True)  # proposed|running|succeeded|failed
+    reason: str | None = None  # failure category (see matloop.protocols.FAILURE_REASONS)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    proposed_at: datetime = Field(default_factory=now)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_s: float | None = None
+    provenance: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+
+
+class Measurement(SQLModel, table=True):
+    __tablename__ = "measurement"
+    id: int | None = Field(default=None, primary_key=True)
+    evaluation_id: int = Field(foreign_key="evaluation.id", index=True)
+    property: str
+    value: float
+    unit: str | None = None
+
+
+class Cycle(SQLModel, table=True):
+    __tablename__ = "cycle"
+    __table_args__ = (UniqueConstraint("campaign_id", "number"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    number: int
+    strategy: str  # "initial" (random design) or the acquisition's name
+    n_train: int = 0
+    n_proposed: int = 0
+    fit_s: float = 0.0
+    select_s: float = 0.0
+    hyperparameters: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+    best: str | None = Field(default=None, sa_column=Column(Text))  # JSON {property: value}
+    created_at: datetime = Field(default_factory=now)
+
+
+class RunLock(SQLModel, table=True):
+    __tablename__ = "run_lock"
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    host: str
+    pid: int
+    acquired_at: datetime = Field(default_factory=now)

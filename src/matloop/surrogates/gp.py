@@ -1,0 +1,99 @@
+"""Exact Gaussian process surrogate: one BoTorch ``SingleTaskGP`` per property.
+
+Matérn-5/2 kernel with one length scale per feature (BoTorch's dimension-scaled
+log-normal length-scale prior), inputs normalised to the pool's bounds, outputs
+standardised. Each property is fitted on the rows where it was measured, so an
+evaluation that returned only some properties still teaches the others nothing wrong.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from matloop.protocols import Prediction
+
+if TYPE_CHECKING:
+    from botorch.models.model import Model
+
+MIN_POINTS = 2
+PREDICT_CHUNK = 65536
+
+
+@dataclass
+class GaussianProcess:
+    """Exact GP surrogate for m properties over d features.
+
+    ``bounds`` ``(2, d)`` are the feature bounds used to normalise inputs (the pool's,
+    so that normalisation does not drift as data arrive); ``seed`` fixes the fit.
+    """
+
+    bounds: np.ndarray | None = None
+    seed: int = 0
+    _model: Model | None = field(default=None, init=False, repr=False)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
+        """Fit on features ``(n, d)`` and values ``(n, m)``; NaN marks unmeasured."""
+        import torch
+        from botorch.fit import fit_gpytorch_mll
+        from botorch.models import ModelListGP, SingleTaskGP
+        from botorch.models.transforms import Normalize, Standardize
+        from botorch.models.utils.gpytorch_modules import (
+            get_covar_module_with_dim_scaled_prior,
+        )
+        from gpytorch.mlls import ExactMarginalLogLikelihood
+
+        X = np.asarray(X, dtype=float)
+        Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+        d = X.shape[1]
+        bounds = None if self.bounds is None else torch.as_tensor(self.bounds, dtype=torch.double)
+        torch.manual_seed(self.seed)
+        models = []
+        for j in range(Y.shape[1]):
+            rows = np.isfinite(Y[:, j])
+            if rows.sum() < MIN_POINTS:
+                raise ValueError(f"property {j} has {int(rows.sum())} measured values; "
+                                 f"a GP needs at least {MIN_POINTS}")
+            gp = SingleTaskGP(
+                torch.as_tensor(X[rows], dtype=torch.double),
+                torch.as_tensor(Y[rows, j : j + 1], dtype=torch.double),
+                covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
+                                                                    use_rbf_kernel=False),
+                input_transform=Normalize(d=d, bounds=bounds),
+                outcome_transform=Standardize(m=1),
+            )
+            fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+            models.append(gp)
+        self._model = models[0] if len(models) == 1 else ModelListGP(*models)
+        return self
+
+    @property
+    def model(self) -> Model:
+        if self._model is None:
+            raise RuntimeError("the GP has not been fitted yet: call fit(X, Y) first")
+        return self._model
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Posterior mean and std ``(n, m)`` of the latent function, in chunks."""
+        import torch
+
+        model = self.model
+        means, stds = [], []
+        with torch.no_grad():
+            for start in range(0, len(X), PREDICT_CHUNK):
+                chunk = torch.as_tensor(X[start : start + PREDICT_CHUNK], dtype=torch.double)
+                posterior = model.posterior(chunk)
+                means.append(posterior.mean.numpy())
+                stds.append(posterior.variance.clamp_min(0).sqrt().numpy())
+        return Prediction(mean=np.concatenate(means), std=np.concatenate(stds))
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Length scales (normalised feature units), noise variance, per property."""
+        models = getattr(self.model, "models", [self.model])
+        return {
+            "lengthscales": [m.covar_module.lengthscale.detach().reshape(-1).tolist()
+                             for m in models],
+            "noise": [float(m.likelihood.noise.detach().reshape(-1)[0]) for m in models],
+        }

@@ -1,0 +1,122 @@
+"""Real campaigns end to end through the library and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from matloop.campaigns import load
+from matloop.loop.run import run
+from matloop.loop.summary import export_csv, summarize
+from matloop.store import Store
+
+MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def proposals(path: Path) -> list[str]:
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    return [e["key"] for e in store.evaluations(store.campaign_id(campaign.campaign.name))]
+
+
+def test_table_campaign_spends_its_budget_without_repeats(crossed_barrel) -> None:
+    path = crossed_barrel(budget=10, initial=4, batch_size=2, workers=2)
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    assert result.counts["succeeded"] == 10
+    keys = proposals(path)
+    assert len(keys) == len(set(keys)) == 10
+    summary = summarize(load(path))
+    assert summary["evaluations"] == {"succeeded": 10, "failed": 0, "pending": 0}
+    assert summary["best"]["toughness"] == pytest.approx(result.best)
+    assert summary["last_cycle"]["strategy"] == "logei"
+    assert summary["last_cycle"]["hyperparameters"]["lengthscales"]
+
+
+def test_a_finished_campaign_resumes_only_with_a_larger_budget(crossed_barrel) -> None:
+    path = crossed_barrel(budget=6, initial=4)
+    run(load(path))
+    assert len(proposals(path)) == 6
+    run(load(path))
+    assert len(proposals(path)) == 6
+    run(load(path).with_overrides(budget=8))
+    keys = proposals(path)
+    assert len(keys) == len(set(keys)) == 8
+
+
+def test_same_seed_same_proposals_other_seed_other(crossed_barrel, tmp_path: Path) -> None:
+    path = crossed_barrel(budget=7, initial=4)
+    for name, seed in (("a", 0), ("b", 0), ("c", 1)):
+        run(load(path).with_overrides(seed=seed, database=str(tmp_path / f"{name}.db")))
+    sequences = {}
+    for name in "abc":
+        campaign = load(path).with_overrides(database=str(tmp_path / f"{name}.db"))
+        store = Store(campaign.database_url, create=False)
+        sequences[name] = [e["key"] for e in store.evaluations(store.campaign_id("cb"))]
+    assert sequences["a"] == sequences["b"]
+    assert sequences["a"] != sequences["c"]
+
+
+def test_failures_are_recorded_and_the_loop_goes_on(python_campaign, tmp_path: Path) -> None:
+    path = python_campaign(budget=25, initial=10, workers=2)
+    result = run(load(path))
+    assert result.counts["succeeded"] + result.counts["failed"] == 25
+    out = tmp_path / "all.csv"
+    assert export_csv(load(path), out) == 25
+    rows = list(csv.DictReader(out.open()))
+    assert list(rows[0]) == ["candidate_id", "candidate", "status", "score", "cycle",
+                             "attempt", "error"]
+    failed = [r for r in rows if r["status"] == "failed"]
+    for row in failed:
+        x = float(row["candidate"].split(",")[0].split("=")[1])
+        y = float(row["candidate"].split(",")[1].split("=")[1])
+        assert (x > 0.8 and "synthesis failed" in row["error"]) or \
+            (y > 0.9 and "not finite" in row["error"])
+    ok = [r for r in rows if r["status"] == "succeeded"]
+    assert all(r["score"] for r in ok) and not any(r["score"] for r in failed)
+    assert max(float(r["score"]) for r in ok) > -0.05  # found the optimum's neighbourhood
+
+
+@pytest.mark.slow
+def test_cli_run_status_export(crossed_barrel, tmp_path: Path) -> None:
+    path = crossed_barrel(budget=8, initial=4)
+    done = subprocess.run([*MATLOOP, "run", str(path), "--seed", "3", "--budget", "7",
+                           "--db", str(tmp_path / "x.db")], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "stopped (budget)" in done.stdout
+    assert not (tmp_path / "cb.db").exists()
+    status = subprocess.run([*MATLOOP, "status", str(path), "--db", str(tmp_path / "x.db"),
+                             "--json"], capture_output=True, text=True)
+    summary = json.loads(status.stdout)
+    assert summary["campaign"] == "cb" and summary["cycles"] == 4
+    assert summary["evaluations"] == {"succeeded": 7, "failed": 0, "pending": 0}
+    assert set(summary["best"]) == {"toughness"}
+    table = subprocess.run([*MATLOOP, "status", str(path), "--db", str(tmp_path / "x.db")],
+                           capture_output=True, text=True)
+    assert "best toughness" in table.stdout and "7 succeeded" in table.stdout
+    out = tmp_path / "x.csv"
+    exported = subprocess.run([*MATLOOP, "export", str(path), "--db", str(tmp_path / "x.db"),
+                               "--out", str(out)], capture_output=True, text=True)
+    assert exported.returncode == 0
+    assert len(list(csv.DictReader(out.open()))) == 7
+
+
+@pytest.mark.slow
+def test_examples_run_with_small_budgets(tmp_path: Path) -> None:
+    for name, budget in (("crossed-barrel", 8), ("emt-alloys", 10)):
+        db = tmp_path / f"{name}.db"
+        done = subprocess.run([*MATLOOP, "run", str(ROOT / "examples" / f"{name}.toml"),
+                               "--budget", str(budget), "--db", str(db), "--quiet"],
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        summary = json.loads(subprocess.run(
+            [*MATLOOP, "status", str(ROOT / "examples" / f"{name}.toml"), "--db", str(db),
+             "--json"], capture_output=True, text=True).stdout)
+        assert summary["evaluations"]["succeeded"] + summary["evaluations"]["failed"] == budget
+        assert summary["best"]

@@ -1,0 +1,105 @@
+"""Every registered oracle honours the Oracle contract, built from a real campaign."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from matloop.campaigns import load
+from matloop.campaigns.spaces import build_pool
+from matloop.loop.evaluate import evaluate
+from matloop.oracles import ORACLES, build_oracle
+from matloop.protocols import Candidate, Outcome
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(params=sorted(ORACLES))
+def campaign_file(request: pytest.FixtureRequest, crossed_barrel, python_campaign) -> Path:
+    if request.param == "table":
+        return crossed_barrel()
+    if request.param == "python":
+        return python_campaign()
+    return ROOT / "examples" / "emt-alloys.toml"
+
+
+def test_oracle_is_picklable_and_evaluates_a_pool_candidate(campaign_file: Path) -> None:
+    campaign = load(campaign_file)
+    oracle = pickle.loads(pickle.dumps(build_oracle(campaign)))
+    candidate = build_pool(campaign.space).candidate(0)
+    outcome = evaluate(oracle, candidate, campaign.properties)
+    assert isinstance(outcome, Outcome)
+    assert outcome.ok, outcome.error
+    assert set(campaign.properties) <= set(outcome.values)
+    assert all(math.isfinite(v) for v in outcome.values.values())
+    assert outcome.duration_s > 0
+    assert evaluate(oracle, candidate, campaign.properties).values == outcome.values
+
+
+def test_table_lookup_of_unknown_candidate_fails(crossed_barrel) -> None:
+    oracle = build_oracle(load(crossed_barrel()))
+    outcome = oracle.evaluate(Candidate(key="n=1.0", label="n=1", inputs={"n": 1.0}))
+    assert not outcome.ok and outcome.reason == "invalid"
+
+
+def test_table_missing_value_is_a_failure(tmp_path: Path) -> None:
+    (tmp_path / "t.csv").write_text("x,p\n1,2.5\n2,\n")
+    path = tmp_path / "t.toml"
+    path.write_text(textwrap.dedent("""
+        [campaign]
+        name = "t"
+        [space]
+        kind = "table"
+        path = "t.csv"
+        inputs = ["x"]
+        [[targets]]
+        property = "p"
+        goal = "minimize"
+        [oracle]
+        kind = "table"
+        [loop]
+        initial = 1
+        budget = 2
+    """))
+    campaign = load(path)
+    pool, oracle = build_pool(campaign.space), build_oracle(campaign)
+    assert oracle.evaluate(pool.candidate(0)).values == {"p": 2.5}
+    missing = oracle.evaluate(pool.candidate(1))
+    assert not missing.ok and missing.reason == "invalid" and "no value of p" in missing.error
+
+
+def test_python_oracle_failures_become_outcomes(python_campaign) -> None:
+    campaign = load(python_campaign())
+    oracle = build_oracle(campaign)
+    raised = evaluate(oracle, Candidate("k", "k", inputs={"x": 0.9, "y": 0.1}), ["score"])
+    assert not raised.ok and raised.reason == "error"
+    assert "RuntimeError: synthesis failed" in (raised.error or "")
+    assert "Traceback" in (raised.error or "")
+    nan = evaluate(oracle, Candidate("k", "k", inputs={"x": 0.1, "y": 1.0}), ["score"])
+    assert not nan.ok and nan.reason == "invalid" and "not finite" in (nan.error or "")
+
+
+def test_python_oracle_with_missing_function_is_a_config_error(python_campaign) -> None:
+    from matloop.errors import ConfigError
+
+    path = python_campaign()
+    path.write_text(path.read_text().replace("toy:score", "toy:nothing"))
+    with pytest.raises(ConfigError, match="no callable 'nothing'"):
+        build_oracle(load(path))
+
+
+def test_evaluation_failure_carries_its_reason(tmp_path: Path, python_campaign) -> None:
+    path = python_campaign()
+    (path.parent / "toy.py").write_text(textwrap.dedent("""
+        from matloop.errors import Infeasible
+
+        def score(x, y):
+            raise Infeasible("did not form")
+    """))
+    oracle = build_oracle(load(path))
+    outcome = evaluate(oracle, Candidate("k", "k", inputs={"x": 0.1, "y": 0.1}), ["score"])
+    assert (outcome.ok, outcome.reason, outcome.error) == (False, "infeasible", "did not form")

@@ -1,0 +1,62 @@
+"""Every registered surrogate honours the Surrogate contract."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from matloop.protocols import Surrogate
+from matloop.surrogates import SURROGATES, make_surrogate
+
+
+def smooth_data(n: int = 30, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(0, 1, size=(n, 2))
+    Y = np.stack([np.sin(3 * X[:, 0]) + X[:, 1], np.cos(2 * X[:, 1])], axis=1)
+    return X, Y
+
+
+@pytest.fixture(params=sorted(SURROGATES))
+def surrogate(request: pytest.FixtureRequest) -> Surrogate:
+    return make_surrogate(request.param, bounds=np.array([[0.0, 0.0], [1.0, 1.0]]), seed=0)
+
+
+def test_predict_before_fit_raises(surrogate: Surrogate) -> None:
+    with pytest.raises(RuntimeError, match="fit"):
+        surrogate.predict(np.zeros((2, 2)))
+
+
+def test_fit_predict_shapes_and_accuracy(surrogate: Surrogate) -> None:
+    X, Y = smooth_data()
+    X_test, Y_test = smooth_data(50, seed=1)
+    prediction = surrogate.fit(X, Y).predict(X_test)
+    assert prediction.mean.shape == (50, 2) and prediction.std.shape == (50, 2)
+    assert np.all(prediction.std >= 0)
+    assert np.abs(prediction.mean - Y_test).mean() < 0.1
+    assert surrogate.model.num_outputs == 2
+
+
+def test_missing_values_are_skipped_per_property(surrogate: Surrogate) -> None:
+    X, Y = smooth_data()
+    Y[::2, 1] = np.nan
+    prediction = surrogate.fit(X, Y).predict(X[:5])
+    assert np.all(np.isfinite(prediction.mean))
+
+
+def test_uncertainty_grows_away_from_data(surrogate: Surrogate) -> None:
+    X = np.linspace(0, 0.5, 10)[:, None].repeat(2, axis=1)
+    Y = np.sin(4 * X[:, :1])
+    prediction = surrogate.fit(X, Y).predict(np.array([[0.25, 0.25], [1.0, 1.0]]))
+    assert prediction.std[1, 0] > 3 * prediction.std[0, 0]
+
+
+def test_hyperparameters_are_json(surrogate: Surrogate) -> None:
+    X, Y = smooth_data()
+    assert json.loads(json.dumps(surrogate.fit(X, Y[:, :1]).hyperparameters()))
+
+
+def test_unknown_kind_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown surrogate"):
+        make_surrogate("oracle-of-delphi")
