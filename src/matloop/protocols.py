@@ -80,7 +80,10 @@ class Prediction:
 class Featurizer(Protocol):
     """Turns candidates of a pool into numeric vectors."""
 
-    names: tuple[str, ...]
+    @property
+    def names(self) -> tuple[str, ...]:
+        """One name per feature column."""
+        ...
 
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Pool values ``(n, k)`` -> features ``(n, d)`` with ``d == len(names)``."""
@@ -113,7 +116,10 @@ class Surrogate(Protocol):
 class Oracle(Protocol):
     """Evaluates candidates. Picklable; no side effects beyond its own scratch directory."""
 
-    properties: tuple[str, ...]
+    @property
+    def properties(self) -> tuple[str, ...]:
+        """Names of the properties an evaluation returns."""
+        ...
 
     def evaluate(self, candidate: Candidate) -> Outcome:
         """Evaluate one candidate; failures come back as ``Outcome.failure``."""

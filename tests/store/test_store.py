@@ -96,8 +96,7 @@ def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(store: Store) -> No
     finally:
         sleeper.kill()
         sleeper.wait()
-    with store.lock(cid):  # the owner is dead: the lock is taken over
-        with pytest.raises(CampaignLocked), store.lock(cid):
-            pass
+    with store.lock(cid), pytest.raises(CampaignLocked), store.lock(cid):
+        pass  # the dead owner's lock was taken over; a second holder is refused
     with store.lock(cid):  # released on exit
         pass

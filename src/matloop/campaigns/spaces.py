@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -136,12 +137,12 @@ def check_elements(symbols: Iterable[str], field: str) -> None:
         raise ConfigError(f"{field}: unknown element(s) {', '.join(map(repr, unknown))}")
 
 
-def read_table(path: str | object, field: str) -> pd.DataFrame:
+def read_table(path: str | Path, field: str) -> pd.DataFrame:
     """Read a CSV with every cell as text kept (``NaN`` the formula stays a formula)."""
     import pandas as pd
 
     try:
-        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)  # type: ignore[call-overload]
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
     except FileNotFoundError:
         raise ConfigError(f"{field}: file not found: {path}") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
@@ -174,7 +175,7 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
 
 def formula_fractions(formulas: list[str], field: str, column: str
                       ) -> tuple[tuple[str, ...], np.ndarray]:
-    """Parse formulas with pymatgen -> (element symbols in alphabetical order, fractions ``(N, E)``)."""
+    """Parse formulas with pymatgen -> (sorted element symbols, fractions ``(N, E)``)."""
     from pymatgen.core import Composition
     from pymatgen.core.periodic_table import Element
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import json
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -140,7 +139,8 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 @app.command()
 @_handled
-def status(ctx: typer.Context, path: CampaignFile, db: DbOption = None, as_json: JsonOption = False) -> None:
+def status(ctx: typer.Context, path: CampaignFile, db: DbOption = None,
+           as_json: JsonOption = False) -> None:
     """Show where a campaign stands (reads the database only)."""
     from matloop.loop.summary import summarize
 
@@ -173,4 +173,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -31,6 +31,9 @@ def status_table(summary: dict[str, Any]) -> None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "
                       f"trained on {last['n_train']}, fit {last['fit_s']:.2f} s, "
                       f"select {last['select_s']:.2f} s")
-    table.add_row("state", summary["stop_reason"] and f"stopped: {summary['stop_reason']}"
-                  or ("running or interrupted" if counts["pending"] else "not finished"))
+    if summary["stop_reason"]:
+        state = f"stopped: {summary['stop_reason']}"
+    else:
+        state = "running or interrupted" if counts["pending"] else "not finished"
+    table.add_row("state", state)
     Console().print(table)

@@ -14,7 +14,7 @@ featuriser is built.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matloop.campaigns.spaces import Pool
@@ -23,19 +23,16 @@ if TYPE_CHECKING:
 __all__ = ["featurizer_for"]
 
 
-# The featurisers are frozen dataclasses, so mypy sees their ``names`` as read-only while
-# ``Featurizer`` declares a settable attribute: hence the casts (the tests check the
-# protocol with ``isinstance``).
 def _scaled_inputs(pool: Pool) -> Featurizer:
     from matloop.features.numeric import ScaledInputs
 
-    return cast("Featurizer", ScaledInputs.from_pool(pool))
+    return ScaledInputs.from_pool(pool)
 
 
 def _composition_statistics(pool: Pool) -> Featurizer:
     from matloop.features.composition import CompositionStatistics
 
-    return cast("Featurizer", CompositionStatistics.from_elements(pool.names))
+    return CompositionStatistics.from_elements(pool.names)
 
 
 _REGISTRY: dict[str, Callable[[Pool], Featurizer]] = {

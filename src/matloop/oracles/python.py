@@ -54,9 +54,9 @@ def resolve(spec: str, base_dir: Path) -> Callable[..., Any]:
     local = base_dir / (module_name.replace(".", "/") + ".py")
     try:
         if local.is_file():
-            stat = local.stat()
             # one module per file version, so an edited or different file is reloaded
-            name = f"matloop_user.{module_name}_{zlib.crc32(f'{local.resolve()}:{stat.st_mtime_ns}'.encode()):08x}"
+            version = f"{local.resolve()}:{local.stat().st_mtime_ns}".encode()
+            name = f"matloop_user.{module_name}_{zlib.crc32(version):08x}"
             module = sys.modules.get(name)
             if module is None:
                 loader_spec = importlib.util.spec_from_file_location(name, local)

@@ -84,7 +84,7 @@ class GaussianProcess:
         with torch.no_grad():
             for start in range(0, len(X), PREDICT_CHUNK):
                 chunk = torch.as_tensor(X[start : start + PREDICT_CHUNK], dtype=torch.double)
-                posterior = model.posterior(chunk)
+                posterior: Any = model.posterior(chunk)  # a GPyTorchPosterior
                 means.append(posterior.mean.numpy())
                 stds.append(posterior.variance.clamp_min(0).sqrt().numpy())
         return Prediction(mean=np.concatenate(means), std=np.concatenate(stds))
