@@ -49,3 +49,17 @@ def test_identical_rows_are_each_returned_once() -> None:
     choices = np.array([[0.7], [0.7], [0.1]])
     picks = select("ucb", surrogate, choices, X, sign=1.0, q=2, seed=0)
     assert sorted(picks.tolist()) == [0, 1]
+
+
+def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
+    from matloop.loop import acquisition
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(30, 3))
+    Y = -np.sum((X - 0.5) ** 2, axis=1, keepdims=True)
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 3, [1.0] * 3]), seed=0).fit(X, Y)
+    choices = rng.uniform(size=(acquisition.MC_POOL * 3, 3))
+    picks = select("logei", surrogate, choices, X, sign=1.0, q=3, seed=0)
+    assert len(set(picks.tolist())) == 3
+    distance = np.sum((choices[picks] - 0.5) ** 2, axis=1)
+    assert np.all(distance < np.quantile(np.sum((choices - 0.5) ** 2, axis=1), 0.2))

@@ -5,6 +5,11 @@ for one candidate with nothing in flight, else Monte Carlo
 ``qLogNoisyExpectedImprovement`` with in-flight candidates as pending points. ``ucb`` is
 the upper confidence bound (analytic / ``qUpperConfidenceBound`` likewise). Batches are
 chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
+
+Large pools: single candidates are scored through the surrogate's ``marginal_model``
+(exact marginals at O(N·n·d)); a Monte Carlo batch is chosen among the ``MC_POOL``
+candidates with the best analytic score. The greedy gain of adding a point to a batch
+never exceeds the point's own analytic value, so candidates outside that set rarely matter.
 """
 
 from __future__ import annotations
@@ -22,9 +27,10 @@ if TYPE_CHECKING:
     from botorch.acquisition.objective import PosteriorTransform
     from botorch.models.model import Model
 
-ANALYTIC_CHUNK = 16384
-MC_CHUNK = 2048
+ANALYTIC_CHUNK = 65536
+MC_CHUNK = 512
 MC_SAMPLES = 256
+MC_POOL = 2048
 
 AcquisitionFactory = Callable[..., "AcquisitionFunction"]
 
@@ -45,17 +51,27 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     dtype = torch.double
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
         X_pending, dtype=dtype)
-    analytic = q == 1 and pending is None
     transform = ScalarizedPosteriorTransform(weights=torch.tensor([sign], dtype=dtype))
-    acquisition = ACQUISITIONS[name](
-        model=surrogate.model, transform=transform, analytic=analytic,
-        X_train=torch.as_tensor(X_train, dtype=dtype), pending=pending, seed=seed, beta=beta)
-    choice_tensor = torch.as_tensor(choices, dtype=dtype)
+    train = torch.as_tensor(X_train, dtype=dtype)
+    pool = torch.as_tensor(choices, dtype=dtype)
+    scoring_model = getattr(surrogate, "marginal_model", surrogate.model)
+    analytic = ACQUISITIONS[name](model=scoring_model, transform=transform, analytic=True,
+                                  X_train=train, pending=None, seed=seed, beta=beta)
     with torch.no_grad():
-        chosen, _ = optimize_acqf_discrete(
-            acquisition, q=q, choices=choice_tensor,
-            max_batch_size=ANALYTIC_CHUNK if analytic else MC_CHUNK, unique=True)
-    return _rows_of(chosen, choice_tensor)
+        if q == 1 and pending is None:
+            chosen, _ = optimize_acqf_discrete(analytic, q=1, choices=pool,
+                                               max_batch_size=ANALYTIC_CHUNK)
+            return _rows_of(chosen, pool)
+        subset = torch.arange(len(pool))
+        if len(pool) > MC_POOL:
+            scores = torch.cat([analytic(chunk.unsqueeze(-2))
+                                for chunk in pool.split(ANALYTIC_CHUNK)])
+            subset = scores.topk(MC_POOL).indices.sort().values
+        batch = ACQUISITIONS[name](model=surrogate.model, transform=transform, analytic=False,
+                                   X_train=train, pending=pending, seed=seed, beta=beta)
+        chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
+                                           max_batch_size=MC_CHUNK, unique=True)
+    return subset.numpy()[_rows_of(chosen, pool[subset])]
 
 
 def _log_ei(model: Model, transform: PosteriorTransform, analytic: bool,

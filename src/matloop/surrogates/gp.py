@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from botorch.models.model import Model
 
 MIN_POINTS = 2
-PREDICT_CHUNK = 65536
 
 
 @dataclass
@@ -75,19 +74,24 @@ class GaussianProcess:
             raise RuntimeError("the GP has not been fitted yet: call fit(X, Y) first")
         return self._model
 
+    @property
+    def marginal_model(self) -> Model:
+        """The model for scoring single candidates over large pools (same numbers, faster)."""
+        from matloop.surrogates.marginal import MarginalGP
+
+        return MarginalGP(self.model)
+
     def predict(self, X: np.ndarray) -> Prediction:
-        """Posterior mean and std ``(n, m)`` of the latent function, in chunks."""
+        """Posterior mean and std ``(n, m)`` of the latent function."""
         import torch
 
-        model = self.model
-        means, stds = [], []
-        with torch.no_grad():
-            for start in range(0, len(X), PREDICT_CHUNK):
-                chunk = torch.as_tensor(X[start : start + PREDICT_CHUNK], dtype=torch.double)
-                posterior: Any = model.posterior(chunk)  # a GPyTorchPosterior
-                means.append(posterior.mean.numpy())
-                stds.append(posterior.variance.clamp_min(0).sqrt().numpy())
-        return Prediction(mean=np.concatenate(means), std=np.concatenate(stds))
+        from matloop.surrogates.marginal import exact_marginals
+
+        members = getattr(self.model, "models", [self.model])
+        X_tensor = torch.as_tensor(X, dtype=torch.double)
+        pairs = [exact_marginals(gp, X_tensor) for gp in members]
+        return Prediction(mean=torch.stack([m for m, _ in pairs], dim=1).numpy(),
+                          std=torch.stack([v for _, v in pairs], dim=1).sqrt().numpy())
 
     def hyperparameters(self) -> dict[str, Any]:
         """Length scales (normalised feature units), noise variance, per property."""
