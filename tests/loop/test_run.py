@@ -95,6 +95,7 @@ def test_cli_run_status_export(crossed_barrel, tmp_path: Path) -> None:
                              "--json"], capture_output=True, text=True)
     summary = json.loads(status.stdout)
     assert summary["campaign"] == "cb" and summary["cycles"] == 4
+    assert summary["budget"] == 7  # the run's --budget, not the file's
     assert summary["evaluations"] == {"succeeded": 7, "failed": 0, "pending": 0}
     assert set(summary["best"]) == {"toughness"}
     table = subprocess.run([*MATLOOP, "status", str(path), "--db", str(tmp_path / "x.db")],
@@ -120,3 +121,23 @@ def test_examples_run_with_small_budgets(tmp_path: Path) -> None:
              "--json"], capture_output=True, text=True).stdout)
         assert summary["evaluations"]["succeeded"] + summary["evaluations"]["failed"] == budget
         assert summary["best"]
+
+
+def test_a_worker_that_dies_is_recorded_as_crashed_and_spares_the_others(
+        python_campaign, tmp_path: Path) -> None:
+    path = python_campaign(budget=6, initial=6, workers=2)
+    (tmp_path / "toy.py").write_text(
+        "import os\n\n"
+        "def score(x, y):\n"
+        "    if x == 0.5 and y == 0.5:\n"
+        "        os._exit(3)\n"
+        "    return {'score': x + y}\n")
+    grid = "\n".join(f"{x / 10},{y / 10}" for x in range(3, 6) for y in range(4, 6))
+    (tmp_path / "grid.csv").write_text("x,y\n" + grid + "\n")
+    result = run(load(path))
+    assert result.counts == {"proposed": 0, "running": 0, "succeeded": 5, "failed": 1}
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    (crashed,) = [e for e in store.evaluations(store.campaign_id("toy"))
+                  if e["status"] == "failed"]
+    assert crashed["key"] == "x=0.5, y=0.5" and crashed["reason"] == "crashed"

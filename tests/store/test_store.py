@@ -50,8 +50,8 @@ def test_in_flight_evaluations_are_requeued_once(store: Store) -> None:
     cid = store.campaign_id("c", {"space": 1})
     items = store.propose(cid, 0, [Proposal(0, "a", "A"), Proposal(1, "b", "B"),
                                    Proposal(2, "c", "C")])
-    store.mark_running(items[0].evaluation_id)
-    store.mark_running(items[1].evaluation_id)
+    store.mark_running(items[0].evaluation_id, 1)
+    store.mark_running(items[1].evaluation_id, 1)
     store.record(items[1].evaluation_id, Outcome.success({"p": 1.0}))
 
     requeued = store.requeue_in_flight(cid)
@@ -67,11 +67,15 @@ def test_next_cycle_counts_unrecorded_cycles(store: Store) -> None:
     assert store.next_cycle(cid) == 5
 
 
-def test_changed_search_is_refused(store: Store) -> None:
-    store.campaign_id("c", {"space": {"kind": "table"}, "targets": [1]})
-    assert store.campaign_id("c", {"space": {"kind": "table"}, "targets": [1]}) == 1
+def test_changed_search_is_refused_other_changes_are_kept(store: Store) -> None:
+    fixed = ("space", "targets")
+    store.campaign_id("c", {"space": {"kind": "table"}, "targets": [1], "budget": 5}, fixed)
+    cid = store.campaign_id("c", {"space": {"kind": "table"}, "targets": [1], "budget": 9},
+                            fixed)
+    assert store.config(cid)["budget"] == 9
     with pytest.raises(StoreError, match="targets"):
-        store.campaign_id("c", {"space": {"kind": "table"}, "targets": [2]})
+        store.campaign_id("c", {"space": {"kind": "table"}, "targets": [2]}, fixed)
+    assert store.config(cid)["targets"] == [1]
 
 
 def test_reading_a_missing_database_creates_nothing(tmp_path: Path) -> None:

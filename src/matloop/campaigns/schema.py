@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not change
 
 
 class Section(BaseModel):
@@ -226,7 +227,7 @@ class Campaign(Section):
 
     def science(self) -> dict[str, Any]:
         """The sections that define what is being searched (must not change on resume)."""
-        return self.model_dump(mode="json", include={"space", "targets", "oracle"})
+        return self.model_dump(mode="json", include=set(SEARCH_SECTIONS))
 
 
 def database_url(value: str, base: Path) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matloop.campaigns.schema import Campaign
+from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.spaces import Pool, build_pool
 from matloop.errors import StoreError
 from matloop.features import featurizer_for
@@ -79,7 +79,8 @@ def run(campaign: Campaign, on_progress: ProgressCallback | None = None) -> RunR
     """Start or resume ``campaign`` until its budget is spent or its pool exhausted."""
     prepared = prepare(campaign)
     store = Store(campaign.database_url)
-    campaign_id = store.campaign_id(campaign.campaign.name, campaign.science())
+    campaign_id = store.campaign_id(campaign.campaign.name, campaign.model_dump(mode="json"),
+                                    fixed=SEARCH_SECTIONS)
     with store.lock(campaign_id):
         return _Runner(prepared, store, campaign_id, on_progress or (lambda _: None)).run()
 
@@ -147,6 +148,7 @@ class _Runner:
                                     best=self._best_record(values))
             self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}")
             self._dispatch(pending, cycle)
+            self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
 
     def _training(self) -> tuple[list[int], np.ndarray]:
         indices, values = self.store.training_data(self.id, [self.target.property])
@@ -175,21 +177,41 @@ class _Runner:
         return choices[picked], fit_s, select_s, surrogate.hyperparameters()
 
     def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
+        """Run evaluations in the pool, recording each outcome as it arrives.
+
+        A worker that dies breaks the whole process pool, failing every evaluation in
+        it; those are then re-run one at a time in a fresh pool (as a new attempt), so
+        only the evaluation that kills a worker on its own is recorded as ``crashed``.
+        """
         futures: dict[Future[Outcome], Pending] = {}
         for item in pending:
-            self.store.mark_running(item.evaluation_id)
+            self.store.mark_running(item.evaluation_id, item.attempt)
             futures[self._submit(item)] = item
+        broken = []
         for future in as_completed(futures):
-            item = futures[future]
             try:
-                outcome = future.result()
+                self._record(futures[future], future.result(), cycle)
             except BrokenProcessPool:
-                self.executor = None  # rebuilt on the next submit
+                broken.append(futures[future])
+        for item in sorted(broken, key=lambda p: p.evaluation_id):
+            self._restart_executor()
+            self.store.mark_running(item.evaluation_id, item.attempt + 1)
+            try:
+                outcome = self._submit(item).result()
+            except BrokenProcessPool:
                 outcome = Outcome.failure("crashed", "the worker process died during the "
                                           "evaluation (killed, out of memory or a crash)")
-            self.store.record(item.evaluation_id, outcome)
-            self._report(cycle, f"{self.p.pool.candidate(item.pool_index).label}: "
-                         + ("ok" if outcome.ok else f"failed ({outcome.reason})"))
+            self._record(item, outcome, cycle)
+
+    def _record(self, item: Pending, outcome: Outcome, cycle: int) -> None:
+        self.store.record(item.evaluation_id, outcome)
+        self._report(cycle, f"{self.p.pool.candidate(item.pool_index).label}: "
+                     + ("ok" if outcome.ok else f"failed ({outcome.reason})"))
+
+    def _restart_executor(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+        self.executor = None
 
     def _submit(self, item: Pending) -> Future[Outcome]:
         if self.executor is None:

@@ -33,11 +33,12 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
             value, label = max(measured, key=lambda m: target.sign * m[0])
             best[target.property], best_candidate[target.property] = value, label
     last = cycles[-1] if cycles else None
+    budget = store.config(campaign_id).get("loop", {}).get("budget", campaign.loop.budget)
     return {
         "campaign": campaign.campaign.name,
         "database": campaign.database_url,
         "cycles": len(cycles),
-        "budget": campaign.loop.budget,
+        "budget": budget,
         "evaluations": {"succeeded": counts["succeeded"], "failed": counts["failed"],
                         "pending": counts["proposed"] + counts["running"]},
         "failures": _failure_reasons(evaluations),

@@ -104,12 +104,14 @@ class Store:
 
     # --- campaigns -------------------------------------------------------------------
 
-    def campaign_id(self, name: str, config: Mapping[str, Any] | None = None) -> int:
+    def campaign_id(self, name: str, config: Mapping[str, Any] | None = None,
+                    fixed: Sequence[str] = ()) -> int:
         """The id of campaign ``name``; created with ``config`` when given and absent.
 
-        When the campaign exists and ``config`` is given, the sections that define the
-        search (space, targets, oracle) must be unchanged: resuming a different search
-        into the same history would mix incomparable data.
+        When the campaign exists and ``config`` is given, the ``fixed`` sections (those
+        that define the search) must be unchanged — resuming a different search into the
+        same history would mix incomparable data — and ``config`` replaces the stored one
+        (so it records the latest run's seed and budget).
         """
         with Session(self.engine) as session:
             record = session.exec(select(CampaignRecord).where(CampaignRecord.name == name)
@@ -123,11 +125,14 @@ class Store:
                 session.refresh(record)
             elif config is not None:
                 stored = json.loads(record.config)
-                changed = sorted(k for k in config if stored.get(k) != config[k])
+                changed = sorted(k for k in fixed if stored.get(k) != config.get(k))
                 if changed:
                     raise StoreError(
                         f"campaign {name!r} in {self.url} was run with different "
                         f"{', '.join(changed)} settings; use a new campaign name or --db")
+                record.config = json.dumps(dict(config))
+                session.add(record)
+                session.commit()
             assert record.id is not None
             return record.id
 
@@ -138,6 +143,12 @@ class Store:
             record.stop_reason = reason
             session.add(record)
             session.commit()
+
+    def config(self, campaign_id: int) -> dict[str, Any]:
+        """The campaign file (as JSON data) of the latest run."""
+        with Session(self.engine) as session:
+            record = session.get(CampaignRecord, campaign_id)
+            return json.loads(record.config) if record else {}
 
     def stop_reason(self, campaign_id: int) -> str | None:
         with Session(self.engine) as session:
@@ -216,10 +227,10 @@ class Store:
             session.commit()
             return pending
 
-    def mark_running(self, evaluation_id: int) -> None:
+    def mark_running(self, evaluation_id: int, attempt: int) -> None:
         with Session(self.engine) as session:
             session.execute(update(Evaluation).where(col(Evaluation.id) == evaluation_id)
-                            .values(status="running", started_at=now()))
+                            .values(status="running", started_at=now(), attempt=attempt))
             session.commit()
 
     def record(self, evaluation_id: int, outcome: Outcome) -> None:
@@ -337,6 +348,14 @@ class Store:
             last_eval = session.exec(select(func.max(Evaluation.cycle))
                                      .where(Evaluation.campaign_id == campaign_id)).one()
         return max(-1 if last is None else last, -1 if last_eval is None else last_eval) + 1
+
+    def finish_cycle(self, campaign_id: int, number: int, best: Mapping[str, float]) -> None:
+        """Store the best values known once the cycle's evaluations are recorded."""
+        with Session(self.engine) as session:
+            session.execute(update(Cycle).where(col(Cycle.campaign_id) == campaign_id,
+                                                col(Cycle.number) == number)
+                            .values(best=json.dumps(dict(best))))
+            session.commit()
 
     def record_cycle(self, campaign_id: int, number: int, strategy: str, n_train: int,
                      n_proposed: int, fit_s: float, select_s: float,
