@@ -60,3 +60,19 @@ def test_hyperparameters_are_json(surrogate: Surrogate) -> None:
 def test_unknown_kind_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown surrogate"):
         make_surrogate("oracle-of-delphi")
+
+
+def test_gp_warm_start_reaches_the_same_model_and_ignores_mismatches() -> None:
+    X, Y = smooth_data(40)
+    bounds = np.array([[0.0, 0.0], [1.0, 1.0]])
+    cold = make_surrogate("gp", bounds=bounds, seed=0).fit(X[:39], Y[:39, :1])
+    warm = make_surrogate("gp", bounds=bounds, seed=0,
+                          warm_start=cold.hyperparameters()).fit(X, Y[:, :1])
+    reference = make_surrogate("gp", bounds=bounds, seed=0).fit(X, Y[:, :1])
+    X_test, _ = smooth_data(20, seed=3)
+    np.testing.assert_allclose(warm.predict(X_test).mean, reference.predict(X_test).mean,
+                               atol=0.02)
+    other = make_surrogate("gp", seed=0).fit(np.hstack([X, X[:, :1]]), Y[:, :1])
+    mismatched = make_surrogate("gp", bounds=bounds, seed=0,
+                                warm_start=other.hyperparameters()).fit(X, Y)
+    assert mismatched.predict(X_test).mean.shape == (20, 2)

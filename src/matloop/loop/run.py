@@ -165,7 +165,12 @@ class _Runner:
 
         seed = self.c.campaign.seed * 1_000_003 + cycle
         start = time.perf_counter()
-        surrogate = make_surrogate(self.c.surrogate.kind, bounds=self.p.bounds, seed=seed)
+        settings = self.c.surrogate
+        warm = None
+        if settings.warm_start and cycle % settings.cold_start_every != 0:
+            warm = self.store.latest_hyperparameters(self.id)
+        surrogate = make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
+                                   warm_start=warm)
         surrogate.fit(self.p.features[indices], values)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()

@@ -369,6 +369,16 @@ class Store:
                               best=json.dumps(best or {})))
             session.commit()
 
+    def latest_hyperparameters(self, campaign_id: int) -> dict[str, Any] | None:
+        """The hyperparameters of the latest cycle that fitted a model, if any."""
+        with Session(self.engine) as session:
+            row = session.exec(select(Cycle.hyperparameters)
+                               .where(Cycle.campaign_id == campaign_id,
+                                      col(Cycle.hyperparameters).is_not(None),
+                                      Cycle.hyperparameters != "{}")
+                               .order_by(col(Cycle.number).desc()).limit(1)).first()
+        return json.loads(row) if row else None
+
     def cycles(self, campaign_id: int) -> list[Cycle]:
         with Session(self.engine) as session:
             return list(session.exec(select(Cycle).where(Cycle.campaign_id == campaign_id)

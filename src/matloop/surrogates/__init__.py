@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from matloop.protocols import Surrogate
 
 
-def _gp(bounds: np.ndarray | None, seed: int) -> Surrogate:
+def _gp(bounds: np.ndarray | None, seed: int, warm_start: Mapping[str, Any] | None
+        ) -> Surrogate:
     from matloop.surrogates.gp import GaussianProcess
 
-    return GaussianProcess(bounds=bounds, seed=seed)
+    return GaussianProcess(bounds=bounds, seed=seed, warm_start=warm_start)
 
 
-SURROGATES: dict[str, Callable[[np.ndarray | None, int], Surrogate]] = {"gp": _gp}
+SurrogateFactory = Callable[[np.ndarray | None, int, Mapping[str, Any] | None], Surrogate]
+SURROGATES: dict[str, SurrogateFactory] = {"gp": _gp}
 
 
-def make_surrogate(kind: str, bounds: np.ndarray | None = None, seed: int = 0) -> Surrogate:
-    """A fresh surrogate of ``kind``; ``bounds`` ``(2, d)`` are the pool's feature bounds."""
+def make_surrogate(kind: str, bounds: np.ndarray | None = None, seed: int = 0,
+                   warm_start: Mapping[str, Any] | None = None) -> Surrogate:
+    """A fresh surrogate of ``kind``; ``bounds`` ``(2, d)`` are the pool's feature bounds,
+    ``warm_start`` a previous fit's ``hyperparameters()`` to start from."""
     try:
         factory = SURROGATES[kind]
     except KeyError:
         raise ValueError(f"unknown surrogate {kind!r}; known: {sorted(SURROGATES)}") from None
-    return factory(bounds, seed)
+    return factory(bounds, seed, warm_start)

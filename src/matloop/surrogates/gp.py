@@ -8,6 +8,7 @@ evaluation that returned only some properties still teaches the others nothing w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Self
 
@@ -27,10 +28,13 @@ class GaussianProcess:
 
     ``bounds`` ``(2, d)`` are the feature bounds used to normalise inputs (the pool's,
     so that normalisation does not drift as data arrive); ``seed`` fixes the fit.
+    ``warm_start`` is a previous fit's ``hyperparameters()``: its raw parameters start the
+    optimiser (a few times fewer iterations when one point was added).
     """
 
     bounds: np.ndarray | None = None
     seed: int = 0
+    warm_start: Mapping[str, Any] | None = None
     _model: Model | None = field(default=None, init=False, repr=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
@@ -63,10 +67,23 @@ class GaussianProcess:
                 input_transform=Normalize(d=d, bounds=bounds),
                 outcome_transform=Standardize(m=1),
             )
+            self._start_from_previous(gp, j)
             fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
             models.append(gp)
         self._model = models[0] if len(models) == 1 else ModelListGP(*models)
         return self
+
+    def _start_from_previous(self, gp: Model, j: int) -> None:
+        import torch
+
+        raw = (self.warm_start or {}).get("raw") or []
+        if j >= len(raw):
+            return
+        with torch.no_grad():
+            for name, parameter in gp.named_parameters():
+                value = raw[j].get(name)
+                if value is not None and np.shape(value) == tuple(parameter.shape):
+                    parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
 
     @property
     def model(self) -> Model:
@@ -94,10 +111,13 @@ class GaussianProcess:
                           std=torch.stack([v for _, v in pairs], dim=1).sqrt().numpy())
 
     def hyperparameters(self) -> dict[str, Any]:
-        """Length scales (normalised feature units), noise variance, per property."""
+        """Per property: length scales (normalised feature units), noise variance (in
+        standardised units) and the raw parameters (to warm-start the next fit)."""
         models = getattr(self.model, "models", [self.model])
         return {
             "lengthscales": [m.covar_module.lengthscale.detach().reshape(-1).tolist()
                              for m in models],
             "noise": [float(m.likelihood.noise.detach().reshape(-1)[0]) for m in models],
+            "raw": [{name: p.detach().tolist() for name, p in m.named_parameters()}
+                    for m in models],
         }
