@@ -141,3 +141,22 @@ def test_a_worker_that_dies_is_recorded_as_crashed_and_spares_the_others(
     (crashed,) = [e for e in store.evaluations(store.campaign_id("toy"))
                   if e["status"] == "failed"]
     assert crashed["key"] == "x=0.5, y=0.5" and crashed["reason"] == "crashed"
+
+
+def test_a_model_that_fails_numerically_gives_a_random_cycle(crossed_barrel,
+                                                             monkeypatch) -> None:
+    from linear_operator.utils.errors import NotPSDError
+
+    from matloop.loop import run as run_module
+
+    def failing(*args, **kwargs):
+        raise NotPSDError("matrix not positive definite")
+
+    monkeypatch.setattr(run_module._Runner, "_model_based", failing)
+    path = crossed_barrel(budget=6, initial=4)
+    result = run(load(path))
+    assert result.counts["succeeded"] == 6
+    store = Store(load(path).database_url, create=False)
+    strategies = [c.strategy for c in store.cycles(store.campaign_id("cb"))]
+    assert strategies[0] == "initial"
+    assert strategies[1].startswith("random (model failed: NotPSDError")

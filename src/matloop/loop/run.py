@@ -65,6 +65,13 @@ class RunResult:
 ProgressCallback = Callable[[Progress], None]
 
 
+def _numerical_failures() -> tuple[type[Exception], ...]:
+    from botorch.exceptions.errors import ModelFittingError
+    from linear_operator.utils.errors import NotPSDError
+
+    return ModelFittingError, NotPSDError
+
+
 def prepare(campaign: Campaign) -> Prepared:
     """Build pool, features and oracle; raises ``ConfigError`` on any invalid input."""
     pool = build_pool(campaign.space)
@@ -137,8 +144,13 @@ class _Runner:
             else:
                 q = min(loop.batch_size, remaining)
                 strategy = loop.acquisition
-                chosen, fit_s, select_s, hyper = self._model_based(indices, values, available,
-                                                                   q, cycle)
+                try:
+                    chosen, fit_s, select_s, hyper = self._model_based(indices, values,
+                                                                       available, q, cycle)
+                except _numerical_failures() as exc:  # a random cycle beats a crash
+                    strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
+                    chosen, fit_s, select_s, hyper = self._random(available, q, cycle), 0.0, \
+                        0.0, None
             proposals = [Proposal(int(i), self.p.pool.key(int(i)),
                                   self.p.pool.candidate(int(i)).label) for i in chosen]
             pending = self.store.propose(self.id, cycle, proposals)
