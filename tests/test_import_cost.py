@@ -4,14 +4,12 @@ BoTorch, GPyTorch, ASE, pymatgen or scikit-learn."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CSV = ROOT / "examples" / "data" / "liang_crossed_barrel.csv"
 HEAVY = ("torch", "botorch", "gpytorch", "ase", "pymatgen", "sklearn")
 MARKER = "@@modules@@ "
 
@@ -58,26 +56,9 @@ def test_help_is_light(tmp_path: Path) -> None:
     assert stderr == ""
 
 
-def test_status_without_database_fails_in_one_line_and_stays_light(tmp_path: Path) -> None:
-    (tmp_path / "data").mkdir()
-    shutil.copy(CSV, tmp_path / "data" / "barrel.csv")
-    campaign = tmp_path / "barrel.toml"
-    campaign.write_text(textwrap.dedent("""
-        [campaign]
-        name = "barrel"
-
-        [space]
-        kind = "table"
-        path = "data/barrel.csv"
-        inputs = ["n", "theta", "r", "t"]
-
-        [[targets]]
-        property = "toughness"
-        goal = "maximize"
-
-        [oracle]
-        kind = "table"
-    """))
+def test_status_without_database_fails_in_one_line_and_stays_light(
+        tmp_path: Path, crossed_barrel) -> None:
+    campaign = crossed_barrel(name="barrel")
     report, _, stderr = probe(["status", str(campaign)], tmp_path)
     assert report["code"] == 4  # StoreError.exit_code
     lines = stderr.splitlines()
