@@ -1,54 +1,103 @@
-"""Batch selection over a discrete pool with BoTorch acquisitions."""
+"""Batch selection over a discrete pool with BoTorch acquisitions, for each kind of set."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from matloop.loop.acquisition import ACQUISITIONS, select
+from matloop.campaigns.schema import Target
+from matloop.campaigns.targets import TargetSet
+from matloop.loop.acquisition import derive, select
 from matloop.surrogates import make_surrogate
+
+MAXIMIZE = TargetSet.from_targets([Target(property="y", goal="maximize")])
+MINIMIZE = TargetSet.from_targets([Target(property="y", goal="minimize")])
 
 
 def fitted(sign: float = 1.0):
     X = np.linspace(0, 1, 9)[:, None]
     Y = -((X - 0.7) ** 2) * sign  # best at 0.7 for either direction
     bounds = np.array([[0.0], [1.0]])
-    return X, make_surrogate("gp", bounds=bounds, seed=0).fit(X, Y)
+    return X, Y, make_surrogate("gp", bounds=bounds, seed=0).fit(X, Y)
 
 
-@pytest.mark.parametrize("name", sorted(ACQUISITIONS))
-@pytest.mark.parametrize("sign", [1.0, -1.0])
-def test_single_pick_goes_to_the_optimum(name: str, sign: float) -> None:
-    X, surrogate = fitted(sign)
+def two_properties():
+    """y0 peaks at x = 0.7; y1 grows with x. Targets: y0 high and y1 below 0.3."""
+    X = np.linspace(0, 1, 11)[:, None]
+    Y = np.hstack([-((X - 0.7) ** 2), X])
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    return X, Y, surrogate
+
+
+@pytest.mark.parametrize(("targets", "name", "expected"), [
+    (MAXIMIZE, "auto", "logei"),
+    (TargetSet.from_targets([Target(property="y", above=1.0)]), "auto", "feasibility"),
+    (TargetSet.from_targets([Target(property="y", goal="maximize"),
+                             Target(property="z", below=1.0)]), "auto", "logei"),
+    (MAXIMIZE, "ucb", "ucb"),
+])
+def test_the_set_decides_the_acquisition(targets, name, expected) -> None:
+    assert derive(targets, name) == expected
+
+
+@pytest.mark.parametrize("name", ["logei", "ucb"])
+@pytest.mark.parametrize(("sign", "targets"), [(1.0, MAXIMIZE), (-1.0, MINIMIZE)])
+def test_single_pick_goes_to_the_optimum(name: str, sign: float, targets: TargetSet) -> None:
+    X, Y, surrogate = fitted(sign)
     choices = np.array([[0.05], [0.33], [0.69], [0.95]])
-    (index,) = select(name, surrogate, choices, X, sign=sign, q=1, seed=0)
+    (index,) = select(name, surrogate, choices, X, Y, targets, q=1, seed=0)
     assert index == 2
 
 
-@pytest.mark.parametrize("name", sorted(ACQUISITIONS))
-def test_batch_has_distinct_picks_and_respects_pending(name: str) -> None:
-    X, surrogate = fitted()
+@pytest.mark.parametrize("name", ["logei", "ucb"])
+def test_batch_has_distinct_picks_and_is_reproducible(name: str) -> None:
+    X, Y, surrogate = fitted()
     choices = np.linspace(0, 1, 41)[:, None]
-    picks = select(name, surrogate, choices, X, sign=1.0, q=4, seed=0)
+    picks = select(name, surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
     assert len(set(picks.tolist())) == 4
-    again = select(name, surrogate, choices, X, sign=1.0, q=4, seed=0)
+    again = select(name, surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
     assert picks.tolist() == again.tolist()
 
 
 def test_pending_points_push_the_next_pick_away() -> None:
-    X, surrogate = fitted()
+    X, Y, surrogate = fitted()
     choices = np.linspace(0, 1, 41)[:, None]
-    (alone,) = select("logei", surrogate, choices, X, sign=1.0, q=1, seed=0)
-    (beside,) = select("logei", surrogate, choices, X, sign=1.0, q=1, seed=0,
+    (alone,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0)
+    (beside,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0,
                        X_pending=choices[[alone]])
     assert beside != alone
 
 
 def test_identical_rows_are_each_returned_once() -> None:
-    X, surrogate = fitted()
+    X, Y, surrogate = fitted()
     choices = np.array([[0.7], [0.7], [0.1]])
-    picks = select("ucb", surrogate, choices, X, sign=1.0, q=2, seed=0)
+    picks = select("ucb", surrogate, choices, X, Y, MAXIMIZE, q=2, seed=0)
     assert sorted(picks.tolist()) == [0, 1]
+
+
+def test_constrained_improvement_respects_the_threshold() -> None:
+    X, Y, surrogate = two_properties()
+    targets = TargetSet.from_targets([Target(property="a", goal="maximize"),
+                                      Target(property="b", below=0.3)])
+    choices = np.array([[0.2], [0.3], [0.7]])  # 0.7 is best for a but breaks b <= 0.3
+    (single,) = select("auto", surrogate, choices, X, Y, targets, q=1, seed=0)
+    assert choices[single, 0] == 0.3
+    batch = select("auto", surrogate, np.linspace(0, 1, 21)[:, None], X, Y, targets, q=2,
+                   seed=0)
+    assert np.all(np.linspace(0, 1, 21)[batch] <= 0.35)
+
+
+def test_range_search_picks_the_likeliest_hits() -> None:
+    X, Y, surrogate = two_properties()
+    targets = TargetSet.from_targets([Target(property="a", above=-0.01),
+                                      Target(property="b", between=(0.6, 0.8))])
+    choices = np.array([[0.1], [0.45], [0.72], [0.95]])
+    (single,) = select("auto", surrogate, choices, X, Y, targets, q=1, seed=0)
+    assert choices[single, 0] == 0.72
+    grid = np.linspace(0, 1, 41)[:, None]
+    batch = select("feasibility", surrogate, grid, X, Y, targets, q=3, seed=0)
+    assert len(set(batch.tolist())) == 3
+    assert np.all((grid[batch, 0] > 0.55) & (grid[batch, 0] < 0.85))
 
 
 def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
@@ -59,7 +108,7 @@ def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
     Y = -np.sum((X - 0.5) ** 2, axis=1, keepdims=True)
     surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 3, [1.0] * 3]), seed=0).fit(X, Y)
     choices = rng.uniform(size=(acquisition.MC_POOL * 3, 3))
-    picks = select("logei", surrogate, choices, X, sign=1.0, q=3, seed=0)
+    picks = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=3, seed=0)
     assert len(set(picks.tolist())) == 3
     distance = np.sum((choices[picks] - 0.5) ** 2, axis=1)
     assert np.all(distance < np.quantile(np.sum((choices - 0.5) ** 2, axis=1), 0.2))

@@ -98,15 +98,73 @@ class CompositionSpace(Section):
 Space = Annotated[TableSpace | CompositionSpace, Field(discriminator="kind")]
 
 
+GOAL_KEYS = ("goal", "above", "below", "between", "near")
+
+
 class Target(Section):
+    """One wish about one property: optimise it (``goal``) or keep it in a range
+    (``above``, ``below``, ``between = [lo, hi]``, ``near`` with ``tolerance``)."""
+
     property: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     unit: str | None = None
-    goal: Literal["maximize", "minimize"]
+    goal: Literal["maximize", "minimize"] | None = None
+    above: float | None = Field(default=None, allow_inf_nan=False)
+    below: float | None = Field(default=None, allow_inf_nan=False)
+    between: tuple[float, float] | None = None
+    near: float | None = Field(default=None, allow_inf_nan=False)
+    tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_goal(self) -> Target:
+        given = [key for key in GOAL_KEYS if getattr(self, key) is not None]
+        if len(given) != 1:
+            raise ValueError(f"give exactly one of {', '.join(GOAL_KEYS)} "
+                             f"(got {', '.join(given) or 'none'})")
+        if self.between is not None:
+            lo, hi = self.between
+            if not lo < hi:
+                raise ValueError(f"between = [{lo}, {hi}]: the lower bound must be below "
+                                 "the upper")
+        if (self.near is None) != (self.tolerance is None):
+            raise ValueError("'near' needs a 'tolerance' (and 'tolerance' goes with 'near')")
+        return self
 
     @builtins.property  # the field ``property`` shadows the builtin in this class body
+    def optimised(self) -> bool:
+        """True for maximise/minimise targets, False for ranges."""
+        return self.goal is not None
+
+    @builtins.property
     def sign(self) -> float:
-        """+1 when larger is better, -1 when smaller is better."""
-        return 1.0 if self.goal == "maximize" else -1.0
+        """+1 when larger is better, -1 when smaller is better (ranges: +1)."""
+        return -1.0 if self.goal == "minimize" else 1.0
+
+    @builtins.property
+    def interval(self) -> tuple[float, float]:
+        """The accepted values ``[lo, hi]`` (infinite for an optimised target)."""
+        inf = float("inf")
+        if self.above is not None:
+            return self.above, inf
+        if self.below is not None:
+            return -inf, self.below
+        if self.between is not None:
+            return self.between
+        if self.near is not None and self.tolerance is not None:
+            return self.near - self.tolerance, self.near + self.tolerance
+        return -inf, inf
+
+    def describe(self) -> str:
+        """The target in words, e.g. ``bulk_modulus >= 300 GPa``."""
+        unit = f" {self.unit}" if self.unit else ""
+        if self.goal is not None:
+            return f"{self.goal} {self.property}"
+        if self.above is not None:
+            return f"{self.property} >= {self.above:g}{unit}"
+        if self.below is not None:
+            return f"{self.property} <= {self.below:g}{unit}"
+        if self.between is not None:
+            return f"{self.between[0]:g} <= {self.property} <= {self.between[1]:g}{unit}"
+        return f"{self.property} = {self.near:g} ± {self.tolerance:g}{unit}"
 
 
 class TableOracle(Section):
@@ -160,8 +218,12 @@ class LoopSection(Section):
     initial: int = Field(default=5, ge=1, description="size of the random initial design")
     batch_size: int = Field(default=1, ge=1)
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
-    acquisition: Literal["logei", "ucb", "random"] = "logei"
+    acquisition: Literal["auto", "logei", "feasibility", "ucb", "random"] = "auto"
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
+    stop_after_hits: int | None = Field(default=None, ge=1, description="stop once this many "
+                                        "measured candidates meet every range target")
+    patience: int | None = Field(default=None, ge=1, description="stop after this many "
+                                 "model cycles without progress")
 
     @model_validator(mode="after")
     def _budget_covers_initial(self) -> LoopSection:
@@ -185,13 +247,43 @@ class Campaign(Section):
 
     @field_validator("targets")
     @classmethod
-    def _distinct_properties(cls, targets: list[Target]) -> list[Target]:
-        names = [t.property for t in targets]
-        if len(set(names)) != len(names):
-            raise ValueError("each property may appear in only one target")
-        if len(targets) > 1:
-            raise ValueError("this version optimises one target property; give one [[targets]]")
+    def _consistent_targets(cls, targets: list[Target]) -> list[Target]:
+        by_property: dict[str, list[Target]] = {}
+        for target in targets:
+            by_property.setdefault(target.property, []).append(target)
+        for name, group in by_property.items():
+            if sum(t.optimised for t in group) > 1:
+                raise ValueError(f"{name}: at most one maximize/minimize goal per property")
+            if len({t.unit for t in group if t.unit}) > 1:
+                raise ValueError(f"{name}: targets on one property must use one unit")
+            lo = max(t.interval[0] for t in group)
+            hi = min(t.interval[1] for t in group)
+            if lo > hi:
+                raise ValueError(f"{name}: the targets cannot all be met "
+                                 f"({' and '.join(t.describe() for t in group)})")
+        if sum(t.optimised for t in targets) > 1:
+            raise ValueError("two or more maximize/minimize targets (multi-objective) are not "
+                             "supported yet; keep one and turn the others into thresholds")
         return targets
+
+    @model_validator(mode="after")
+    def _acquisition_fits_targets(self) -> Campaign:
+        optimised = any(t.optimised for t in self.targets)
+        ranges = any(not t.optimised for t in self.targets)
+        name = self.loop.acquisition
+        if name == "logei" and not optimised:
+            raise ValueError("loop.acquisition 'logei' needs a maximize/minimize target; "
+                             "ranges only use 'feasibility' (or 'auto')")
+        if name == "feasibility" and not ranges:
+            raise ValueError("loop.acquisition 'feasibility' needs range targets "
+                             "(above, below, between, near)")
+        if name == "ucb" and (not optimised or ranges):
+            raise ValueError("loop.acquisition 'ucb' needs one maximize/minimize target and "
+                             "no range targets")
+        if self.loop.stop_after_hits is not None and not ranges:
+            raise ValueError("loop.stop_after_hits needs range targets: a hit is a candidate "
+                             "that meets all of them")
+        return self
 
     @model_validator(mode="after")
     def _oracle_fits_space(self) -> Campaign:
@@ -205,7 +297,8 @@ class Campaign(Section):
 
     @property
     def properties(self) -> tuple[str, ...]:
-        return tuple(t.property for t in self.targets)
+        """The distinct target properties, in the order they first appear."""
+        return tuple(dict.fromkeys(t.property for t in self.targets))
 
     @property
     def database_url(self) -> str:

@@ -127,10 +127,22 @@ def run(
         result = run_campaign(campaign, on_progress=report)
     if not quiet:
         counts = result.counts
-        best = "none yet" if result.best is None else f"{result.best:.6g}"
         typer.echo(f"stopped ({result.stop_reason}): {counts['succeeded']} succeeded, "
-                   f"{counts['failed']} failed; best {campaign.targets[0].property} = {best}. "
+                   f"{counts['failed']} failed; {_progress_words(campaign, result)}. "
                    f"See `matloop status {path}`.")
+
+
+def _progress_words(campaign: Any, result: Any) -> str:
+    """``best toughness = 44.9`` and/or ``3 hits``."""
+    words = []
+    optimised = [t for t in campaign.targets if t.optimised]
+    if optimised:
+        best = "none yet" if result.best is None else f"{result.best:.6g}"
+        qualifier = " among hits" if len(optimised) < len(campaign.targets) else ""
+        words.append(f"best {optimised[0].property}{qualifier} = {best}")
+    if len(optimised) < len(campaign.targets):
+        words.append(f"{result.hits} hits")
+    return ", ".join(words)
 
 
 def _interrupt(signum: int, frame: Any) -> None:

@@ -17,7 +17,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
     if not sys.stderr.isatty():
         def line(event: Any) -> None:
             best = "-" if event.best is None else f"{event.best:.6g}"
-            print(f"[{event.finished}/{event.budget} done, {event.failed} failed, best {best}] "
+            print(f"[{event.finished}/{event.budget} done, {event.failed} failed, best {best}, "
+                  f"hits {event.hits}] "
                   f"{event.message}", file=sys.stderr, flush=True)
 
         yield line
@@ -33,14 +34,15 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
     )
 
     with Progress(TextColumn("cycle {task.fields[cycle]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("failed {task.fields[failed]}  best {task.fields[best]}"),
+                  TextColumn("failed {task.fields[failed]}  best {task.fields[best]}  "
+                             "hits {task.fields[hits]}"),
                   TimeElapsedColumn(), TimeRemainingColumn(),
                   console=Console(stderr=True)) as bar:
-        task = bar.add_task("run", total=budget, cycle="-", failed=0, best="-")
+        task = bar.add_task("run", total=budget, cycle="-", failed=0, best="-", hits=0)
 
         def update(event: Any) -> None:
             best = "-" if event.best is None else f"{event.best:.6g}"
             bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
-                       best=best)
+                       best=best, hits=event.hits)
 
         yield update

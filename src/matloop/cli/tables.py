@@ -21,11 +21,17 @@ def status_table(summary: dict[str, Any]) -> None:
                   f"{counts['pending']} pending)")
     if summary["failures"]:
         table.add_row("failures", ", ".join(f"{k}: {v}" for k, v in summary["failures"].items()))
+    table.add_row("targets", "; ".join(summary["targets"]))
     table.add_row("cycles", str(summary["cycles"]))
     for name, value in summary["best"].items():
         unit = summary["units"].get(name) or ""
         table.add_row(f"best {name}",
                       f"{value:.6g} {unit}".strip() + f"  ({summary['best_candidate'][name]})")
+    if summary["hits"] is not None:  # the campaign has range targets
+        shown = ", ".join(summary["hit_candidates"][:5])
+        more = len(summary["hit_candidates"]) - 5
+        table.add_row("hits", f"{summary['hits']}" + (f"  ({shown}" + (
+            f" and {more} more" if more > 0 else "") + ")" if shown else ""))
     last = summary["last_cycle"]
     if last is not None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "

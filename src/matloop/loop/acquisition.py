@@ -1,62 +1,93 @@
 """Acquisition: score the unevaluated pool with BoTorch and pick a batch.
 
-``logei`` (default) is log expected improvement: analytic ``LogExpectedImprovement``
-for one candidate with nothing in flight, else Monte Carlo
-``qLogNoisyExpectedImprovement`` with in-flight candidates as pending points. ``ucb`` is
-the upper confidence bound (analytic / ``qUpperConfidenceBound`` likewise). Batches are
-chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
+The target set decides the acquisition (``auto``); a name overrides it:
 
+- ``logei`` — one optimised property: log expected improvement, weighted by the
+  probability of meeting every range target (``LogConstrainedExpectedImprovement``) for a
+  single pick, ``qLogNoisyExpectedImprovement`` with the ranges as outcome constraints and
+  in-flight candidates as pending points for batches;
+- ``feasibility`` — ranges only (inverse design): log probability that a candidate meets
+  every target (``LogProbabilityOfFeasibility``); batches by
+  ``qLogProbabilityOfFeasibility`` (joint Monte Carlo, pending points);
+- ``ucb`` — upper confidence bound on the optimised property (no range targets).
+
+Batches are chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
 Large pools: single candidates are scored through the surrogate's ``marginal_model``
 (exact marginals at O(N·n·d)); a Monte Carlo batch is chosen among the ``MC_POOL``
-candidates with the best analytic score. The greedy gain of adding a point to a batch
-never exceeds the point's own analytic value, so candidates outside that set rarely matter.
+candidates with the best analytic score (the greedy gain of a point never exceeds its own
+analytic value, so candidates outside that set rarely matter).
 """
 
 from __future__ import annotations
 
+import functools
+import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from matloop.campaigns.targets import TargetSet
 from matloop.protocols import Surrogate
 
 if TYPE_CHECKING:
     import torch
     from botorch.acquisition import AcquisitionFunction
-    from botorch.acquisition.objective import PosteriorTransform
     from botorch.models.model import Model
+    from botorch.sampling import MCSampler
 
 ANALYTIC_CHUNK = 65536
 MC_CHUNK = 512
 MC_SAMPLES = 256
 MC_POOL = 2048
 
-AcquisitionFactory = Callable[..., "AcquisitionFunction"]
+
+def derive(targets: TargetSet, name: str) -> str:
+    """The acquisition for a target set: ``name`` unless it is ``auto``."""
+    if name != "auto":
+        return name
+    return "feasibility" if targets.objective is None else "logei"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What an acquisition factory needs: the model, data and targets as tensors."""
+
+    model: Model
+    targets: TargetSet
+    X_train: torch.Tensor  # (n, d) measured candidates
+    Y_train: torch.Tensor  # (n, m) their values, NaN where unmeasured
+    pending: torch.Tensor | None
+    seed: int
+    beta: float
+
+
+AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
 
 
 def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
-           sign: float, q: int, seed: int, X_pending: np.ndarray | None = None,
-           beta: float = 2.0) -> np.ndarray:
+           Y_train: np.ndarray, targets: TargetSet, q: int, seed: int,
+           X_pending: np.ndarray | None = None, beta: float = 2.0) -> np.ndarray:
     """Indices into ``choices`` ``(N, d)`` of the q candidates to evaluate next.
 
-    ``X_train`` ``(n, d)`` are the measured candidates' features; ``sign`` is +1 to
-    maximise and -1 to minimise the (single) modelled property.
+    ``X_train`` ``(n, d)`` and ``Y_train`` ``(n, m)`` are the measured candidates'
+    features and values (columns in ``targets.properties`` order).
     """
     import torch
-    from botorch.acquisition.objective import ScalarizedPosteriorTransform
     from botorch.optim import optimize_acqf_discrete
 
+    factory = ACQUISITIONS[derive(targets, name)]
     q = min(q, len(choices))
     dtype = torch.double
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
         X_pending, dtype=dtype)
-    transform = ScalarizedPosteriorTransform(weights=torch.tensor([sign], dtype=dtype))
-    train = torch.as_tensor(X_train, dtype=dtype)
+    problem = Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
+                      targets=targets, X_train=torch.as_tensor(X_train, dtype=dtype),
+                      Y_train=torch.as_tensor(Y_train, dtype=dtype), pending=None,
+                      seed=seed, beta=beta)
     pool = torch.as_tensor(choices, dtype=dtype)
-    scoring_model = getattr(surrogate, "marginal_model", surrogate.model)
-    analytic = ACQUISITIONS[name](model=scoring_model, transform=transform, analytic=True,
-                                  X_train=train, pending=None, seed=seed, beta=beta)
+    analytic = factory(problem, True)
     with torch.no_grad():
         if q == 1 and pending is None:
             chosen, _ = optimize_acqf_discrete(analytic, q=1, choices=pool,
@@ -67,45 +98,130 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
             scores = torch.cat([analytic(chunk.unsqueeze(-2))
                                 for chunk in pool.split(ANALYTIC_CHUNK)])
             subset = scores.topk(MC_POOL).indices.sort().values
-        batch = ACQUISITIONS[name](model=surrogate.model, transform=transform, analytic=False,
-                                   X_train=train, pending=pending, seed=seed, beta=beta)
+        batch = factory(Problem(surrogate.model, targets, problem.X_train, problem.Y_train,
+                                pending, seed, beta), False)
         chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
                                            max_batch_size=MC_CHUNK, unique=True)
     return subset.numpy()[_rows_of(chosen, pool[subset])]
 
 
-def _log_ei(model: Model, transform: PosteriorTransform, analytic: bool,
-            X_train: torch.Tensor, pending: torch.Tensor | None, seed: int, beta: float
-            ) -> AcquisitionFunction:
+def _bounds_dict(targets: TargetSet) -> dict[int, tuple[float | None, float | None]]:
+    return {j: (lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None)
+            for j, (lo, hi) in targets.bounds.items()}
+
+
+def _constraint_callables(targets: TargetSet) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+    """BoTorch outcome constraints (feasible where the callable is ≤ 0) for every bound."""
+    constraints: list[Callable[[torch.Tensor], torch.Tensor]] = []
+    for j, (lo, hi) in targets.bounds.items():
+        if math.isfinite(lo):
+            constraints.append(functools.partial(_below_is_violation, j=j, lo=lo))
+        if math.isfinite(hi):
+            constraints.append(functools.partial(_above_is_violation, j=j, hi=hi))
+    return constraints
+
+
+def _below_is_violation(Z: torch.Tensor, j: int, lo: float) -> torch.Tensor:
+    return lo - Z[..., j]
+
+
+def _above_is_violation(Z: torch.Tensor, j: int, hi: float) -> torch.Tensor:
+    return Z[..., j] - hi
+
+
+def _signed_output(Z: torch.Tensor, X: torch.Tensor | None = None, j: int = 0,
+                   sign: float = 1.0) -> torch.Tensor:
+    return sign * Z[..., j]
+
+
+def _sampler(seed: int) -> MCSampler:
+    import torch
+    from botorch.sampling import SobolQMCNormalSampler
+
+    return SobolQMCNormalSampler(torch.Size([MC_SAMPLES]), seed=seed)
+
+
+def _incumbent(problem: Problem) -> float:
+    """Best objective value (raw units) among measured candidates that meet every bound,
+    by posterior mean; the worst such value when none meets them yet."""
+    import torch
+
+    assert problem.targets.objective is not None
+    j, sign = problem.targets.objective
+    with torch.no_grad():
+        posterior: Any = problem.model.posterior(problem.X_train)
+        mean = posterior.mean[..., j] * sign
+    feasible = torch.as_tensor(problem.targets.hits(problem.Y_train.numpy()))
+    if problem.targets.bounds and feasible.any():
+        return float(mean[feasible].max() * sign)
+    if problem.targets.bounds:
+        return float(mean.min() * sign)
+    return float(mean.max() * sign)
+
+
+def _log_ei(problem: Problem, analytic: bool) -> AcquisitionFunction:
     import torch
     from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
-    from botorch.sampling import SobolQMCNormalSampler
+    from botorch.acquisition.analytic import LogConstrainedExpectedImprovement
+    from botorch.acquisition.objective import GenericMCObjective, ScalarizedPosteriorTransform
 
+    if problem.targets.objective is None:
+        raise ValueError("'logei' needs a maximize/minimize target; use 'feasibility'")
+    j, sign = problem.targets.objective
+    m = len(problem.targets.properties)
+    if analytic and problem.targets.bounds:
+        return LogConstrainedExpectedImprovement(
+            problem.model, best_f=_incumbent(problem), objective_index=j,
+            constraints=_bounds_dict(problem.targets), maximize=sign > 0)
     if analytic:
-        # the incumbent is the best posterior mean at a measured point (robust to noise)
-        with torch.no_grad():
-            best = transform(model.posterior(X_train)).mean.max()
-        return LogExpectedImprovement(model, best_f=best, posterior_transform=transform)
+        weights = torch.zeros(m, dtype=torch.double)
+        weights[j] = sign
+        return LogExpectedImprovement(problem.model, best_f=sign * _incumbent(problem),
+                                      posterior_transform=ScalarizedPosteriorTransform(weights))
     return qLogNoisyExpectedImprovement(
-        model, X_baseline=X_train, posterior_transform=transform, X_pending=pending,
-        sampler=SobolQMCNormalSampler(torch.Size([MC_SAMPLES]), seed=seed),
-        prune_baseline=True)
+        problem.model, X_baseline=problem.X_train,
+        objective=GenericMCObjective(functools.partial(_signed_output, j=j, sign=sign)),
+        constraints=_constraint_callables(problem.targets) or None,
+        X_pending=problem.pending, sampler=_sampler(problem.seed), prune_baseline=True)
 
 
-def _ucb(model: Model, transform: PosteriorTransform, analytic: bool, X_train: torch.Tensor,
-         pending: torch.Tensor | None, seed: int, beta: float) -> AcquisitionFunction:
+def _feasibility(problem: Problem, analytic: bool) -> AcquisitionFunction:
+    from botorch.acquisition.analytic import LogProbabilityOfFeasibility
+    from botorch.acquisition.logei import qLogProbabilityOfFeasibility
+
+    if not problem.targets.bounds:
+        raise ValueError("'feasibility' needs range targets (above/below/between/near)")
+    if analytic:
+        return LogProbabilityOfFeasibility(problem.model, _bounds_dict(problem.targets))
+    return qLogProbabilityOfFeasibility(
+        problem.model, constraints=_constraint_callables(problem.targets),
+        X_pending=problem.pending, sampler=_sampler(problem.seed))
+
+
+def _ucb(problem: Problem, analytic: bool) -> AcquisitionFunction:
     import torch
     from botorch.acquisition import UpperConfidenceBound, qUpperConfidenceBound
-    from botorch.sampling import SobolQMCNormalSampler
+    from botorch.acquisition.objective import ScalarizedPosteriorTransform
 
+    if problem.targets.objective is None or problem.targets.bounds:
+        raise ValueError("'ucb' needs one maximize/minimize target and no range targets")
+    j, sign = problem.targets.objective
+    weights = torch.zeros(len(problem.targets.properties), dtype=torch.double)
+    weights[j] = sign
+    transform = ScalarizedPosteriorTransform(weights)
     if analytic:
-        return UpperConfidenceBound(model, beta=beta, posterior_transform=transform)
-    return qUpperConfidenceBound(
-        model, beta=beta, posterior_transform=transform, X_pending=pending,
-        sampler=SobolQMCNormalSampler(torch.Size([MC_SAMPLES]), seed=seed))
+        return UpperConfidenceBound(problem.model, beta=problem.beta,
+                                    posterior_transform=transform)
+    return qUpperConfidenceBound(problem.model, beta=problem.beta,
+                                 posterior_transform=transform, X_pending=problem.pending,
+                                 sampler=_sampler(problem.seed))
 
 
-ACQUISITIONS: dict[str, AcquisitionFactory] = {"logei": _log_ei, "ucb": _ucb}
+ACQUISITIONS: dict[str, AcquisitionFactory] = {
+    "logei": _log_ei,
+    "feasibility": _feasibility,
+    "ucb": _ucb,
+}
 
 
 def _rows_of(chosen: torch.Tensor, choices: torch.Tensor) -> np.ndarray:

@@ -7,6 +7,7 @@ run killed at any moment resumes with ``run`` again: unfinished evaluations are 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, as_completed
@@ -17,8 +18,10 @@ import numpy as np
 
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.spaces import Pool, build_pool
+from matloop.campaigns.targets import TargetSet
 from matloop.errors import StoreError
 from matloop.features import featurizer_for
+from matloop.loop.acquisition import derive
 from matloop.loop.evaluate import evaluate
 from matloop.loop.executor import make_executor
 from matloop.oracles import build_oracle
@@ -50,7 +53,8 @@ class Progress:
     finished: int
     failed: int
     budget: int
-    best: float | None
+    best: float | None  # best objective value among hits, or the hit count (ranges only)
+    hits: int
     message: str
 
 
@@ -60,6 +64,7 @@ class RunResult:
     stop_reason: str
     counts: dict[str, int]
     best: float | None
+    hits: int
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -102,7 +107,7 @@ class _Runner:
         self.store = store
         self.id = campaign_id
         self.on_progress = on_progress
-        self.target = self.c.targets[0]
+        self.targets = TargetSet.from_targets(self.c.targets)
         self.executor: Executor | None = None
 
     def run(self) -> RunResult:
@@ -118,7 +123,8 @@ class _Runner:
                 self.executor.shutdown(wait=False, cancel_futures=True)
         self.store.set_stop_reason(self.id, reason)
         _, values = self._training()
-        return RunResult(self.id, reason, self.store.counts(self.id), self._best(values))
+        return RunResult(self.id, reason, self.store.counts(self.id),
+                         self.targets.best(values), int(self.targets.hits(values).sum()))
 
     def _cycles(self) -> str:
         loop = self.c.loop
@@ -133,38 +139,60 @@ class _Runner:
             available[list(tried.values())] = False
             if not available.any():
                 return "pool exhausted"
-            cycle = self.store.next_cycle(self.id)
             indices, values = self._training()
+            stop = self._stop_rule(values)
+            if stop is not None:
+                return stop
+            cycle = self.store.next_cycle(self.id)
             n_ok = len(indices)
-            if finished < loop.initial or n_ok < 2 or loop.acquisition == "random":
+            too_few = n_ok == 0 or np.isfinite(values).sum(axis=0).min() < 2
+            if finished < loop.initial or too_few or loop.acquisition == "random":
                 q = min(loop.initial - finished if finished < loop.initial else loop.batch_size,
                         remaining)
                 strategy = "initial" if finished < loop.initial else "random"
                 chosen, fit_s, select_s, hyper = self._random(available, q, cycle), 0.0, 0.0, None
+                predicted = None
             else:
                 q = min(loop.batch_size, remaining)
-                strategy = loop.acquisition
+                strategy = derive(self.targets, loop.acquisition)
                 try:
-                    chosen, fit_s, select_s, hyper = self._model_based(indices, values,
-                                                                       available, q, cycle)
+                    chosen, fit_s, select_s, hyper, predicted = self._model_based(
+                        indices, values, available, q, cycle)
                 except _numerical_failures() as exc:  # a random cycle beats a crash
                     strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
-                    chosen, fit_s, select_s, hyper = self._random(available, q, cycle), 0.0, \
-                        0.0, None
+                    chosen, fit_s, select_s = self._random(available, q, cycle), 0.0, 0.0
+                    hyper = predicted = None
             proposals = [Proposal(int(i), self.p.pool.key(int(i)),
                                   self.p.pool.candidate(int(i)).label) for i in chosen]
             pending = self.store.propose(self.id, cycle, proposals)
             self.store.record_cycle(self.id, cycle, strategy, n_train=n_ok,
                                     n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
-                                    hyperparameters=hyper,
-                                    best=self._best_record(values))
+                                    hyperparameters=hyper, best=self._best_record(values),
+                                    predicted=predicted)
             self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}")
             self._dispatch(pending, cycle)
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
 
     def _training(self) -> tuple[list[int], np.ndarray]:
-        indices, values = self.store.training_data(self.id, [self.target.property])
-        return indices, np.asarray(values, dtype=float).reshape(len(indices), 1)
+        """Pool rows of measured candidates and their mean values ``(n, m)``."""
+        properties = self.targets.properties
+        indices, values = self.store.training_data(self.id, properties)
+        return indices, np.asarray(values, dtype=float).reshape(len(indices), len(properties))
+
+    def _stop_rule(self, values: np.ndarray) -> str | None:
+        """The reason to stop before the next cycle (hits found, no progress), if any."""
+        loop = self.c.loop
+        hits = int(self.targets.hits(values).sum())
+        if loop.stop_after_hits is not None and hits >= loop.stop_after_hits:
+            return f"found {hits} hits (stop_after_hits = {loop.stop_after_hits})"
+        if loop.patience is not None:
+            history = [json.loads(c.best or "{}").get("progress") for c in
+                       self.store.cycles(self.id) if c.strategy != "initial"]
+            history = [h for h in history if h is not None]
+            if len(history) > loop.patience and \
+                    max(history[-loop.patience:]) <= max(history[:-loop.patience]):
+                return f"no progress in {loop.patience} cycles (patience)"
+        return None
 
     def _random(self, available: np.ndarray, q: int, cycle: int) -> np.ndarray:
         rng = np.random.default_rng([self.c.campaign.seed, cycle])
@@ -172,7 +200,8 @@ class _Runner:
         return rng.choice(choices, size=min(q, len(choices)), replace=False)
 
     def _model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-                     q: int, cycle: int) -> tuple[np.ndarray, float, float, dict]:
+                     q: int, cycle: int) -> tuple[np.ndarray, float, float, dict, dict]:
+        """Fit, score and select; also the model's prediction for the chosen candidates."""
         from matloop.loop.acquisition import select
 
         seed = self.c.campaign.seed * 1_000_003 + cycle
@@ -188,10 +217,16 @@ class _Runner:
         start = time.perf_counter()
         choices = np.flatnonzero(available)
         picked = select(self.c.loop.acquisition, surrogate, self.p.features[choices],
-                        self.p.features[indices], self.target.sign, q, seed=seed,
+                        self.p.features[indices], values, self.targets, q, seed=seed,
                         beta=self.c.loop.beta)
         select_s = time.perf_counter() - start
-        return choices[picked], fit_s, select_s, surrogate.hyperparameters()
+        chosen = choices[picked]
+        prediction = surrogate.predict(self.p.features[chosen])
+        predicted = {"mean": prediction.mean.tolist(), "std": prediction.std.tolist()}
+        if self.targets.bounds:
+            predicted["hit_probability"] = self.targets.hit_probability(
+                prediction.mean, prediction.std).tolist()
+        return chosen, fit_s, select_s, surrogate.hyperparameters(), predicted
 
     def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
         """Run evaluations in the pool, recording each outcome as it arrives.
@@ -237,23 +272,24 @@ class _Runner:
                                     self.p.pool.candidate(item.pool_index),
                                     self.p.oracle.properties)
 
-    def _best(self, values: np.ndarray) -> float | None:
-        column = values[:, 0] if len(values) else values.reshape(-1)
-        finite = column[np.isfinite(column)]
-        if not len(finite):
-            return None
-        return float(finite.max() if self.target.sign > 0 else finite.min())
-
-    def _best_record(self, values: np.ndarray) -> dict[str, float]:
-        best = self._best(values)
-        return {} if best is None else {self.target.property: best}
+    def _best_record(self, values: np.ndarray) -> dict[str, float | int | None]:
+        """Best value and hit count so far; ``progress`` grows when the campaign improves
+        (the signed best value, or the hit count for a range search)."""
+        best = self.targets.best(values)
+        hits = int(self.targets.hits(values).sum())
+        if self.targets.objective is None:
+            progress: float | None = hits
+        else:
+            progress = None if best is None else best * self.targets.objective[1]
+        return {"best": best, "hits": hits, "progress": progress}
 
     def _report(self, cycle: int, message: str) -> None:
         counts = self.store.counts(self.id)
         _, values = self._training()
         self.on_progress(Progress(cycle, counts["succeeded"] + counts["failed"],
-                                  counts["failed"], self.c.loop.budget, self._best(values),
-                                  message))
+                                  counts["failed"], self.c.loop.budget,
+                                  self.targets.best(values),
+                                  int(self.targets.hits(values).sum()), message))
 
     def _check_pool_unchanged(self) -> None:
         for key, index in self.store.tried_pool_indices(self.id).items():

@@ -8,7 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from matloop.campaigns.schema import Campaign
+from matloop.campaigns.targets import TargetSet
 from matloop.store import Store
 
 
@@ -24,14 +27,18 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
     counts = store.counts(campaign_id)
     cycles = store.cycles(campaign_id)
     evaluations = store.evaluations(campaign_id)
+    targets = TargetSet.from_targets(campaign.targets)
     best: dict[str, float] = {}
     best_candidate: dict[str, str] = {}
-    for target in campaign.targets:
-        measured = [(e["values"][target.property], e["candidate"]) for e in evaluations
-                    if e["status"] == "succeeded" and target.property in e["values"]]
+    for j, name in enumerate(targets.properties):
+        measured = [(e["values"][name], e["candidate"]) for e in evaluations
+                    if e["status"] == "succeeded" and name in e["values"]]
         if measured:
-            value, label = max(measured, key=lambda m: target.sign * m[0])
-            best[target.property], best_candidate[target.property] = value, label
+            value, label = max(measured, key=lambda m: _goodness(targets, j, m[0]))
+            best[name], best_candidate[name] = value, label
+    indices, values = store.training_data(campaign_id, targets.properties)
+    hit_rows = np.flatnonzero(targets.hits(np.asarray(values, dtype=float)))
+    labels = {e["pool_index"]: e["candidate"] for e in evaluations}
     last = cycles[-1] if cycles else None
     budget = store.config(campaign_id).get("loop", {}).get("budget", campaign.loop.budget)
     return {
@@ -42,8 +49,11 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
         "evaluations": {"succeeded": counts["succeeded"], "failed": counts["failed"],
                         "pending": counts["proposed"] + counts["running"]},
         "failures": _failure_reasons(evaluations),
+        "targets": [t.describe() for t in campaign.targets],
         "best": best,
         "best_candidate": best_candidate,
+        "hits": len(hit_rows) if targets.bounds else None,
+        "hit_candidates": [labels[indices[i]] for i in hit_rows],
         "units": {t.property: t.unit or evaluations_unit(evaluations, t.property)
                   for t in campaign.targets},
         "last_cycle": None if last is None else {
@@ -52,6 +62,15 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
             "hyperparameters": json.loads(last.hyperparameters or "{}")},
         "stop_reason": store.stop_reason(campaign_id),
     }
+
+
+def _goodness(targets: TargetSet, j: int, value: float) -> float:
+    """Larger is better: the signed value of an optimised property, else minus the
+    distance to the accepted range (0 inside it)."""
+    if targets.objective is not None and targets.objective[0] == j:
+        return targets.objective[1] * value
+    lo, hi = targets.bounds.get(j, (-math.inf, math.inf))
+    return -max(lo - value, value - hi, 0.0)
 
 
 def evaluations_unit(evaluations: list[dict[str, Any]], name: str) -> str | None:

@@ -349,7 +349,7 @@ class Store:
                                      .where(Evaluation.campaign_id == campaign_id)).one()
         return max(-1 if last is None else last, -1 if last_eval is None else last_eval) + 1
 
-    def finish_cycle(self, campaign_id: int, number: int, best: Mapping[str, float]) -> None:
+    def finish_cycle(self, campaign_id: int, number: int, best: Mapping[str, Any]) -> None:
         """Store the best values known once the cycle's evaluations are recorded."""
         with Session(self.engine) as session:
             session.execute(update(Cycle).where(col(Cycle.campaign_id) == campaign_id,
@@ -360,13 +360,15 @@ class Store:
     def record_cycle(self, campaign_id: int, number: int, strategy: str, n_train: int,
                      n_proposed: int, fit_s: float, select_s: float,
                      hyperparameters: Mapping[str, Any] | None,
-                     best: Mapping[str, float] | None) -> None:
+                     best: Mapping[str, Any] | None,
+                     predicted: Mapping[str, Any] | None = None) -> None:
         with Session(self.engine) as session:
             session.add(Cycle(campaign_id=campaign_id, number=number, strategy=strategy,
                               n_train=n_train, n_proposed=n_proposed, fit_s=fit_s,
                               select_s=select_s,
                               hyperparameters=json.dumps(hyperparameters or {}),
-                              best=json.dumps(best or {})))
+                              best=json.dumps(best or {}),
+                              predicted=json.dumps(predicted) if predicted else None))
             session.commit()
 
     def latest_hyperparameters(self, campaign_id: int) -> dict[str, Any] | None:

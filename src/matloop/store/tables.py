@@ -82,7 +82,8 @@ class Cycle(SQLModel, table=True):
     fit_s: float = 0.0
     select_s: float = 0.0
     hyperparameters: str | None = Field(default=None, sa_column=Column(Text))  # JSON
-    best: str | None = Field(default=None, sa_column=Column(Text))  # JSON {property: value}
+    best: str | None = Field(default=None, sa_column=Column(Text))  # JSON {best, hits, progress}
+    predicted: str | None = Field(default=None, sa_column=Column(Text))  # JSON, chosen ones
     created_at: datetime = Field(default_factory=now)
 
 

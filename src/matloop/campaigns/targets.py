@@ -1,0 +1,86 @@
+"""The target property set as numbers: which outputs are optimised, which are bounded.
+
+A candidate is a **hit** when every bounded property is measured and inside its interval
+(the intersection of all range targets on that property). Outputs are indexed in the
+order of ``Campaign.properties``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+
+from matloop.campaigns.schema import Target
+
+Kind = Literal["single", "thresholds"]
+
+
+@dataclass(frozen=True)
+class TargetSet:
+    """``properties`` are the modelled outputs; ``objective`` is ``(index, sign)`` of the
+    optimised output (None for a pure range search); ``bounds`` maps an output index to
+    its accepted ``(lo, hi)`` (±inf for an open side)."""
+
+    properties: tuple[str, ...]
+    objective: tuple[int, float] | None
+    bounds: dict[int, tuple[float, float]]
+
+    @classmethod
+    def from_targets(cls, targets: Sequence[Target]) -> TargetSet:
+        properties = tuple(dict.fromkeys(t.property for t in targets))
+        index = {name: j for j, name in enumerate(properties)}
+        objective = next(((index[t.property], t.sign) for t in targets if t.optimised), None)
+        bounds: dict[int, tuple[float, float]] = {}
+        for target in targets:
+            if target.optimised:
+                continue
+            j = index[target.property]
+            lo, hi = bounds.get(j, (-math.inf, math.inf))
+            bounds[j] = (max(lo, target.interval[0]), min(hi, target.interval[1]))
+        return cls(properties, objective, bounds)
+
+    @property
+    def kind(self) -> Kind:
+        return "thresholds" if self.objective is None else "single"
+
+    def hits(self, Y: np.ndarray) -> np.ndarray:
+        """Boolean ``(n,)``: rows of ``Y`` ``(n, m)`` that meet every bound (NaN never does)."""
+        Y = _matrix(Y, len(self.properties))
+        if not self.bounds:
+            return np.zeros(len(Y), dtype=bool)
+        ok = np.ones(len(Y), dtype=bool)
+        for j, (lo, hi) in self.bounds.items():
+            with np.errstate(invalid="ignore"):
+                ok &= (Y[:, j] >= lo) & (Y[:, j] <= hi)
+        return ok
+
+    def hit_probability(self, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
+        """P(hit) ``(n,)`` under independent Gaussian marginals ``(n, m)`` per output."""
+        from scipy.special import ndtr
+
+        probability = np.ones(len(mean))
+        for j, (lo, hi) in self.bounds.items():
+            sigma = np.maximum(std[:, j], 1e-12)
+            probability *= ndtr((hi - mean[:, j]) / sigma) - ndtr((lo - mean[:, j]) / sigma)
+        return probability
+
+    def best(self, Y: np.ndarray) -> float | None:
+        """Progress so far: the best objective value among hits (among all measured values
+        when there are no bounds), or the number of hits for a pure range search."""
+        Y = _matrix(Y, len(self.properties))
+        if self.objective is None:
+            return float(self.hits(Y).sum())
+        j, sign = self.objective
+        values = Y[self.hits(Y), j] if self.bounds else Y[:, j]
+        values = values[np.isfinite(values)]
+        if not len(values):
+            return None
+        return float(values.max() if sign > 0 else values.min())
+
+
+def _matrix(Y: np.ndarray, m: int) -> np.ndarray:
+    return np.asarray(Y, dtype=float).reshape(-1, m)
