@@ -103,3 +103,15 @@ def test_evaluation_failure_carries_its_reason(tmp_path: Path, python_campaign) 
     oracle = build_oracle(load(path))
     outcome = evaluate(oracle, Candidate("k", "k", inputs={"x": 0.1, "y": 0.1}), ["score"])
     assert (outcome.ok, outcome.reason, outcome.error) == (False, "infeasible", "did not form")
+
+
+def test_a_target_unit_must_match_the_oracle(tmp_path: Path) -> None:
+    from matloop.errors import ConfigError
+
+    text = (ROOT / "examples" / "emt-alloys.toml").read_text()
+    path = tmp_path / "emt.toml"
+    path.write_text(text.replace('unit = "eV/atom"', 'unit = "kJ/mol"'))
+    with pytest.raises(ConfigError, match=r"targets.0.unit: .*'eV/atom', not 'kJ/mol'"):
+        build_oracle(load(path))
+    path.write_text(text.replace('unit = "eV/atom"', 'unit = "eV / atom"'))
+    assert build_oracle(load(path)).properties

@@ -49,6 +49,8 @@ class TableSpace(Section):
     path: Path
     inputs: list[str] | None = Field(default=None, min_length=1)
     composition: str | None = None
+    id: str | None = Field(default=None, description="a column that identifies each row "
+                           "(rows with equal inputs stay distinct candidates)")
 
     _resolve_path = field_validator("path")(_resolve)
 
@@ -110,7 +112,8 @@ class Target(Section):
     goal: Literal["maximize", "minimize"] | None = None
     above: float | None = Field(default=None, allow_inf_nan=False)
     below: float | None = Field(default=None, allow_inf_nan=False)
-    between: tuple[float, float] | None = None
+    between: tuple[Annotated[float, Field(allow_inf_nan=False)],
+                   Annotated[float, Field(allow_inf_nan=False)]] | None = None
     near: float | None = Field(default=None, allow_inf_nan=False)
     tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
@@ -266,11 +269,15 @@ class Campaign(Section):
                              "supported yet; keep one and turn the others into thresholds")
         return targets
 
-    @model_validator(mode="after")
-    def _acquisition_fits_targets(self) -> Campaign:
-        optimised = any(t.optimised for t in self.targets)
-        ranges = any(not t.optimised for t in self.targets)
-        name = self.loop.acquisition
+    @field_validator("loop")
+    @classmethod
+    def _loop_fits_targets(cls, loop: LoopSection, info: ValidationInfo) -> LoopSection:
+        targets = info.data.get("targets")
+        if not targets:  # the targets failed validation and are reported already
+            return loop
+        optimised = any(t.optimised for t in targets)
+        ranges = any(not t.optimised for t in targets)
+        name = loop.acquisition
         if name == "logei" and not optimised:
             raise ValueError("loop.acquisition 'logei' needs a maximize/minimize target; "
                              "ranges only use 'feasibility' (or 'auto')")
@@ -280,10 +287,10 @@ class Campaign(Section):
         if name == "ucb" and (not optimised or ranges):
             raise ValueError("loop.acquisition 'ucb' needs one maximize/minimize target and "
                              "no range targets")
-        if self.loop.stop_after_hits is not None and not ranges:
+        if loop.stop_after_hits is not None and not ranges:
             raise ValueError("loop.stop_after_hits needs range targets: a hit is a candidate "
                              "that meets all of them")
-        return self
+        return loop
 
     @model_validator(mode="after")
     def _oracle_fits_space(self) -> Campaign:

@@ -33,24 +33,28 @@ class Pool:
     ``kind`` says what the columns of ``values`` are: ``"inputs"`` (numeric parameters
     named by ``names``) or ``"composition"`` (atomic fractions of the elements in
     ``names``; rows sum to 1). ``labels`` optionally gives each row's name in words
-    (e.g. the formula as written in a CSV).
+    (e.g. the formula as written in a CSV); ``ids`` optionally identifies each row (an id
+    column, e.g. Materials Project ids for polymorphs that share a formula).
     """
 
     kind: Literal["inputs", "composition"]
     names: tuple[str, ...]
     values: np.ndarray
     labels: tuple[str, ...] | None = None
+    ids: tuple[str, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
 
     def key(self, index: int) -> str:
         """Canonical text of row ``index``: equal keys mean the same candidate."""
+        if self.ids is not None:
+            return self.ids[index]
         return candidate_key(self.kind, self.names, self.values[index])
 
     def candidate(self, index: int) -> Candidate:
         row = self.values[index]
-        key = candidate_key(self.kind, self.names, row)
+        key = self.key(index)
         label = self.labels[index] if self.labels is not None else _default_label(self, row)
         if self.kind == "inputs":
             inputs = {name: float(v) for name, v in zip(self.names, row, strict=True)}
@@ -205,28 +209,50 @@ def formula_fractions(formulas: list[str], field: str, column: str
 
 def table_pool(space: TableSpace) -> Pool:
     """Rows of a CSV, one candidate per distinct key (the first row of a repeat is kept)."""
-    frame = read_table(space.path, "space.path")
-    if space.inputs is not None:
-        values = numeric_columns(frame, space.inputs, "space.inputs")
-        pool = Pool(kind="inputs", names=tuple(space.inputs), values=values)
-    else:
-        column = space.composition or ""
-        if column not in frame.columns:
-            raise ConfigError(f"space.composition: column {column!r} not in the CSV "
+    return unique_rows(read_table_pool(read_table(space.path, "space.path"), space.inputs,
+                                       space.composition, space.id))
+
+
+def read_table_pool(frame: pd.DataFrame, inputs: list[str] | tuple[str, ...] | None,
+                    composition: str | None, id_column: str | None) -> Pool:
+    """Every row of a table as a candidate (repeats kept), labelled for people."""
+    ids = None
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise ConfigError(f"space.id: column {id_column!r} not in the CSV "
                               f"(it has {list(frame.columns)})")
-        formulas = frame[column].fillna("").tolist()
-        elements, fractions = formula_fractions(formulas, "space.composition", column)
-        pool = Pool(kind="composition", names=elements, values=fractions,
-                    labels=tuple(formulas))
-    return unique_rows(pool)
+        ids = tuple(frame[id_column].fillna("").astype(str))
+        if "" in ids:
+            raise ConfigError(f"space.id: row {ids.index('') + 2}, column {id_column!r}: "
+                              "empty id")
+    if inputs is not None:
+        values = numeric_columns(frame, list(inputs), "space.inputs")
+        labels = None if ids is None else tuple(
+            f"{i} (" + ", ".join(f"{n}={v:g}" for n, v in zip(inputs, row, strict=True)) + ")"
+            for i, row in zip(ids, values, strict=True))
+        return Pool(kind="inputs", names=tuple(inputs), values=values, labels=labels, ids=ids)
+    column = composition or ""
+    if column not in frame.columns:
+        raise ConfigError(f"space.composition: column {column!r} not in the CSV "
+                          f"(it has {list(frame.columns)})")
+    formulas = frame[column].fillna("").tolist()
+    elements, fractions = formula_fractions(formulas, "space.composition", column)
+    labels = tuple(formulas) if ids is None else tuple(
+        f"{f} ({i})" for f, i in zip(formulas, ids, strict=True))
+    return Pool(kind="composition", names=elements, values=fractions, labels=labels, ids=ids)
 
 
 def unique_rows(pool: Pool) -> Pool:
     """The pool without repeated candidates (same key), keeping first occurrences in order."""
-    rounded = np.round(pool.values, FRACTION_DIGITS if pool.kind == "composition" else 12)
-    _, first = np.unique(rounded, axis=0, return_index=True)
+    if pool.ids is not None:
+        _, first = np.unique(np.array(pool.ids), return_index=True)
+    else:
+        rounded = np.round(pool.values, FRACTION_DIGITS if pool.kind == "composition" else 12)
+        _, first = np.unique(rounded, axis=0, return_index=True)
     if len(first) == len(pool):
         return pool
     keep = np.sort(first)
     labels = tuple(pool.labels[i] for i in keep) if pool.labels is not None else None
-    return Pool(kind=pool.kind, names=pool.names, values=pool.values[keep], labels=labels)
+    ids = tuple(pool.ids[i] for i in keep) if pool.ids is not None else None
+    return Pool(kind=pool.kind, names=pool.names, values=pool.values[keep], labels=labels,
+                ids=ids)

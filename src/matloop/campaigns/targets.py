@@ -69,11 +69,11 @@ class TargetSet:
         return probability
 
     def best(self, Y: np.ndarray) -> float | None:
-        """Progress so far: the best objective value among hits (among all measured values
-        when there are no bounds), or the number of hits for a pure range search."""
+        """The best objective value among hits (among all measured values when there are
+        no bounds); None for a pure range search or before any value qualifies."""
         Y = _matrix(Y, len(self.properties))
         if self.objective is None:
-            return float(self.hits(Y).sum())
+            return None
         j, sign = self.objective
         values = Y[self.hits(Y), j] if self.bounds else Y[:, j]
         values = values[np.isfinite(values)]
@@ -82,5 +82,27 @@ class TargetSet:
         return float(values.max() if sign > 0 else values.min())
 
 
+def goodness(targets: TargetSet, j: int, values: np.ndarray) -> np.ndarray:
+    """Larger is better for output ``j``: the signed value of the optimised output; for a
+    bounded one, the value (lower bound only), minus the value (upper bound only), or
+    minus the distance to the middle of the range (both bounds)."""
+    values = np.asarray(values, dtype=float)
+    if targets.objective is not None and targets.objective[0] == j:
+        return targets.objective[1] * values
+    lo, hi = targets.bounds.get(j, (-math.inf, math.inf))
+    if math.isfinite(lo) and math.isfinite(hi):
+        return -np.abs(values - (lo + hi) / 2)
+    return -values if math.isfinite(hi) else values
+
+
 def _matrix(Y: np.ndarray, m: int) -> np.ndarray:
-    return np.asarray(Y, dtype=float).reshape(-1, m)
+    """``Y`` as ``(n, m)``: an ``(n, m)`` array, an ``(m,)`` row, or empty."""
+    Y = np.asarray(Y, dtype=float)
+    if Y.size == 0:
+        return Y.reshape(0, m)
+    if Y.ndim == 1 and len(Y) == m:
+        return Y.reshape(1, m)
+    if Y.ndim != 2 or Y.shape[1] != m:
+        raise ValueError(f"values must be shaped (n, {m}), one column per property; "
+                         f"got {Y.shape}")
+    return Y

@@ -102,7 +102,7 @@ def validate(ctx: typer.Context, path: CampaignFile) -> None:
     typer.echo(f"{path}: ok — campaign {campaign.campaign.name!r}, "
                f"{len(prepared.pool)} candidates ({campaign.space.kind}), "
                f"{prepared.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
-               f"target {', '.join(f'{t.goal} {t.property}' for t in campaign.targets)}, "
+               f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
                f"database {campaign.database_url}")
 
 
@@ -163,6 +163,30 @@ def status(ctx: typer.Context, path: CampaignFile, db: DbOption = None,
     from matloop.cli.tables import status_table
 
     status_table(summary)
+
+
+@app.command()
+@_handled
+def predict(
+    ctx: typer.Context,
+    path: CampaignFile,
+    top: Annotated[int, typer.Option(help="how many candidates to show (and write)")] = 20,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write the ranking as CSV "
+                                             "(every unmeasured candidate with --top 0)")
+                   ] = None,
+    db: DbOption = None,
+) -> None:
+    """Rank unmeasured candidates by probability of meeting the targets (inverse design)."""
+    from matloop.cli.tables import ranking_table
+    from matloop.loop.predict import rank, write_ranking
+
+    if top < 0:
+        raise ConfigError("--top must be 0 (all) or more")
+    ranking = rank(_load(path, db), top=top or None)
+    ranking_table(ranking)
+    if out is not None:
+        write_ranking(ranking, out)
+        typer.echo(f"wrote {len(ranking.keys)} ranked candidates to {out}")
 
 
 @app.command()

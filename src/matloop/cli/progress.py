@@ -16,8 +16,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
         return
     if not sys.stderr.isatty():
         def line(event: Any) -> None:
-            best = "-" if event.best is None else f"{event.best:.6g}"
-            print(f"[{event.finished}/{event.budget} done, {event.failed} failed, best {best}, "
+            best = "" if event.best is None else f", best {event.best:.6g}"
+            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{best}, "
                   f"hits {event.hits}] "
                   f"{event.message}", file=sys.stderr, flush=True)
 

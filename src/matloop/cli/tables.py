@@ -37,9 +37,34 @@ def status_table(summary: dict[str, Any]) -> None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "
                       f"trained on {last['n_train']}, fit {last['fit_s']:.2f} s, "
                       f"select {last['select_s']:.2f} s")
+        probabilities = (last["predicted"] or {}).get("hit_probability")
+        if probabilities:
+            table.add_row("its picks", "predicted P(hit) " + ", ".join(
+                f"{p:.2f}" for p in probabilities))
     if summary["stop_reason"]:
         state = f"stopped: {summary['stop_reason']}"
     else:
         state = "running or interrupted" if counts["pending"] else "not finished"
     table.add_row("state", state)
+    Console().print(table)
+
+
+def ranking_table(ranking: Any) -> None:
+    """Print a ``matloop.loop.predict.Ranking`` as a table."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"{len(ranking.keys)} of {ranking.n_unmeasured} unmeasured candidates "
+                        f"(model trained on {ranking.n_measured})")
+    table.add_column("#", justify="right")
+    table.add_column("candidate")
+    hit = ranking.score_name == "hit_probability"
+    table.add_column("P(hit)" if hit else ranking.score_name, justify="right")
+    for name, unit in zip(ranking.properties, ranking.units, strict=True):
+        table.add_column(f"{name} [{unit}]" if unit else name, justify="right")
+    for i, label in enumerate(ranking.labels):
+        score = f"{ranking.score[i]:.3f}" if hit else f"{ranking.score[i]:.4g}"
+        cells = [f"{ranking.mean[i, j]:.4g} ± {ranking.std[i, j]:.2g}"
+                 for j in range(len(ranking.properties))]
+        table.add_row(str(i + 1), label, score, *cells)
     Console().print(table)

@@ -39,8 +39,8 @@ if TYPE_CHECKING:
 
 ANALYTIC_CHUNK = 65536
 MC_CHUNK = 512
-MC_SAMPLES = 256
-MC_POOL = 2048
+MC_SAMPLES = 128
+MC_POOL = 1024
 
 
 def derive(targets: TargetSet, name: str) -> str:
@@ -95,14 +95,34 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
             return _rows_of(chosen, pool)
         subset = torch.arange(len(pool))
         if len(pool) > MC_POOL:
-            scores = torch.cat([analytic(chunk.unsqueeze(-2))
-                                for chunk in pool.split(ANALYTIC_CHUNK)])
-            subset = scores.topk(MC_POOL).indices.sort().values
+            subset = _scores(analytic, pool).topk(MC_POOL).indices.sort().values
         batch = factory(Problem(surrogate.model, targets, problem.X_train, problem.Y_train,
                                 pending, seed, beta), False)
         chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
                                            max_batch_size=MC_CHUNK, unique=True)
     return subset.numpy()[_rows_of(chosen, pool[subset])]
+
+
+def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
+           Y_train: np.ndarray, targets: TargetSet, beta: float = 2.0) -> np.ndarray:
+    """The single-candidate (analytic) acquisition value of every row of ``choices``,
+    shape ``(N,)``; for log acquisitions, the logarithm."""
+    import torch
+
+    problem = Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
+                      targets=targets, X_train=torch.as_tensor(X_train, dtype=torch.double),
+                      Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
+                      seed=0, beta=beta)
+    analytic = ACQUISITIONS[derive(targets, name)](problem, True)
+    return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+
+
+def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:
+    import torch
+
+    with torch.no_grad():
+        return torch.cat([acquisition(chunk.unsqueeze(-2))
+                          for chunk in pool.split(ANALYTIC_CHUNK)])
 
 
 def _bounds_dict(targets: TargetSet) -> dict[int, tuple[float | None, float | None]]:

@@ -236,10 +236,13 @@ class _Runner:
         only the evaluation that kills a worker on its own is recorded as ``crashed``.
         """
         futures: dict[Future[Outcome], Pending] = {}
+        broken = []
         for item in pending:
             self.store.mark_running(item.evaluation_id, item.attempt)
-            futures[self._submit(item)] = item
-        broken = []
+            try:
+                futures[self._submit(item)] = item
+            except BrokenProcessPool:  # a worker died while the batch was being submitted
+                broken.append(item)
         for future in as_completed(futures):
             try:
                 self._record(futures[future], future.result(), cycle)

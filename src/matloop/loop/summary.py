@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from matloop.campaigns.schema import Campaign
-from matloop.campaigns.targets import TargetSet
+from matloop.campaigns.targets import TargetSet, goodness
 from matloop.store import Store
 
 
@@ -34,7 +34,7 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
         measured = [(e["values"][name], e["candidate"]) for e in evaluations
                     if e["status"] == "succeeded" and name in e["values"]]
         if measured:
-            value, label = max(measured, key=lambda m: _goodness(targets, j, m[0]))
+            value, label = max(measured, key=lambda m: float(goodness(targets, j, m[0])))
             best[name], best_candidate[name] = value, label
     indices, values = store.training_data(campaign_id, targets.properties)
     hit_rows = np.flatnonzero(targets.hits(np.asarray(values, dtype=float)))
@@ -59,18 +59,10 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
         "last_cycle": None if last is None else {
             "number": last.number, "strategy": last.strategy, "n_train": last.n_train,
             "fit_s": last.fit_s, "select_s": last.select_s,
-            "hyperparameters": json.loads(last.hyperparameters or "{}")},
+            "hyperparameters": json.loads(last.hyperparameters or "{}"),
+            "predicted": json.loads(last.predicted or "null")},
         "stop_reason": store.stop_reason(campaign_id),
     }
-
-
-def _goodness(targets: TargetSet, j: int, value: float) -> float:
-    """Larger is better: the signed value of an optimised property, else minus the
-    distance to the accepted range (0 inside it)."""
-    if targets.objective is not None and targets.objective[0] == j:
-        return targets.objective[1] * value
-    lo, hi = targets.bounds.get(j, (-math.inf, math.inf))
-    return -max(lo - value, value - hi, 0.0)
 
 
 def evaluations_unit(evaluations: list[dict[str, Any]], name: str) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from matloop.campaigns.schema import Campaign, TableSpace
 from matloop.errors import ConfigError
@@ -18,7 +18,7 @@ def _table(campaign: Campaign) -> Oracle:
     path = getattr(campaign.oracle, "path", None) or space.path
     inputs = tuple(space.inputs) if space.inputs is not None else None
     return TableOracle(path=path, properties=campaign.properties, inputs=inputs,
-                       composition=space.composition)
+                       composition=space.composition, id=space.id)
 
 
 def _python(campaign: Campaign) -> Oracle:
@@ -54,4 +54,19 @@ def build_oracle(campaign: Campaign) -> Oracle:
     check = getattr(oracle, "check", None)
     if check is not None:
         check()
+    check_units(campaign, getattr(oracle, "units", {}))
     return oracle
+
+
+def check_units(campaign: Campaign, units: Mapping[str, str]) -> None:
+    """A target's unit must be the unit the oracle reports for that property."""
+    for i, target in enumerate(campaign.targets):
+        known = units.get(target.property)
+        if target.unit and known and _plain(target.unit) != _plain(known):
+            raise ConfigError(f"targets.{i}.unit: the {campaign.oracle.kind} oracle gives "
+                              f"{target.property} in {known!r}, not {target.unit!r}; "
+                              "convert the target's values and write that unit")
+
+
+def _plain(unit: str) -> str:
+    return unit.replace(" ", "").replace("Å", "A").replace("^", "").replace("**", "")

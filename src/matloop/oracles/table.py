@@ -23,17 +23,18 @@ class TableOracle:
     """Properties of a candidate read from ``path``.
 
     ``inputs`` names the numeric input columns, or ``composition`` the formula column,
-    exactly as in the table space; ``properties`` are the columns to return.
+    and ``id`` the identifying column, exactly as in the table space; ``properties`` are
+    the columns to return.
     """
 
     path: Path
     properties: tuple[str, ...]
     inputs: tuple[str, ...] | None = None
     composition: str | None = None
+    id: str | None = None
 
     def evaluate(self, candidate: Candidate) -> Outcome:
-        row = _index(self.path, self.properties, self.inputs, self.composition).get(
-            candidate.key)
+        row = self._table().get(candidate.key)
         if row is None:
             return Outcome.failure("invalid", f"{candidate.label!r} is not in {self.path.name}")
         missing = [p for p, v in row.items() if not math.isfinite(v)]
@@ -44,30 +45,22 @@ class TableOracle:
 
     def check(self) -> None:
         """Raise ``ConfigError`` if the file lacks a property column (before any run)."""
-        _index(self.path, self.properties, self.inputs, self.composition)
+        self._table()
+
+    def _table(self) -> Mapping[str, dict[str, float]]:
+        return _index(self.path, self.properties, self.inputs, self.composition, self.id)
 
 
 @functools.lru_cache(maxsize=8)
 def _index(path: Path, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
-           composition: str | None) -> Mapping[str, dict[str, float]]:
-    from matloop.campaigns.spaces import (
-        Pool,
-        formula_fractions,
-        numeric_columns,
-        read_table,
-    )
+           composition: str | None, id_column: str | None) -> Mapping[str, dict[str, float]]:
+    """Candidate key -> mean value of each property over the rows of that candidate."""
+    from matloop.campaigns.spaces import numeric_columns, read_table, read_table_pool
 
     frame = read_table(path, "oracle.path")
     values = numeric_columns(frame, list(properties), "oracle (target property columns)",
                              allow_missing=True)
-    if inputs is not None:
-        pool = Pool(kind="inputs", names=inputs,
-                    values=numeric_columns(frame, list(inputs), "space.inputs"))
-    else:
-        column = composition or ""
-        names, fractions = formula_fractions(frame[column].fillna("").tolist(),
-                                             "space.composition", column)
-        pool = Pool(kind="composition", names=names, values=fractions)
+    pool = read_table_pool(frame, inputs, composition, id_column)
     grouped: dict[str, list[np.ndarray]] = {}
     for i in range(len(pool)):
         grouped.setdefault(pool.key(i), []).append(values[i])

@@ -1,0 +1,100 @@
+"""Inverse design: rank every unmeasured candidate by how likely it is to meet the targets.
+
+The question "which materials does the model think meet my targets, and how sure is it?":
+the surrogate is refitted on everything measured (warm-started from the last cycle) and
+every unmeasured candidate gets its probability of being a hit — or, when the set has no
+range targets, its acquisition value — with predicted mean ± std for every property.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from matloop.campaigns.schema import Campaign
+from matloop.campaigns.targets import TargetSet
+from matloop.errors import StoreError
+from matloop.loop.summary import open_campaign
+
+
+@dataclass(frozen=True)
+class Ranking:
+    """Unmeasured candidates, best first: ``score`` ``(k,)``, ``mean`` and ``std``
+    ``(k, m)`` in the units of ``properties``; ``score_name`` says what the score is."""
+
+    properties: tuple[str, ...]
+    units: tuple[str, ...]
+    score_name: str
+    keys: list[str]
+    labels: list[str]
+    score: np.ndarray
+    mean: np.ndarray
+    std: np.ndarray
+    n_measured: int
+    n_unmeasured: int
+
+
+def rank(campaign: Campaign, top: int | None = None) -> Ranking:
+    """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all)."""
+    from matloop.loop.acquisition import scores
+    from matloop.loop.run import prepare
+    from matloop.surrogates import make_surrogate
+
+    prepared = prepare(campaign)
+    store, campaign_id = open_campaign(campaign)
+    targets = TargetSet.from_targets(campaign.targets)
+    indices, values = store.training_data(campaign_id, targets.properties)
+    Y = np.asarray(values, dtype=float).reshape(len(indices), len(targets.properties))
+    counts = np.isfinite(Y).sum(axis=0)
+    if len(indices) == 0 or counts.min() < 2:
+        raise StoreError("ranking needs at least two measured values of every target property "
+                         f"(have {dict(zip(targets.properties, counts.tolist(), strict=True))})"
+                         "; run the campaign first")
+    surrogate = make_surrogate(campaign.surrogate.kind, bounds=prepared.bounds,
+                               seed=campaign.campaign.seed,
+                               warm_start=store.latest_hyperparameters(campaign_id))
+    surrogate.fit(prepared.features[indices], Y)
+    unmeasured = np.ones(len(prepared.pool), dtype=bool)
+    unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False
+    rows = np.flatnonzero(unmeasured)
+    prediction = surrogate.predict(prepared.features[rows])
+    if targets.bounds:
+        score, score_name = targets.hit_probability(prediction.mean, prediction.std), \
+            "hit_probability"
+    else:
+        name = "logei" if campaign.loop.acquisition in ("auto", "random") \
+            else campaign.loop.acquisition
+        score = scores(name, surrogate, prepared.features[rows], prepared.features[indices],
+                       Y, targets, beta=campaign.loop.beta)
+        score_name = f"acquisition ({name})"
+    order = np.argsort(-score, kind="stable")[:top]
+    units = {t.property: t.unit or "" for t in campaign.targets}
+    chosen = rows[order]
+    return Ranking(properties=targets.properties,
+                   units=tuple(units[p] for p in targets.properties), score_name=score_name,
+                   keys=[prepared.pool.key(int(i)) for i in chosen],
+                   labels=[prepared.pool.candidate(int(i)).label for i in chosen],
+                   score=score[order], mean=prediction.mean[order],
+                   std=prediction.std[order], n_measured=len(indices),
+                   n_unmeasured=len(rows))
+
+
+def write_ranking(ranking: Ranking, out: Path) -> None:
+    """CSV: ``rank, candidate_key, candidate, <score>, predicted_<p>, std_<p> ...``."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        header = ["rank", "candidate_key", "candidate",
+                  "hit_probability" if ranking.score_name == "hit_probability" else "score"]
+        for name, unit in zip(ranking.properties, ranking.units, strict=True):
+            suffix = f" [{unit}]" if unit else ""
+            header += [f"predicted_{name}{suffix}", f"std_{name}{suffix}"]
+        writer.writerow(header)
+        for i, (key, label) in enumerate(zip(ranking.keys, ranking.labels, strict=True)):
+            row: list[object] = [i + 1, key, label, repr(float(ranking.score[i]))]
+            for j in range(len(ranking.properties)):
+                row += [repr(float(ranking.mean[i, j])), repr(float(ranking.std[i, j]))]
+            writer.writerow(row)
