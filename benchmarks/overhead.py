@@ -40,8 +40,9 @@ def main() -> None:
     import torch
     from botorch.acquisition import LogExpectedImprovement
 
-    from matloop.campaigns.schema import CompositionSpace
+    from matloop.campaigns.schema import CompositionSpace, Target
     from matloop.campaigns.spaces import composition_grid
+    from matloop.campaigns.targets import TargetSet
     from matloop.features import featurizer_for
     from matloop.loop.acquisition import select
     from matloop.oracles.ase_emt import AseEosOracle
@@ -66,6 +67,7 @@ def main() -> None:
     _, oracle_s = timed(oracle.evaluate, candidate)
     print(f"baseline oracle call (EMT, 32 atoms, relax + EOS): {oracle_s:.3f} s")
 
+    targets = TargetSet.from_targets([Target(property="y", goal="maximize")])
     rng = np.random.default_rng(0)
     weights = rng.normal(size=features.shape[1])
     bounds = np.stack([features.min(axis=0), features.max(axis=0)])
@@ -84,8 +86,10 @@ def main() -> None:
                                   features[train], Y)
         for size in args.pools:
             choices = features[: min(size, len(features))]
-            _, q1_s = timed(select, "logei", surrogate, choices, features[train], 1.0, 1, 0)
-            _, q4_s = timed(select, "logei", surrogate, choices, features[train], 1.0, 4, 0)
+            _, q1_s = timed(select, "logei", surrogate, choices, features[train], Y, targets,
+                            1, 0)
+            _, q4_s = timed(select, "logei", surrogate, choices, features[train], Y, targets,
+                            4, 0)
             print(f"{n:>8} {len(choices):>10,} {cold_s:>11.2f} {warm_s:>11.2f} "
                   f"{q1_s:>13.3f} {q4_s:>13.3f} {(warm_s + q1_s) / oracle_s:>17.1f}")
 

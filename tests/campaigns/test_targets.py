@@ -437,14 +437,6 @@ def test_loop_settings_that_do_not_fit_the_targets(crossed_barrel: CampaignWrite
     message = load_error(crossed_barrel, text)
     assert words in message, message
     assert f"loop.{key}" in message
-
-
-@pytest.mark.parametrize(("block", "acquisition", "extra", "key", "words"), ACQUISITION_CASES)
-def test_loop_settings_errors_name_the_line(crossed_barrel: CampaignWriter, block: str,
-                                            acquisition: str, extra: str, key: str,
-                                            words: str) -> None:
-    text = campaign_text(crossed_barrel, block, acquisition=acquisition, loop_extra=extra)
-    message = load_error(crossed_barrel, text)
     match = re.search(r"bad\.toml:(\d+): loop", message)
     assert match, message
     assert int(match.group(1)) in (line_of(text, "[loop]"), line_of(text, f"{key} ="))
