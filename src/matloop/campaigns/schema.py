@@ -329,10 +329,6 @@ class Campaign(Section):
                                            "initial": min(loop.initial, budget)})
         return self.model_copy(update={"campaign": campaign, "loop": loop})
 
-    def science(self) -> dict[str, Any]:
-        """The sections that define what is being searched (must not change on resume)."""
-        return self.model_dump(mode="json", include=set(SEARCH_SECTIONS))
-
 
 def database_url(value: str, base: Path) -> str:
     """A database option -> SQLAlchemy URL; a plain path means an SQLite file."""
