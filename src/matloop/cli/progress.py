@@ -17,8 +17,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
     if not sys.stderr.isatty():
         def line(event: Any) -> None:
             best = "" if event.best is None else f", best {event.best:.6g}"
-            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{best}, "
-                  f"hits {event.hits}] "
+            hits = "" if event.hits is None else f", hits {event.hits}"
+            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{best}{hits}] "
                   f"{event.message}", file=sys.stderr, flush=True)
 
         yield line
@@ -43,6 +43,6 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
         def update(event: Any) -> None:
             best = "-" if event.best is None else f"{event.best:.6g}"
             bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
-                       best=best, hits=event.hits)
+                       best=best, hits="-" if event.hits is None else event.hits)
 
         yield update

@@ -53,8 +53,8 @@ class Progress:
     finished: int
     failed: int
     budget: int
-    best: float | None  # best objective value among hits, or the hit count (ranges only)
-    hits: int
+    best: float | None  # best objective value (among hits when there are range targets)
+    hits: int | None  # None when the set has no range targets
     message: str
 
 
@@ -292,7 +292,8 @@ class _Runner:
         self.on_progress(Progress(cycle, counts["succeeded"] + counts["failed"],
                                   counts["failed"], self.c.loop.budget,
                                   self.targets.best(values),
-                                  int(self.targets.hits(values).sum()), message))
+                                  int(self.targets.hits(values).sum())
+                                  if self.targets.bounds else None, message))
 
     def _check_pool_unchanged(self) -> None:
         for key, index in self.store.tried_pool_indices(self.id).items():
