@@ -79,14 +79,10 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
 
     factory = ACQUISITIONS[derive(targets, name)]
     q = min(q, len(choices))
-    dtype = torch.double
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
-        X_pending, dtype=dtype)
-    problem = Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
-                      targets=targets, X_train=torch.as_tensor(X_train, dtype=dtype),
-                      Y_train=torch.as_tensor(Y_train, dtype=dtype), pending=None,
-                      seed=seed, beta=beta)
-    pool = torch.as_tensor(choices, dtype=dtype)
+        X_pending, dtype=torch.double)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta)
+    pool = torch.as_tensor(choices, dtype=torch.double)
     analytic = factory(problem, True)
     with torch.no_grad():
         if q == 1 and pending is None:
@@ -109,12 +105,20 @@ def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     shape ``(N,)``; for log acquisitions, the logarithm."""
     import torch
 
-    problem = Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
-                      targets=targets, X_train=torch.as_tensor(X_train, dtype=torch.double),
-                      Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
-                      seed=0, beta=beta)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta)
     analytic = ACQUISITIONS[derive(targets, name)](problem, True)
     return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+
+
+def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,
+                     targets: TargetSet, seed: int, beta: float) -> Problem:
+    """The problem for single-candidate scores: the fast marginal model, no pending points."""
+    import torch
+
+    return Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
+                   targets=targets, X_train=torch.as_tensor(X_train, dtype=torch.double),
+                   Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
+                   seed=seed, beta=beta)
 
 
 def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:

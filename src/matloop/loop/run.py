@@ -145,23 +145,8 @@ class _Runner:
                 return stop
             cycle = self.store.next_cycle(self.id)
             n_ok = len(indices)
-            too_few = n_ok == 0 or np.isfinite(values).sum(axis=0).min() < 2
-            if finished < loop.initial or too_few or loop.acquisition == "random":
-                q = min(loop.initial - finished if finished < loop.initial else loop.batch_size,
-                        remaining)
-                strategy = "initial" if finished < loop.initial else "random"
-                chosen, fit_s, select_s, hyper = self._random(available, q, cycle), 0.0, 0.0, None
-                predicted = None
-            else:
-                q = min(loop.batch_size, remaining)
-                strategy = derive(self.targets, loop.acquisition)
-                try:
-                    chosen, fit_s, select_s, hyper, predicted = self._model_based(
-                        indices, values, available, q, cycle)
-                except _numerical_failures() as exc:  # a random cycle beats a crash
-                    strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
-                    chosen, fit_s, select_s = self._random(available, q, cycle), 0.0, 0.0
-                    hyper = predicted = None
+            strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
+                indices, values, available, finished, remaining, cycle)
             proposals = [Proposal(int(i), self.p.pool.key(int(i)),
                                   self.p.pool.candidate(int(i)).label) for i in chosen]
             pending = self.store.propose(self.id, cycle, proposals)
@@ -172,6 +157,26 @@ class _Runner:
             self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}")
             self._dispatch(pending, cycle)
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
+
+    def _choose(self, indices: list[int], values: np.ndarray, available: np.ndarray,
+                finished: int, remaining: int, cycle: int
+                ) -> tuple[str, tuple[np.ndarray, float, float, dict | None, dict | None]]:
+        """The cycle's strategy and its picks, fit and select seconds, hyperparameters and
+        predictions: a random design until the model has data, then the acquisition."""
+        loop = self.c.loop
+        too_few = len(indices) == 0 or np.isfinite(values).sum(axis=0).min() < 2
+        if finished < loop.initial or too_few or loop.acquisition == "random":
+            q = min(loop.initial - finished if finished < loop.initial else loop.batch_size,
+                    remaining)
+            strategy = "initial" if finished < loop.initial else "random"
+            return strategy, (self._random(available, q, cycle), 0.0, 0.0, None, None)
+        q = min(loop.batch_size, remaining)
+        try:
+            return derive(self.targets, loop.acquisition), self._model_based(
+                indices, values, available, q, cycle)
+        except _numerical_failures() as exc:  # a random cycle beats a crash
+            strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
+            return strategy, (self._random(available, q, cycle), 0.0, 0.0, None, None)
 
     def _training(self) -> tuple[list[int], np.ndarray]:
         """Pool rows of measured candidates and their mean values ``(n, m)``."""
