@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from matloop.campaigns import Target, load
-from matloop.campaigns.targets import TargetSet
+from matloop.campaigns.targets import TargetSet, goodness
 from matloop.errors import ConfigError
 
 CampaignWriter = Callable[..., Path]  # the crossed_barrel fixture (tests/conftest.py)
@@ -156,8 +156,54 @@ def test_kind() -> None:
     assert targets({"property": "a", "goal": "minimize"},
                    {"property": "b", "above": 0}).kind == "single"
     assert targets({"property": "a", "above": 0}).kind == "thresholds"
+    assert targets({"property": "a", "goal": "minimize"},
+                   {"property": "b", "goal": "maximize"}).kind == "multi"
     assert targets({"property": "a", "above": 0},
                    {"property": "b", "near": 0, "tolerance": 1}).kind == "thresholds"
+
+
+# --- Pareto front ------------------------------------------------------------------------
+
+
+def two_objectives(*extra: dict[str, Any]) -> TargetSet:
+    return targets({"property": "a", "goal": "maximize"}, {"property": "b", "goal": "minimize"},
+                   *extra)
+
+
+def test_signed_objectives_make_larger_better() -> None:
+    ts = two_objectives({"property": "c", "above": 0})
+    assert ts.signed_objectives(np.array([[1.0, 2.0, 3.0]])).tolist() == [[1.0, -2.0]]
+    assert ts.signed_objectives(np.zeros((0, 3))).shape == (0, 2)
+
+
+def test_pareto_front_by_hand() -> None:
+    ts = two_objectives()
+    rows = [[1, 1],    # front: best b
+            [2, 3],    # front
+            [3, 5],    # front: best a
+            [2, 4],    # dominated by [2, 3]
+            [0, 2],    # dominated by [1, 1]
+            [2, 3],    # a duplicate of a front point is on the front too
+            [nan, 0],  # unmeasured objective: never on the front
+            [3, 6]]    # dominated by [3, 5] (equal a, worse b)
+    assert ts.pareto(np.array(rows, dtype=float)).tolist() == \
+        [True, True, True, False, False, True, False, False]
+
+
+def test_pareto_front_only_counts_candidates_that_meet_the_bounds() -> None:
+    ts = two_objectives({"property": "c", "below": 1})
+    rows = np.array([[5, 0, 2],     # best on both objectives, but misses c <= 1
+                     [1, 1, 0.5],
+                     [2, 2, 1.0],
+                     [0, 3, 0.0]])  # dominated by [1, 1]
+    assert ts.pareto(rows).tolist() == [False, True, True, False]
+    assert not ts.pareto(np.zeros((0, 3))).any()
+
+
+def test_goodness_of_each_objective_follows_its_sign() -> None:
+    ts = two_objectives()
+    assert goodness(ts, 0, np.array([1.0, 2.0])).tolist() == [1.0, 2.0]
+    assert goodness(ts, 1, np.array([1.0, 2.0])).tolist() == [-1.0, -2.0]
 
 
 # --- hit probability -------------------------------------------------------------------
@@ -336,6 +382,8 @@ def two(first: str, second: str, second_property: str = "toughness") -> str:
      "[[targets]]", ["exactly one of", "got goal, above"]),
     ('[[targets]]\nproperty = "toughness"\nunit = "J"', "targets.0", "[[targets]]",
      ["exactly one of", "got none"]),
+    ('[[targets]]\nproperty = "toughness"\nabove = 3\nreference = 1', "targets.0",
+     "[[targets]]", ["'reference' goes with goal"]),
     ('[[targets]]\nproperty = "toughness"\nbetween = [5, 1]', "targets.0", "[[targets]]",
      ["between = [5.0, 1.0]", "lower bound must be below the upper"]),
     ('[[targets]]\nproperty = "toughness"\nbetween = [2, 2]', "targets.0", "[[targets]]",
@@ -392,10 +440,8 @@ def test_infeasible_between_and_near(crossed_barrel: CampaignWriter) -> None:
 
 
 @pytest.mark.parametrize(("block", "words"), [
-    (two('goal = "maximize"', 'goal = "maximize"', second_property="n"),
-     ["multi-objective", "not supported", "thresholds"]),
-    (two('goal = "maximize"', 'goal = "minimize"', second_property="n"),
-     ["multi-objective", "not supported"]),
+    (two('goal = "maximize"\nreference = 1', "above = 3", second_property="n"),
+     ["'reference' (a hypervolume reference point) needs two or more"]),
     (two('goal = "maximize"', 'goal = "minimize"'),
      ["toughness: at most one maximize/minimize goal per property"]),
     (two('goal = "maximize"', 'goal = "maximize"'),
@@ -420,8 +466,14 @@ ACQUISITION_CASES = [
     pytest.param("[[targets]]\nproperty = \"toughness\"\nabove = 3", "ucb", "",
                  "acquisition", "loop.acquisition 'ucb' needs", id="ucb-ranges-only"),
     pytest.param("[[targets]]\nproperty = \"toughness\"\nabove = 3", "logei", "",
-                 "acquisition", "loop.acquisition 'logei' needs a maximize/minimize target",
+                 "acquisition", "loop.acquisition 'logei' needs one maximize/minimize target",
                  id="logei-ranges-only"),
+    pytest.param(two('goal = "maximize"', 'goal = "minimize"', second_property="n"), "logei",
+                 "", "acquisition", "'ehvi' for two or more objectives", id="logei-two"),
+    pytest.param(FIXTURE_TARGETS, "ehvi", "", "acquisition",
+                 "loop.acquisition 'ehvi' needs two or more", id="ehvi-one"),
+    pytest.param(two('goal = "maximize"', 'goal = "minimize"', second_property="n"), "ucb",
+                 "", "acquisition", "loop.acquisition 'ucb' needs one", id="ucb-two"),
     pytest.param(FIXTURE_TARGETS, "feasibility", "", "acquisition",
                  "loop.acquisition 'feasibility' needs range targets", id="feasibility"),
     pytest.param(FIXTURE_TARGETS, "auto", "stop_after_hits = 3", "stop_after_hits",
@@ -457,6 +509,21 @@ def test_maximize_plus_threshold_on_the_same_property_loads(crossed_barrel: Camp
     assert ts.objective == (0, 1.0)
     assert ts.bounds == {0: (10.0, inf)}
     assert ts.kind == "single"
+
+
+@pytest.mark.parametrize("acquisition", ["auto", "ehvi", "random"])
+def test_two_objectives_with_a_threshold_and_a_reference_load(crossed_barrel: CampaignWriter,
+                                                             acquisition: str) -> None:
+    block = two('unit = "J"\ngoal = "maximize"', 'goal = "minimize"\nreference = 12',
+                second_property="n") + '\n[[targets]]\nproperty = "t"\nbelow = 1.2\n'
+    text = campaign_text(crossed_barrel, block, acquisition=acquisition,
+                         loop_extra="stop_after_hits = 3\npatience = 4")
+    campaign = load(write_beside(crossed_barrel, text))
+    ts = TargetSet.from_targets(campaign.targets)
+    assert ts.kind == "multi" and ts.objective is None
+    assert ts.objectives == ((0, 1.0), (1, -1.0))
+    assert ts.references == {1: 12.0}
+    assert ts.bounds == {2: (-inf, 1.2)}
 
 
 def test_ranges_only_with_feasibility_and_stop_after_hits_load(

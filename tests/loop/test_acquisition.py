@@ -112,3 +112,50 @@ def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
     assert len(set(picks.tolist())) == 3
     distance = np.sum((choices[picks] - 0.5) ** 2, axis=1)
     assert np.all(distance < np.quantile(np.sum((choices - 0.5) ** 2, axis=1), 0.2))
+
+
+# --- two or more objectives -------------------------------------------------------------
+
+TWO_OBJECTIVES = TargetSet.from_targets([Target(property="y0", goal="maximize"),
+                                         Target(property="y1", goal="maximize")])
+
+
+def conflicting(extra_output: bool = False):
+    """y0 peaks at x = 0.2, y1 at x = 0.8: the Pareto set is 0.2 <= x <= 0.8. Measured only
+    outside it. With ``extra_output``, a third output y2 = x."""
+    X = np.array([[0.0], [0.05], [0.1], [0.9], [0.95], [1.0]])
+    Y = np.hstack([-((X - 0.2) ** 2), -((X - 0.8) ** 2)] + ([X] if extra_output else []))
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    return X, Y, surrogate
+
+
+def test_two_objectives_use_hypervolume_improvement() -> None:
+    assert derive(TWO_OBJECTIVES, "auto") == "ehvi"
+
+
+def test_hypervolume_pick_lands_between_the_two_optima() -> None:
+    X, Y, surrogate = conflicting()
+    choices = np.array([[0.02], [0.5], [0.97]])
+    (index,) = select("ehvi", surrogate, choices, X, Y, TWO_OBJECTIVES, q=1, seed=0)
+    assert index == 1
+
+
+def test_hypervolume_batch_is_distinct_reproducible_and_on_the_front() -> None:
+    X, Y, surrogate = conflicting()
+    choices = np.linspace(0, 1, 41)[:, None]
+    picks = select("ehvi", surrogate, choices, X, Y, TWO_OBJECTIVES, q=3, seed=0)
+    assert len(set(picks.tolist())) == 3
+    assert all(0.15 <= choices[i, 0] <= 0.85 for i in picks), choices[picks]
+    again = select("ehvi", surrogate, choices, X, Y, TWO_OBJECTIVES, q=3, seed=0)
+    assert picks.tolist() == again.tolist()
+
+
+@pytest.mark.parametrize("q", [1, 3])
+def test_hypervolume_respects_a_threshold_on_another_output(q: int) -> None:
+    X, Y, surrogate = conflicting(extra_output=True)
+    targets = TargetSet.from_targets([Target(property="y0", goal="maximize"),
+                                      Target(property="y1", goal="maximize"),
+                                      Target(property="y2", below=0.4)])
+    choices = np.linspace(0, 1, 41)[:, None]
+    picks = select("auto", surrogate, choices, X, Y, targets, q=q, seed=0)
+    assert all(0.15 <= choices[i, 0] <= 0.42 for i in picks), choices[picks]

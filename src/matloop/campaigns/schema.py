@@ -116,6 +116,9 @@ class Target(Section):
                    Annotated[float, Field(allow_inf_nan=False)]] | None = None
     near: float | None = Field(default=None, allow_inf_nan=False)
     tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    reference: float | None = Field(default=None, allow_inf_nan=False, description=(
+        "with two or more maximize/minimize targets: the worst value of interest "
+        "(hypervolume reference point); inferred from the data when absent"))
 
     @model_validator(mode="after")
     def _one_goal(self) -> Target:
@@ -130,6 +133,8 @@ class Target(Section):
                                  "the upper")
         if (self.near is None) != (self.tolerance is None):
             raise ValueError("'near' needs a 'tolerance' (and 'tolerance' goes with 'near')")
+        if self.reference is not None and self.goal is None:
+            raise ValueError("'reference' goes with goal = 'maximize' or 'minimize'")
         return self
 
     @builtins.property  # the field ``property`` shadows the builtin in this class body
@@ -221,7 +226,7 @@ class LoopSection(Section):
     initial: int = Field(default=5, ge=1, description="size of the random initial design")
     batch_size: int = Field(default=1, ge=1)
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
-    acquisition: Literal["auto", "logei", "feasibility", "ucb", "random"] = "auto"
+    acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = "auto"
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
     stop_after_hits: int | None = Field(default=None, ge=1, description="stop once this many "
                                         "measured candidates meet every range target")
@@ -264,9 +269,10 @@ class Campaign(Section):
             if lo > hi:
                 raise ValueError(f"{name}: the targets cannot all be met "
                                  f"({' and '.join(t.describe() for t in group)})")
-        if sum(t.optimised for t in targets) > 1:
-            raise ValueError("two or more maximize/minimize targets (multi-objective) are not "
-                             "supported yet; keep one and turn the others into thresholds")
+        if sum(t.optimised for t in targets) < 2 and any(t.reference is not None
+                                                        for t in targets):
+            raise ValueError("'reference' (a hypervolume reference point) needs two or more "
+                             "maximize/minimize targets")
         return targets
 
     @field_validator("loop")
@@ -275,16 +281,20 @@ class Campaign(Section):
         targets = info.data.get("targets")
         if not targets:  # the targets failed validation and are reported already
             return loop
-        optimised = any(t.optimised for t in targets)
+        optimised = sum(t.optimised for t in targets)
         ranges = any(not t.optimised for t in targets)
         name = loop.acquisition
-        if name == "logei" and not optimised:
-            raise ValueError("loop.acquisition 'logei' needs a maximize/minimize target; "
-                             "ranges only use 'feasibility' (or 'auto')")
+        if name == "logei" and optimised != 1:
+            raise ValueError("loop.acquisition 'logei' needs one maximize/minimize target; "
+                             "use 'feasibility' for ranges only, 'ehvi' for two or more "
+                             "objectives (or 'auto')")
+        if name == "ehvi" and optimised < 2:
+            raise ValueError("loop.acquisition 'ehvi' needs two or more maximize/minimize "
+                             "targets")
         if name == "feasibility" and not ranges:
             raise ValueError("loop.acquisition 'feasibility' needs range targets "
                              "(above, below, between, near)")
-        if name == "ucb" and (not optimised or ranges):
+        if name == "ucb" and (optimised != 1 or ranges):
             raise ValueError("loop.acquisition 'ucb' needs one maximize/minimize target and "
                              "no range targets")
         if loop.stop_after_hits is not None and not ranges:

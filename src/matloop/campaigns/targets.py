@@ -1,39 +1,44 @@
 """The target property set as numbers: which outputs are optimised, which are bounded.
 
 A candidate is a **hit** when every bounded property is measured and inside its interval
-(the intersection of all range targets on that property). Outputs are indexed in the
-order of ``Campaign.properties``.
+(the intersection of all range targets on that property). With two or more optimised
+properties the measured candidates that meet every bound and are not dominated form the
+**Pareto front**. Outputs are indexed in the order of ``Campaign.properties``.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 
 from matloop.campaigns.schema import Target
 
-Kind = Literal["single", "thresholds"]
+Kind = Literal["single", "multi", "thresholds"]
 
 
 @dataclass(frozen=True)
 class TargetSet:
-    """``properties`` are the modelled outputs; ``objective`` is ``(index, sign)`` of the
-    optimised output (None for a pure range search); ``bounds`` maps an output index to
-    its accepted ``(lo, hi)`` (±inf for an open side)."""
+    """``properties`` are the modelled outputs; ``objectives`` the ``(index, sign)`` of
+    each optimised output (none for a pure range search); ``bounds`` maps an output index
+    to its accepted ``(lo, hi)`` (±inf for an open side); ``references`` maps an optimised
+    output to the worst value of interest its target gives (hypervolume reference)."""
 
     properties: tuple[str, ...]
-    objective: tuple[int, float] | None
+    objectives: tuple[tuple[int, float], ...]
     bounds: dict[int, tuple[float, float]]
+    references: dict[int, float] = field(default_factory=dict)
 
     @classmethod
     def from_targets(cls, targets: Sequence[Target]) -> TargetSet:
         properties = tuple(dict.fromkeys(t.property for t in targets))
         index = {name: j for j, name in enumerate(properties)}
-        objective = next(((index[t.property], t.sign) for t in targets if t.optimised), None)
+        objectives = tuple((index[t.property], t.sign) for t in targets if t.optimised)
+        references = {index[t.property]: t.reference for t in targets
+                      if t.optimised and t.reference is not None}
         bounds: dict[int, tuple[float, float]] = {}
         for target in targets:
             if target.optimised:
@@ -41,11 +46,18 @@ class TargetSet:
             j = index[target.property]
             lo, hi = bounds.get(j, (-math.inf, math.inf))
             bounds[j] = (max(lo, target.interval[0]), min(hi, target.interval[1]))
-        return cls(properties, objective, bounds)
+        return cls(properties, objectives, bounds, references)
 
     @property
     def kind(self) -> Kind:
-        return "thresholds" if self.objective is None else "single"
+        if not self.objectives:
+            return "thresholds"
+        return "single" if len(self.objectives) == 1 else "multi"
+
+    @property
+    def objective(self) -> tuple[int, float] | None:
+        """``(index, sign)`` of the one optimised output; None unless ``kind == "single"``."""
+        return self.objectives[0] if len(self.objectives) == 1 else None
 
     def hits(self, Y: np.ndarray) -> np.ndarray:
         """Boolean ``(n,)``: rows of ``Y`` ``(n, m)`` that meet every bound (NaN never does)."""
@@ -81,14 +93,36 @@ class TargetSet:
             return None
         return float(values.max() if sign > 0 else values.min())
 
+    def signed_objectives(self, Y: np.ndarray) -> np.ndarray:
+        """``(n, k)``: each optimised output of ``Y`` ``(n, m)`` times its sign, so that
+        larger is better in every column."""
+        Y = _matrix(Y, len(self.properties))
+        return np.stack([sign * Y[:, j] for j, sign in self.objectives], axis=-1) \
+            if self.objectives else np.zeros((len(Y), 0))
+
+    def pareto(self, Y: np.ndarray) -> np.ndarray:
+        """Boolean ``(n,)``: rows that meet every bound, have every objective measured and
+        are not dominated by another such row (duplicates of a front point all count)."""
+        Y = _matrix(Y, len(self.properties))
+        Z = self.signed_objectives(Y)
+        eligible = np.isfinite(Z).all(axis=1) & (self.hits(Y) if self.bounds else True)
+        front = np.zeros(len(Y), dtype=bool)
+        candidates = np.flatnonzero(eligible)
+        for i in candidates:
+            others = Z[candidates]
+            dominated = ((others >= Z[i]).all(axis=1) & (others > Z[i]).any(axis=1)).any()
+            front[i] = not dominated
+        return front
+
 
 def goodness(targets: TargetSet, j: int, values: np.ndarray) -> np.ndarray:
     """Larger is better for output ``j``: the signed value of the optimised output; for a
     bounded one, the value (lower bound only), minus the value (upper bound only), or
     minus the distance to the middle of the range (both bounds)."""
     values = np.asarray(values, dtype=float)
-    if targets.objective is not None and targets.objective[0] == j:
-        return targets.objective[1] * values
+    for index, sign in targets.objectives:
+        if index == j:
+            return sign * values
     lo, hi = targets.bounds.get(j, (-math.inf, math.inf))
     if math.isfinite(lo) and math.isfinite(hi):
         return -np.abs(values - (lo + hi) / 2)

@@ -133,10 +133,13 @@ def run(
 
 
 def _progress_words(campaign: Any, result: Any) -> str:
-    """``best toughness = 44.9`` and/or ``3 hits``."""
+    """``best toughness = 44.9`` (or ``hypervolume = 1.2e3``) and/or ``3 hits``."""
     words = []
     optimised = [t for t in campaign.targets if t.optimised]
-    if optimised:
+    if len(optimised) > 1:
+        words.append("hypervolume = " + ("none yet" if result.hypervolume is None
+                                         else f"{result.hypervolume:.6g}"))
+    elif optimised:
         best = "none yet" if result.best is None else f"{result.best:.6g}"
         qualifier = " among hits" if len(optimised) < len(campaign.targets) else ""
         words.append(f"best {optimised[0].property}{qualifier} = {best}")

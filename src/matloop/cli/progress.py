@@ -17,6 +17,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
     if not sys.stderr.isatty():
         def line(event: Any) -> None:
             best = "" if event.best is None else f", best {event.best:.6g}"
+            if event.hypervolume is not None:
+                best = f", hypervolume {event.hypervolume:.6g}"
             hits = "" if event.hits is None else f", hits {event.hits}"
             print(f"[{event.finished}/{event.budget} done, {event.failed} failed{best}{hits}] "
                   f"{event.message}", file=sys.stderr, flush=True)
@@ -42,6 +44,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
 
         def update(event: Any) -> None:
             best = "-" if event.best is None else f"{event.best:.6g}"
+            if event.hypervolume is not None:
+                best = f"HV {event.hypervolume:.4g}"
             bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
                        best=best, hits="-" if event.hits is None else event.hits)
 

@@ -28,10 +28,18 @@ def status_table(summary: dict[str, Any]) -> None:
         table.add_row(f"best {name}",
                       f"{value:.6g} {unit}".strip() + f"  ({summary['best_candidate'][name]})")
     if summary["hits"] is not None:  # the campaign has range targets
-        shown = ", ".join(summary["hit_candidates"][:5])
+        shown = "; ".join(summary["hit_candidates"][:5])
         more = len(summary["hit_candidates"]) - 5
         table.add_row("hits", f"{summary['hits']}" + (f"  ({shown}" + (
             f" and {more} more" if more > 0 else "") + ")" if shown else ""))
+    if summary["pareto_candidates"]:
+        shown = "; ".join(summary["pareto_candidates"][:5])
+        more = len(summary["pareto_candidates"]) - 5
+        table.add_row("Pareto front", f"{len(summary['pareto_candidates'])}  ({shown}"
+                      + (f" and {more} more" if more > 0 else "") + ")")
+    if summary["hypervolume"] is not None:
+        reference = ", ".join(f"{k} {v:.4g}" for k, v in summary["reference_point"].items())
+        table.add_row("hypervolume", f"{summary['hypervolume']:.6g}  (reference: {reference})")
     last = summary["last_cycle"]
     if last is not None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "

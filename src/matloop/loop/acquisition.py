@@ -6,6 +6,11 @@ The target set decides the acquisition (``auto``); a name overrides it:
   probability of meeting every range target (``LogConstrainedExpectedImprovement``) for a
   single pick, ``qLogNoisyExpectedImprovement`` with the ranges as outcome constraints and
   in-flight candidates as pending points for batches;
+- ``ehvi`` — two or more optimised properties: expected hypervolume improvement over the
+  measured Pareto front, times the probability of meeting every range target, for a
+  single pick (BoTorch's analytic ``ExpectedHypervolumeImprovement``; the product, in log
+  form, is what BoTorch lacks); ``qLogNoisyExpectedHypervolumeImprovement`` with the ranges
+  as outcome constraints and pending points for batches;
 - ``feasibility`` — ranges only (inverse design): log probability that a candidate meets
   every target (``LogProbabilityOfFeasibility``); batches by
   ``qLogProbabilityOfFeasibility`` (joint Monte Carlo, pending points);
@@ -20,6 +25,7 @@ analytic value, so candidates outside that set rarely matter).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -47,7 +53,7 @@ def derive(targets: TargetSet, name: str) -> str:
     """The acquisition for a target set: ``name`` unless it is ``auto``."""
     if name != "auto":
         return name
-    return "feasibility" if targets.objective is None else "logei"
+    return {"thresholds": "feasibility", "single": "logei", "multi": "ehvi"}[targets.kind]
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Problem:
     pending: torch.Tensor | None
     seed: int
     beta: float
+    reference: torch.Tensor | None = None  # (k,) signed hypervolume reference point
 
 
 AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
@@ -68,11 +75,14 @@ AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
 
 def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
            Y_train: np.ndarray, targets: TargetSet, q: int, seed: int,
-           X_pending: np.ndarray | None = None, beta: float = 2.0) -> np.ndarray:
+           X_pending: np.ndarray | None = None, beta: float = 2.0,
+           reference: np.ndarray | None = None) -> np.ndarray:
     """Indices into ``choices`` ``(N, d)`` of the q candidates to evaluate next.
 
     ``X_train`` ``(n, d)`` and ``Y_train`` ``(n, m)`` are the measured candidates'
-    features and values (columns in ``targets.properties`` order).
+    features and values (columns in ``targets.properties`` order); ``reference`` ``(k,)``
+    is the signed hypervolume reference point of a multi-objective set (inferred from
+    ``Y_train`` when None).
     """
     import torch
     from botorch.optim import optimize_acqf_discrete
@@ -81,7 +91,7 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     q = min(q, len(choices))
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
         X_pending, dtype=torch.double)
-    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta, reference)
     pool = torch.as_tensor(choices, dtype=torch.double)
     analytic = factory(problem, True)
     with torch.no_grad():
@@ -92,33 +102,43 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
         subset = torch.arange(len(pool))
         if len(pool) > MC_POOL:
             subset = _scores(analytic, pool).topk(MC_POOL).indices.sort().values
-        batch = factory(Problem(surrogate.model, targets, problem.X_train, problem.Y_train,
-                                pending, seed, beta), False)
-        chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
-                                           max_batch_size=MC_CHUNK, unique=True)
+        with torch.random.fork_rng():  # BoTorch's baseline pruning draws from torch's RNG
+            torch.manual_seed(seed)
+            batch = factory(dataclasses.replace(problem, model=surrogate.model,
+                                                pending=pending), False)
+            chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
+                                               max_batch_size=MC_CHUNK, unique=True)
     return subset.numpy()[_rows_of(chosen, pool[subset])]
 
 
 def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
-           Y_train: np.ndarray, targets: TargetSet, beta: float = 2.0) -> np.ndarray:
+           Y_train: np.ndarray, targets: TargetSet, beta: float = 2.0,
+           reference: np.ndarray | None = None) -> np.ndarray:
     """The single-candidate (analytic) acquisition value of every row of ``choices``,
     shape ``(N,)``; for log acquisitions, the logarithm."""
     import torch
 
-    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta, reference)
     analytic = ACQUISITIONS[derive(targets, name)](problem, True)
     return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
 
 
 def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,
-                     targets: TargetSet, seed: int, beta: float) -> Problem:
+                     targets: TargetSet, seed: int, beta: float,
+                     reference: np.ndarray | None) -> Problem:
     """The problem for single-candidate scores: the fast marginal model, no pending points."""
     import torch
 
+    from matloop.loop.pareto import reference_point
+
+    if targets.kind == "multi" and reference is None:
+        reference = reference_point(targets, Y_train)
     return Problem(model=getattr(surrogate, "marginal_model", surrogate.model),
                    targets=targets, X_train=torch.as_tensor(X_train, dtype=torch.double),
                    Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
-                   seed=seed, beta=beta)
+                   seed=seed, beta=beta,
+                   reference=None if reference is None else torch.as_tensor(
+                       reference, dtype=torch.double))
 
 
 def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:
@@ -241,8 +261,37 @@ def _ucb(problem: Problem, analytic: bool) -> AcquisitionFunction:
                                  sampler=_sampler(problem.seed))
 
 
+def _ehvi(problem: Problem, analytic: bool) -> AcquisitionFunction:
+    import torch
+    from botorch.acquisition.multi_objective.logei import (
+        qLogNoisyExpectedHypervolumeImprovement,
+    )
+    from botorch.acquisition.multi_objective.objective import WeightedMCMultiOutputObjective
+
+    targets = problem.targets
+    if targets.kind != "multi" or problem.reference is None:
+        raise ValueError("'ehvi' needs two or more maximize/minimize targets and a "
+                         "reference point")
+    indices = [j for j, _ in targets.objectives]
+    signs = torch.tensor([sign for _, sign in targets.objectives], dtype=torch.double)
+    if analytic:
+        from matloop.loop.ehvi import LogConstrainedEHVI
+
+        feasibility = _feasibility(problem, True) if targets.bounds else None
+        Y = problem.Y_train.numpy()
+        front = torch.as_tensor(targets.signed_objectives(Y)[targets.pareto(Y)])
+        return LogConstrainedEHVI(problem.model, problem.reference, front, indices, signs,
+                                  feasibility)
+    return qLogNoisyExpectedHypervolumeImprovement(
+        problem.model, ref_point=problem.reference, X_baseline=problem.X_train,
+        objective=WeightedMCMultiOutputObjective(signs, outcomes=indices),
+        constraints=_constraint_callables(targets) or None, X_pending=problem.pending,
+        sampler=_sampler(problem.seed), prune_baseline=True)
+
+
 ACQUISITIONS: dict[str, AcquisitionFactory] = {
     "logei": _log_ei,
+    "ehvi": _ehvi,
     "feasibility": _feasibility,
     "ucb": _ucb,
 }

@@ -39,7 +39,8 @@ class Ranking:
 
 def rank(campaign: Campaign, top: int | None = None) -> Ranking:
     """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all)."""
-    from matloop.loop.acquisition import scores
+    from matloop.loop.acquisition import derive, scores
+    from matloop.loop.pareto import stored_reference
     from matloop.loop.run import prepare
     from matloop.surrogates import make_surrogate
 
@@ -65,10 +66,11 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
         score, score_name = targets.hit_probability(prediction.mean, prediction.std), \
             "hit_probability"
     else:
-        name = "logei" if campaign.loop.acquisition in ("auto", "random") \
-            else campaign.loop.acquisition
+        name = derive(targets, "auto" if campaign.loop.acquisition == "random"
+                      else campaign.loop.acquisition)
         score = scores(name, surrogate, prepared.features[rows], prepared.features[indices],
-                       Y, targets, beta=campaign.loop.beta)
+                       Y, targets, beta=campaign.loop.beta,
+                       reference=stored_reference(store, campaign_id, targets))
         score_name = f"acquisition ({name})"
     order = np.argsort(-score, kind="stable")[:top]
     units = {t.property: t.unit or "" for t in campaign.targets}

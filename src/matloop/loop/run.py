@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import Executor, Future, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -56,6 +57,7 @@ class Progress:
     best: float | None  # best objective value (among hits when there are range targets)
     hits: int | None  # None when the set has no range targets
     message: str
+    hypervolume: float | None = None  # of the measured Pareto front (multi-objective)
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,7 @@ class RunResult:
     counts: dict[str, int]
     best: float | None
     hits: int
+    hypervolume: float | None = None
 
 
 ProgressCallback = Callable[[Progress], None]
@@ -109,6 +112,7 @@ class _Runner:
         self.on_progress = on_progress
         self.targets = TargetSet.from_targets(self.c.targets)
         self.executor: Executor | None = None
+        self.reference: np.ndarray | None = None  # signed, fixed once chosen (multi-objective)
 
     def run(self) -> RunResult:
         self._check_pool_unchanged()
@@ -124,7 +128,8 @@ class _Runner:
         self.store.set_stop_reason(self.id, reason)
         _, values = self._training()
         return RunResult(self.id, reason, self.store.counts(self.id),
-                         self.targets.best(values), int(self.targets.hits(values).sum()))
+                         self.targets.best(values), int(self.targets.hits(values).sum()),
+                         self._hypervolume(values))
 
     def _cycles(self) -> str:
         loop = self.c.loop
@@ -223,7 +228,7 @@ class _Runner:
         choices = np.flatnonzero(available)
         picked = select(self.c.loop.acquisition, surrogate, self.p.features[choices],
                         self.p.features[indices], values, self.targets, q, seed=seed,
-                        beta=self.c.loop.beta)
+                        beta=self.c.loop.beta, reference=self._reference(values, choose=True))
         select_s = time.perf_counter() - start
         chosen = choices[picked]
         prediction = surrogate.predict(self.p.features[chosen])
@@ -280,16 +285,50 @@ class _Runner:
                                     self.p.pool.candidate(item.pool_index),
                                     self.p.oracle.properties)
 
-    def _best_record(self, values: np.ndarray) -> dict[str, float | int | None]:
+    def _best_record(self, values: np.ndarray) -> dict[str, Any]:
         """Best value and hit count so far; ``progress`` grows when the campaign improves
-        (the signed best value, or the hit count for a range search)."""
+        (the signed best value, the hit count for a range search, the hypervolume for
+        several objectives, which also records its reference point and front size)."""
+        from matloop.loop.pareto import raw_reference
+
         best = self.targets.best(values)
         hits = int(self.targets.hits(values).sum())
-        if self.targets.objective is None:
-            progress: float | None = hits
+        record: dict[str, Any] = {"best": best, "hits": hits}
+        if self.targets.kind == "thresholds":
+            record["progress"] = hits
+        elif self.targets.kind == "single":
+            record["progress"] = None if best is None else best * self.targets.objectives[0][1]
         else:
-            progress = None if best is None else best * self.targets.objective[1]
-        return {"best": best, "hits": hits, "progress": progress}
+            hypervolume = self._hypervolume(values)
+            record["progress"] = record["hypervolume"] = hypervolume
+            record["pareto"] = int(self.targets.pareto(values).sum())
+            if self.reference is not None:
+                record["reference"] = raw_reference(self.targets, self.reference)
+        return record
+
+    def _reference(self, values: np.ndarray, choose: bool = False) -> np.ndarray | None:
+        """The signed hypervolume reference point of a multi-objective campaign: the one
+        stored with its cycles, else the targets' own when all are given, else (with
+        ``choose``, at the first model cycle) inferred from ``values``; then kept fixed so
+        that hypervolumes stay comparable across cycles."""
+        from matloop.loop.pareto import reference_point, stored_reference
+
+        if self.targets.kind != "multi" or self.reference is not None:
+            return self.reference
+        self.reference = stored_reference(self.store, self.id, self.targets)
+        if self.reference is None and (choose or len(self.targets.references) ==
+                                       len(self.targets.objectives)):
+            try:
+                self.reference = reference_point(self.targets, values)
+            except ValueError:
+                return None
+        return self.reference
+
+    def _hypervolume(self, values: np.ndarray) -> float | None:
+        from matloop.loop.pareto import hypervolume
+
+        reference = self._reference(values)
+        return None if reference is None else hypervolume(self.targets, values, reference)
 
     def _report(self, cycle: int, message: str) -> None:
         counts = self.store.counts(self.id)
@@ -298,7 +337,8 @@ class _Runner:
                                   counts["failed"], self.c.loop.budget,
                                   self.targets.best(values),
                                   int(self.targets.hits(values).sum())
-                                  if self.targets.bounds else None, message))
+                                  if self.targets.bounds else None, message,
+                                  self._hypervolume(values)))
 
     def _check_pool_unchanged(self) -> None:
         for key, index in self.store.tried_pool_indices(self.id).items():

@@ -22,7 +22,9 @@ def open_campaign(campaign: Campaign) -> tuple[Store, int]:
 
 
 def summarize(campaign: Campaign) -> dict[str, Any]:
-    """Status as plain data: counts, cycles, best value and candidate per target."""
+    """Status as plain data: counts, cycles, best value and candidate per target, hits,
+    and for several objectives the measured Pareto front and its hypervolume (as recorded
+    by the last cycle, with the reference point it was measured from)."""
     store, campaign_id = open_campaign(campaign)
     counts = store.counts(campaign_id)
     cycles = store.cycles(campaign_id)
@@ -40,6 +42,9 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
     hit_rows = np.flatnonzero(targets.hits(np.asarray(values, dtype=float)))
     labels = {e["pool_index"]: e["candidate"] for e in evaluations}
     last = cycles[-1] if cycles else None
+    record = json.loads(last.best or "{}") if last else {}
+    front = np.flatnonzero(targets.pareto(np.asarray(values, dtype=float)) if
+                           targets.kind == "multi" else np.zeros(len(indices), dtype=bool))
     budget = store.config(campaign_id).get("loop", {}).get("budget", campaign.loop.budget)
     return {
         "campaign": campaign.campaign.name,
@@ -54,6 +59,9 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
         "best_candidate": best_candidate,
         "hits": len(hit_rows) if targets.bounds else None,
         "hit_candidates": [labels[indices[i]] for i in hit_rows],
+        "pareto_candidates": [labels[indices[i]] for i in front],
+        "hypervolume": record.get("hypervolume"),
+        "reference_point": record.get("reference"),
         "units": {t.property: t.unit or evaluations_unit(evaluations, t.property)
                   for t in campaign.targets},
         "last_cycle": None if last is None else {
