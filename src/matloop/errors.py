@@ -2,7 +2,8 @@
 
 ``ConfigError`` means the user's input (campaign file, command-line options) is wrong and
 nothing was run; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
-means the database does not match the campaign. ``EvaluationFailure`` is raised by oracles
+means the database does not match the campaign; ``OracleFailing`` means a run stopped
+because most recent evaluations failed. ``EvaluationFailure`` is raised by oracles
 (or user functions) to report a failed evaluation with a reason; the loop records it as data.
 The CLI maps ``MatloopError`` subclasses to exit codes and prints one line, no traceback.
 """
@@ -32,6 +33,12 @@ class StoreError(MatloopError):
     """The database cannot serve this campaign (wrong schema, changed campaign file)."""
 
     exit_code = 4
+
+
+class OracleFailing(MatloopError):
+    """Too many recent evaluations failed: the oracle looks broken, the run was stopped."""
+
+    exit_code = 5
 
 
 class EvaluationFailure(Exception):

@@ -159,3 +159,43 @@ def test_hypervolume_respects_a_threshold_on_another_output(q: int) -> None:
     choices = np.linspace(0, 1, 41)[:, None]
     picks = select("auto", surrogate, choices, X, Y, targets, q=q, seed=0)
     assert all(0.15 <= choices[i, 0] <= 0.42 for i in picks), choices[picks]
+
+
+# --- weighting by the probability of success -------------------------------------------
+
+
+def fails_above_half(X: np.ndarray) -> np.ndarray:
+    return np.where(X[:, 0] > 0.5, 0.01, 0.99)
+
+
+@pytest.mark.parametrize("q", [1, 3])
+@pytest.mark.parametrize("name", ["logei", "ucb"])
+def test_candidates_likely_to_fail_are_skipped(name: str, q: int) -> None:
+    X, Y, surrogate = fitted()  # the optimum is at 0.7, where evaluations fail
+    choices = np.linspace(0, 1, 41)[:, None]
+    picks = select(name, surrogate, choices, X, Y, MAXIMIZE, q=q, seed=0,
+                   success=fails_above_half)
+    assert all(choices[i, 0] <= 0.5 for i in picks), choices[picks]
+    unweighted = select(name, surrogate, choices, X, Y, MAXIMIZE, q=q, seed=0)
+    assert any(choices[i, 0] > 0.5 for i in unweighted)
+
+
+def test_the_probability_also_weights_the_acquisition_without_the_filter() -> None:
+    X, Y, surrogate = fitted()
+    choices = np.array([[0.6], [0.7]])  # log EI about -7.5 and -5.4
+
+    def fails_above(X: np.ndarray) -> np.ndarray:
+        return np.where(X[:, 0] > 0.65, 0.01, 0.99)  # log P about -4.6 at 0.7
+
+    (plain,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0)
+    (weighted,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0,
+                         success=fails_above, min_success=0.0)
+    assert (plain, weighted) == (1, 0)
+
+
+def test_when_every_candidate_is_likely_to_fail_the_filter_stands_aside() -> None:
+    X, Y, surrogate = fitted()
+    choices = np.array([[0.6], [0.7], [0.8]])
+    (index,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0,
+                      success=fails_above_half)
+    assert index == 1

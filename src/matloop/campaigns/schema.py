@@ -175,7 +175,21 @@ class Target(Section):
         return f"{self.property} = {self.near:g} ± {self.tolerance:g}{unit}"
 
 
-class TableOracle(Section):
+FailureReason = Literal["error", "timeout", "crashed", "invalid", "not_converged",
+                        "infeasible"]
+
+
+class OracleSection(Section):
+    """What every oracle accepts: a time limit and a retry policy for transient failures."""
+
+    timeout_s: float | None = Field(default=None, gt=0, description="seconds before an "
+                                    "evaluation's worker process is killed (reason timeout)")
+    retries: int = Field(default=1, ge=0, le=10, description="re-runs of an evaluation that "
+                         "failed with a reason in retry_on")
+    retry_on: tuple[FailureReason, ...] = ("timeout", "crashed")
+
+
+class TableOracle(OracleSection):
     """Look each target property up in the CSV column of the same name."""
 
     kind: Literal["table"]
@@ -184,7 +198,7 @@ class TableOracle(Section):
     _resolve_path = field_validator("path")(_resolve)
 
 
-class PythonOracle(Section):
+class PythonOracle(OracleSection):
     """Call ``function = "module:callable"``; the module is looked up beside the file first."""
 
     kind: Literal["python"]
@@ -192,7 +206,7 @@ class PythonOracle(Section):
                           description="'module:callable'")
 
 
-class AseOracle(Section):
+class AseOracle(OracleSection):
     """An ASE calculator on an fcc supercell decorated to the candidate's composition."""
 
     kind: Literal["ase"]
@@ -215,6 +229,14 @@ class SurrogateSection(Section):
                              "hyperparameters")
     cold_start_every: int = Field(default=10, ge=1, description="but fit from scratch on "
                                   "every k-th cycle")
+    feasibility: bool = Field(default=True, description="learn where evaluations fail and "
+                              "weight the acquisition by the probability of success")
+    feasibility_reasons: tuple[FailureReason, ...] = Field(
+        default=("error", "invalid", "not_converged", "infeasible"),
+        description="failures that say something about the candidate (not the machine)")
+    min_success_probability: float = Field(default=0.5, ge=0, lt=1, description="skip "
+                                           "candidates predicted to fail more often than "
+                                           "this allows (unless none is above it)")
 
 
 class ExecutorSection(Section):
@@ -232,6 +254,9 @@ class LoopSection(Section):
                                         "measured candidates meet every range target")
     patience: int | None = Field(default=None, ge=1, description="stop after this many "
                                  "model cycles without progress")
+    max_failure_rate: float = Field(default=0.9, gt=0, le=1, description="abort when more "
+                                    "than this fraction of the last failure_window failed")
+    failure_window: int = Field(default=10, ge=1)
 
     @model_validator(mode="after")
     def _budget_covers_initial(self) -> LoopSection:

@@ -45,10 +45,12 @@ def status_table(summary: dict[str, Any]) -> None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "
                       f"trained on {last['n_train']}, fit {last['fit_s']:.2f} s, "
                       f"select {last['select_s']:.2f} s")
-        probabilities = (last["predicted"] or {}).get("hit_probability")
-        if probabilities:
-            table.add_row("its picks", "predicted P(hit) " + ", ".join(
-                f"{p:.2f}" for p in probabilities))
+        predicted = last["predicted"] or {}
+        words = [f"predicted {name} " + ", ".join(f"{p:.2f}" for p in predicted[key])
+                 for key, name in (("hit_probability", "P(hit)"),
+                                   ("success_probability", "P(success)")) if predicted.get(key)]
+        if words:
+            table.add_row("its picks", "; ".join(words))
     if summary["stop_reason"]:
         state = f"stopped: {summary['stop_reason']}"
     else:
@@ -66,13 +68,18 @@ def ranking_table(ranking: Any) -> None:
                         f"(model trained on {ranking.n_measured})")
     table.add_column("#", justify="right")
     table.add_column("candidate")
-    hit = ranking.score_name == "hit_probability"
-    table.add_column("P(hit)" if hit else ranking.score_name, justify="right")
+    hit = "probability" in ranking.score_name
+    table.add_column({"hit_probability": "P(hit)", "hit_and_success_probability":
+                      "P(hit) × P(success)"}.get(ranking.score_name, ranking.score_name),
+                     justify="right")
+    if ranking.success is not None:
+        table.add_column("P(success)", justify="right")
     for name, unit in zip(ranking.properties, ranking.units, strict=True):
         table.add_column(f"{name} [{unit}]" if unit else name, justify="right")
     for i, label in enumerate(ranking.labels):
         score = f"{ranking.score[i]:.3f}" if hit else f"{ranking.score[i]:.4g}"
         cells = [f"{ranking.mean[i, j]:.4g} ± {ranking.std[i, j]:.2g}"
                  for j in range(len(ranking.properties))]
-        table.add_row(str(i + 1), label, score, *cells)
+        success = [] if ranking.success is None else [f"{ranking.success[i]:.2f}"]
+        table.add_row(str(i + 1), label, score, *success, *cells)
     Console().print(table)

@@ -16,6 +16,14 @@ The target set decides the acquisition (``auto``); a name overrides it:
   ``qLogProbabilityOfFeasibility`` (joint Monte Carlo, pending points);
 - ``ucb`` — upper confidence bound on the optimised property (no range targets).
 
+Where evaluations can fail, ``success`` (P(an evaluation succeeds) from the feasibility
+classifier) does two things: candidates below ``min_success`` are skipped (unless no
+candidate reaches it), and it multiplies into every log acquisition
+(``FeasibilityWeighted``; ``ucb``, not a log acquisition, only gets the filter). The
+filter matters because a log acquisition can be exponentially small everywhere the model
+is sure (e.g. once the best feasible candidate is found), where no probability factor
+would stop the loop from spending its budget on the region that keeps failing.
+
 Batches are chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
 Large pools: single candidates are scored through the surrogate's ``marginal_model``
 (exact marginals at O(N·n·d)); a Monte Carlo batch is chosen among the ``MC_POOL``
@@ -71,23 +79,33 @@ class Problem:
 
 
 AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
+SuccessProbability = Callable[[np.ndarray], np.ndarray]  # features (N, d) -> P (N,)
 
 
 def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
            Y_train: np.ndarray, targets: TargetSet, q: int, seed: int,
            X_pending: np.ndarray | None = None, beta: float = 2.0,
-           reference: np.ndarray | None = None) -> np.ndarray:
+           reference: np.ndarray | None = None,
+           success: SuccessProbability | None = None, min_success: float = 0.5
+           ) -> np.ndarray:
     """Indices into ``choices`` ``(N, d)`` of the q candidates to evaluate next.
 
     ``X_train`` ``(n, d)`` and ``Y_train`` ``(n, m)`` are the measured candidates'
     features and values (columns in ``targets.properties`` order); ``reference`` ``(k,)``
     is the signed hypervolume reference point of a multi-objective set (inferred from
-    ``Y_train`` when None).
+    ``Y_train`` when None); ``success`` gives P(an evaluation succeeds) for features.
     """
     import torch
     from botorch.optim import optimize_acqf_discrete
 
-    factory = ACQUISITIONS[derive(targets, name)]
+    if success is not None and min_success > 0:
+        likely = np.flatnonzero(success(choices) >= min_success)
+        if 0 < len(likely) < len(choices):
+            return likely[select(name, surrogate, choices[likely], X_train, Y_train, targets,
+                                 q, seed, X_pending, beta, reference, success, 0.0)]
+    if derive(targets, name) == "ucb":
+        success = None
+    factory = _weighted(ACQUISITIONS[derive(targets, name)], success)
     q = min(q, len(choices))
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
         X_pending, dtype=torch.double)
@@ -113,14 +131,32 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
 
 def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
            Y_train: np.ndarray, targets: TargetSet, beta: float = 2.0,
-           reference: np.ndarray | None = None) -> np.ndarray:
+           reference: np.ndarray | None = None,
+           success: SuccessProbability | None = None) -> np.ndarray:
     """The single-candidate (analytic) acquisition value of every row of ``choices``,
-    shape ``(N,)``; for log acquisitions, the logarithm."""
+    shape ``(N,)``; for log acquisitions, the logarithm (plus log P(success) when
+    ``success`` is given)."""
     import torch
 
+    if derive(targets, name) == "ucb":
+        success = None  # not a log acquisition: nothing to multiply
     problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta, reference)
-    analytic = ACQUISITIONS[derive(targets, name)](problem, True)
+    analytic = _weighted(ACQUISITIONS[derive(targets, name)], success)(problem, True)
     return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+
+
+def _weighted(factory: AcquisitionFactory,
+              success: SuccessProbability | None) -> AcquisitionFactory:
+    """``factory`` whose acquisitions are weighted by ``success`` (unchanged when None)."""
+    if success is None:
+        return factory
+
+    def weighted(problem: Problem, analytic: bool) -> AcquisitionFunction:
+        from matloop.loop.weighted import FeasibilityWeighted
+
+        return FeasibilityWeighted(factory(problem, analytic), success)
+
+    return weighted
 
 
 def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,

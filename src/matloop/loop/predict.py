@@ -35,13 +35,16 @@ class Ranking:
     std: np.ndarray
     n_measured: int
     n_unmeasured: int
+    success: np.ndarray | None = None  # (k,) P(an evaluation succeeds), when failures are learnt
 
 
 def rank(campaign: Campaign, top: int | None = None) -> Ranking:
-    """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all)."""
+    """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all): by
+    P(hit) with range targets, else by the acquisition; where evaluations have failed,
+    times P(success), with candidates below ``min_success_probability`` last."""
     from matloop.loop.acquisition import derive, scores
     from matloop.loop.pareto import stored_reference
-    from matloop.loop.run import prepare
+    from matloop.loop.run import feasibility_classifier, prepare
     from matloop.surrogates import make_surrogate
 
     prepared = prepare(campaign)
@@ -62,17 +65,27 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
     unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False
     rows = np.flatnonzero(unmeasured)
     prediction = surrogate.predict(prepared.features[rows])
+    classifier = feasibility_classifier(campaign, store, campaign_id, prepared,
+                                        campaign.campaign.seed)
+    success = None if classifier is None else classifier.probability(prepared.features[rows])
     if targets.bounds:
         score, score_name = targets.hit_probability(prediction.mean, prediction.std), \
             "hit_probability"
+        if success is not None:
+            score, score_name = score * success, "hit_and_success_probability"
     else:
         name = derive(targets, "auto" if campaign.loop.acquisition == "random"
                       else campaign.loop.acquisition)
         score = scores(name, surrogate, prepared.features[rows], prepared.features[indices],
                        Y, targets, beta=campaign.loop.beta,
-                       reference=stored_reference(store, campaign_id, targets))
+                       reference=stored_reference(store, campaign_id, targets),
+                       success=None if classifier is None else classifier.probability)
         score_name = f"acquisition ({name})"
-    order = np.argsort(-score, kind="stable")[:top]
+    order = np.argsort(-score, kind="stable")
+    if success is not None:  # as the loop does: candidates likely to fail come last
+        likely = success[order] >= campaign.surrogate.min_success_probability
+        order = np.concatenate([order[likely], order[~likely]])
+    order = order[:top]
     units = {t.property: t.unit or "" for t in campaign.targets}
     chosen = rows[order]
     return Ranking(properties=targets.properties,
@@ -81,6 +94,7 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
                    labels=[prepared.pool.candidate(int(i)).label for i in chosen],
                    score=score[order], mean=prediction.mean[order],
                    std=prediction.std[order], n_measured=len(indices),
+                   success=None if success is None else success[order],
                    n_unmeasured=len(rows))
 
 
@@ -90,13 +104,17 @@ def write_ranking(ranking: Ranking, out: Path) -> None:
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         header = ["rank", "candidate_key", "candidate",
-                  "hit_probability" if ranking.score_name == "hit_probability" else "score"]
+                  ranking.score_name if "probability" in ranking.score_name else "score"]
+        if ranking.success is not None:
+            header.append("success_probability")
         for name, unit in zip(ranking.properties, ranking.units, strict=True):
             suffix = f" [{unit}]" if unit else ""
             header += [f"predicted_{name}{suffix}", f"std_{name}{suffix}"]
         writer.writerow(header)
         for i, (key, label) in enumerate(zip(ranking.keys, ranking.labels, strict=True)):
             row: list[object] = [i + 1, key, label, repr(float(ranking.score[i]))]
+            if ranking.success is not None:
+                row.append(repr(float(ranking.success[i])))
             for j in range(len(ranking.properties)):
                 row += [repr(float(ranking.mean[i, j])), repr(float(ranking.std[i, j]))]
             writer.writerow(row)

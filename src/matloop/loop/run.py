@@ -10,8 +10,8 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor, Future, as_completed
-from concurrent.futures.process import BrokenProcessPool
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,7 @@ import numpy as np
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.spaces import Pool, build_pool
 from matloop.campaigns.targets import TargetSet
-from matloop.errors import StoreError
+from matloop.errors import OracleFailing, StoreError
 from matloop.features import featurizer_for
 from matloop.loop.acquisition import derive
 from matloop.loop.evaluate import evaluate
@@ -29,6 +29,7 @@ from matloop.oracles import build_oracle
 from matloop.protocols import Oracle, Outcome
 from matloop.store import Pending, Proposal, Store
 from matloop.surrogates import make_surrogate
+from matloop.surrogates.feasibility import FeasibilityClassifier
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,24 @@ def _numerical_failures() -> tuple[type[Exception], ...]:
     return ModelFittingError, NotPSDError
 
 
+def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
+                           prepared: Prepared, seed: int) -> FeasibilityClassifier | None:
+    """P(success) learned from the finished evaluations: successes against failures whose
+    reason is in ``[surrogate] feasibility_reasons``; None when switched off or when there
+    is no such failure (or no success) yet."""
+    settings = campaign.surrogate
+    if not settings.feasibility:
+        return None
+    labelled = [(index, ok) for index, ok, reason in store.finished(campaign_id)
+                if ok or reason in settings.feasibility_reasons]
+    succeeded = np.array([ok for _, ok in labelled], dtype=bool)
+    if not len(succeeded) or succeeded.all() or not succeeded.any():
+        return None
+    rows = [index for index, _ in labelled]
+    return FeasibilityClassifier(prepared.bounds, seed=seed).fit(prepared.features[rows],
+                                                                 succeeded)
+
+
 def prepare(campaign: Campaign) -> Prepared:
     """Build pool, features and oracle; raises ``ConfigError`` on any invalid input."""
     pool = build_pool(campaign.space)
@@ -111,8 +130,9 @@ class _Runner:
         self.id = campaign_id
         self.on_progress = on_progress
         self.targets = TargetSet.from_targets(self.c.targets)
-        self.executor: Executor | None = None
+        self.executor: Any = None  # a pebble ProcessPool, started on first use
         self.reference: np.ndarray | None = None  # signed, fixed once chosen (multi-objective)
+        self.finished_before = len(store.finished(campaign_id))  # by earlier runs
 
     def run(self) -> RunResult:
         self._check_pool_unchanged()
@@ -122,9 +142,13 @@ class _Runner:
             if resumed:
                 self._dispatch(resumed, cycle=self.store.next_cycle(self.id) - 1)
             reason = self._cycles()
+        except OracleFailing as exc:
+            self.store.set_stop_reason(self.id, str(exc))
+            raise
         finally:
             if self.executor is not None:
-                self.executor.shutdown(wait=False, cancel_futures=True)
+                self.executor.stop()
+                self.executor.join()
         self.store.set_stop_reason(self.id, reason)
         _, values = self._training()
         return RunResult(self.id, reason, self.store.counts(self.id),
@@ -223,12 +247,15 @@ class _Runner:
         surrogate = make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
                                    warm_start=warm)
         surrogate.fit(self.p.features[indices], values)
+        classifier = feasibility_classifier(self.c, self.store, self.id, self.p, seed)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         choices = np.flatnonzero(available)
         picked = select(self.c.loop.acquisition, surrogate, self.p.features[choices],
                         self.p.features[indices], values, self.targets, q, seed=seed,
-                        beta=self.c.loop.beta, reference=self._reference(values, choose=True))
+                        beta=self.c.loop.beta, reference=self._reference(values, choose=True),
+                        success=None if classifier is None else classifier.probability,
+                        min_success=settings.min_success_probability)
         select_s = time.perf_counter() - start
         chosen = choices[picked]
         prediction = surrogate.predict(self.p.features[chosen])
@@ -236,54 +263,88 @@ class _Runner:
         if self.targets.bounds:
             predicted["hit_probability"] = self.targets.hit_probability(
                 prediction.mean, prediction.std).tolist()
-        return chosen, fit_s, select_s, surrogate.hyperparameters(), predicted
+        hyperparameters = surrogate.hyperparameters()
+        if classifier is not None:
+            predicted["success_probability"] = classifier.probability(
+                self.p.features[chosen]).tolist()
+            hyperparameters["feasibility"] = classifier.hyperparameters()
+        return chosen, fit_s, select_s, hyperparameters, predicted
 
     def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
         """Run evaluations in the pool, recording each outcome as it arrives.
 
-        A worker that dies breaks the whole process pool, failing every evaluation in
-        it; those are then re-run one at a time in a fresh pool (as a new attempt), so
-        only the evaluation that kills a worker on its own is recorded as ``crashed``.
+        A failure whose reason is in the oracle's ``retry_on`` (by default a timeout or a
+        dead worker) is run again, up to ``retries`` times, as a new attempt; only the last
+        outcome is recorded. Raises ``OracleFailing`` when too many recent evaluations
+        failed (in-flight ones are left to be re-run by the next ``run``).
         """
-        futures: dict[Future[Outcome], Pending] = {}
-        broken = []
+        settings = self.c.oracle
+        running: dict[Future[Outcome], tuple[Pending, int, int]] = {}  # attempt, retries
+
+        def start(item: Pending, attempt: int, retried: int) -> None:
+            self.store.mark_running(item.evaluation_id, attempt)
+            running[self._submit(item)] = (item, attempt, retried)
+
         for item in pending:
-            self.store.mark_running(item.evaluation_id, item.attempt)
-            try:
-                futures[self._submit(item)] = item
-            except BrokenProcessPool:  # a worker died while the batch was being submitted
-                broken.append(item)
-        for future in as_completed(futures):
-            try:
-                self._record(futures[future], future.result(), cycle)
-            except BrokenProcessPool:
-                broken.append(futures[future])
-        for item in sorted(broken, key=lambda p: p.evaluation_id):
-            self._restart_executor()
-            self.store.mark_running(item.evaluation_id, item.attempt + 1)
-            try:
-                outcome = self._submit(item).result()
-            except BrokenProcessPool:
-                outcome = Outcome.failure("crashed", "the worker process died during the "
-                                          "evaluation (killed, out of memory or a crash)")
-            self._record(item, outcome, cycle)
+            start(item, item.attempt, 0)
+        while running:
+            done, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in done:
+                item, attempt, retried = running.pop(future)
+                outcome = self._outcome_of(future)
+                if (not outcome.ok and outcome.reason in settings.retry_on
+                        and retried < settings.retries):
+                    self._report(cycle, f"{self._label(item)}: {outcome.reason}, retrying")
+                    start(item, attempt + 1, retried + 1)
+                    continue
+                self._record(item, outcome, cycle)
+                self._check_failure_rate()
+
+    def _outcome_of(self, future: Future[Outcome]) -> Outcome:
+        """The evaluation's outcome, or the failure the pool reports instead of one."""
+        from pebble import ProcessExpired
+
+        try:
+            return future.result()
+        except FutureTimeout:
+            return Outcome.failure("timeout", f"no result after {self.c.oracle.timeout_s} s; "
+                                   "the worker process was killed")
+        except ProcessExpired as exc:
+            return Outcome.failure("crashed", f"the worker process died during the evaluation "
+                                   f"(exit code {exc.exitcode}: killed, out of memory or a "
+                                   "crash)")
+        except Exception as exc:  # e.g. an outcome that cannot be sent back (pickling)
+            return Outcome.failure("error", f"{type(exc).__name__}: {exc}")
+
+    def _check_failure_rate(self) -> None:
+        """Abort when too many of this run's latest evaluations failed (a new run, e.g.
+        after the oracle was fixed, starts with a clean window)."""
+        loop = self.c.loop
+        recent = [ok for _, ok, _ in
+                  self.store.finished(self.id)[self.finished_before:][-loop.failure_window:]]
+        failed = recent.count(False)
+        if len(recent) == loop.failure_window and failed > loop.max_failure_rate * len(recent):
+            raise OracleFailing(
+                f"aborted: {failed} of the last {len(recent)} evaluations failed (more than "
+                f"max_failure_rate = {loop.max_failure_rate:g}); the oracle looks broken — "
+                "see the failures with `matloop status` or `matloop export`, fix it and run "
+                "again to resume")
 
     def _record(self, item: Pending, outcome: Outcome, cycle: int) -> None:
         self.store.record(item.evaluation_id, outcome)
-        self._report(cycle, f"{self.p.pool.candidate(item.pool_index).label}: "
+        self._report(cycle, f"{self._label(item)}: "
                      + ("ok" if outcome.ok else f"failed ({outcome.reason})"))
 
-    def _restart_executor(self) -> None:
-        if self.executor is not None:
-            self.executor.shutdown(wait=False, cancel_futures=True)
-        self.executor = None
+    def _label(self, item: Pending) -> str:
+        return self.p.pool.candidate(item.pool_index).label
 
     def _submit(self, item: Pending) -> Future[Outcome]:
         if self.executor is None:
             self.executor = make_executor(self.c.executor)
-        return self.executor.submit(evaluate, self.p.oracle,
-                                    self.p.pool.candidate(item.pool_index),
-                                    self.p.oracle.properties)
+        future: Future[Outcome] = self.executor.schedule(
+            evaluate, args=(self.p.oracle, self.p.pool.candidate(item.pool_index),
+                            self.p.oracle.properties), timeout=self.c.oracle.timeout_s)
+        return future
 
     def _best_record(self, values: np.ndarray) -> dict[str, Any]:
         """Best value and hit count so far; ``progress`` grows when the campaign improves

@@ -303,6 +303,18 @@ class Store:
                    for p in properties] for i in indices]
         return indices, values
 
+    def finished(self, campaign_id: int) -> list[tuple[int, bool, str | None]]:
+        """``(pool index, succeeded, failure reason)`` of every finished evaluation, in the
+        order they finished."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(CandidateRecord.pool_index, Evaluation.status, Evaluation.reason)
+                .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
+                .where(Evaluation.campaign_id == campaign_id,
+                       col(Evaluation.status).in_(("succeeded", "failed")))
+                .order_by(col(Evaluation.finished_at), col(Evaluation.id))).all()
+        return [(index, status == "succeeded", reason) for index, status, reason in rows]
+
     def counts(self, campaign_id: int) -> dict[str, int]:
         """Number of evaluations by status (all four statuses present)."""
         with Session(self.engine) as session:

@@ -1,0 +1,217 @@
+"""Faulty oracles: every way an evaluation can go wrong becomes one recorded failure.
+
+Each candidate of a small table is one fault (raise, hang past the timeout, ``os._exit``,
+SIGSEGV, NaN, a wrong type, a missing property, ``Infeasible``); a whole campaign runs
+over them with two workers. Also: the retry policy, the abort on a broken oracle (and
+the resume after it is fixed), and the feasibility classifier steering away from a
+region where candidates fail.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matloop.campaigns import load
+from matloop.errors import OracleFailing
+from matloop.loop.predict import rank
+from matloop.loop.run import run
+from matloop.store import Store
+
+MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
+
+FAULTY = '''
+import math
+import os
+import signal
+import time
+
+from matloop.errors import Infeasible
+
+
+def evaluate(case):
+    case = int(case)
+    if case == 1:
+        raise RuntimeError("the SCF diverged")
+    if case == 2:
+        time.sleep(120)
+    if case == 3:
+        os._exit(3)
+    if case == 4:
+        os.kill(os.getpid(), signal.SIGSEGV)
+    if case == 5:
+        return {"y": math.nan}
+    if case == 6:
+        return {"y": "twelve"}
+    if case == 7:
+        return {"z": 1.0}
+    if case == 8:
+        raise Infeasible("no single phase formed")
+    return {"y": float(case)}
+'''
+
+EXPECTED = {1: "error", 2: "timeout", 3: "crashed", 4: "crashed", 5: "invalid",
+            6: "invalid", 7: "invalid", 8: "infeasible"}
+
+
+def write_campaign(folder: Path, module: str, cases: list[float], budget: int,
+                   oracle: str = "", loop: str = "", initial: int | None = None) -> Path:
+    (folder / "oracle_module.py").write_text(module)
+    (folder / "cases.csv").write_text("case\n" + "\n".join(f"{c:g}" for c in cases) + "\n")
+    path = folder / "faulty.toml"
+    path.write_text(textwrap.dedent(f"""
+        [campaign]
+        name = "faulty"
+
+        [space]
+        kind = "table"
+        path = "cases.csv"
+        inputs = ["case"]
+
+        [[targets]]
+        property = "y"
+        goal = "maximize"
+
+        [oracle]
+        kind = "python"
+        function = "oracle_module:evaluate"
+        {oracle}
+
+        [executor]
+        workers = 2
+
+        [loop]
+        initial = {initial if initial is not None else budget}
+        budget = {budget}
+        batch_size = 2
+        {loop}
+    """))
+    return path
+
+
+def evaluations(path: Path) -> list[dict]:
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    return store.evaluations(store.campaign_id(campaign.campaign.name))
+
+
+def test_every_fault_is_recorded_once_and_the_campaign_goes_on(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, FAULTY, list(range(12)), budget=12,
+                          oracle="timeout_s = 2\nretries = 1")
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    assert result.counts == {"proposed": 0, "running": 0, "succeeded": 4, "failed": 8}
+    rows = evaluations(path)
+    assert sorted(int(float(r["key"].split("=")[1])) for r in rows) == list(range(12))
+    for row in rows:
+        case = int(float(row["key"].split("=")[1]))
+        assert row["reason"] == EXPECTED.get(case), (case, row["reason"], row["error"])
+        # transient failures (timeout, crashed) were retried once; the rest ran once
+        assert row["attempt"] == (2 if EXPECTED.get(case) in ("timeout", "crashed") else 1)
+    by_case = {int(float(r["key"].split("=")[1])): r for r in rows}
+    assert "RuntimeError: the SCF diverged" in by_case[1]["error"]
+    assert 'raise RuntimeError("the SCF diverged")' in by_case[1]["error"]  # traceback tail
+    assert "2.0 s" in by_case[2]["error"] and "killed" in by_case[2]["error"]
+    assert "exit code 3" in by_case[3]["error"]
+    assert f"exit code {-signal.SIGSEGV}" in by_case[4]["error"]
+    assert "not finite" in by_case[5]["error"]
+    assert "not a number" in by_case[6]["error"]
+    assert "y is missing" in by_case[7]["error"]
+    assert by_case[8]["error"] == "no single phase formed"
+
+
+def test_a_transient_failure_that_passes_on_retry_is_a_success(tmp_path: Path) -> None:
+    flaky = textwrap.dedent(f'''
+        import os
+        from pathlib import Path
+
+        def evaluate(case):
+            marker = Path({str(tmp_path)!r}) / f"started-{{case}}"
+            if case == 1 and not marker.exists():
+                marker.touch()
+                os._exit(9)  # dies the first time only
+            return {{"y": float(case)}}
+    ''')
+    path = write_campaign(tmp_path, flaky, [0, 1, 2, 3], budget=4)
+    result = run(load(path))
+    assert result.counts["succeeded"] == 4
+    attempts = {r["key"]: r["attempt"] for r in evaluations(path)}
+    assert attempts == {"case=0.0": 1, "case=1.0": 2, "case=2.0": 1, "case=3.0": 1}
+
+
+def test_no_retries_when_the_policy_says_so(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, FAULTY, [0, 3], budget=2, oracle="retries = 0")
+    run(load(path))
+    (crashed,) = [r for r in evaluations(path) if r["status"] == "failed"]
+    assert crashed["reason"] == "crashed" and crashed["attempt"] == 1
+
+
+def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path) -> None:
+    broken = "def evaluate(case):\n    raise ImportError('libxc.so not found')\n"
+    path = write_campaign(tmp_path, broken, list(range(20)), budget=20, initial=4,
+                          loop="max_failure_rate = 0.5\nfailure_window = 4")
+    with pytest.raises(OracleFailing, match=r"aborted: 4 of the last 4 evaluations failed"):
+        run(load(path))
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    campaign_id = store.campaign_id("faulty")
+    assert store.stop_reason(campaign_id).startswith("aborted: 4 of the last 4")
+    failed_before = store.counts(campaign_id)["failed"]
+    assert 4 <= failed_before < 20
+
+    cli = subprocess.run([*MATLOOP, "run", str(path)], capture_output=True, text=True)
+    assert cli.returncode == 5, cli.stderr
+    assert cli.stderr.splitlines()[-1].startswith("error: aborted:")
+    assert "Traceback" not in cli.stderr
+
+    (tmp_path / "oracle_module.py").write_text(
+        "def evaluate(case):\n    return {'y': -abs(float(case) - 7)}\n")
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    rows = evaluations(path)
+    assert len(rows) == 20 and len({r["key"] for r in rows}) == 20  # nothing done twice
+    assert all(r["status"] in ("succeeded", "failed") for r in rows)
+    assert sum(r["status"] == "failed" for r in rows) >= failed_before
+
+
+HIDDEN_RULE = '''
+from matloop.errors import Infeasible
+
+
+def evaluate(case):
+    if case > 0.6:  # the hidden rule: nothing beyond 0.6 can be made
+        raise Infeasible("did not form")
+    return {"y": case}
+'''
+
+
+@pytest.mark.slow
+def test_the_feasibility_model_steers_away_from_failing_candidates(tmp_path: Path) -> None:
+    """y = x grows towards a region that always fails: a model of successes alone keeps
+    proposing into it; with the classifier the loop stops wasting evaluations there."""
+    wasted = {}
+    for learn in (True, False):
+        folder = tmp_path / str(learn)
+        folder.mkdir()
+        path = write_campaign(folder, HIDDEN_RULE, list(np.linspace(0, 1, 101)), budget=24,
+                              initial=6, loop="max_failure_rate = 1.0")
+        path.write_text(path.read_text() + f"\n[surrogate]\nfeasibility = {str(learn).lower()}\n")
+        run(load(path))
+        rows = evaluations(path)
+        model_rows = [r for r in rows if r["cycle"] > 0]
+        assert model_rows and all(r["reason"] in (None, "infeasible") for r in rows)
+        wasted[learn] = sum(r["status"] == "failed" for r in model_rows)
+        if learn:
+            campaign = load(path)
+            store = Store(campaign.database_url, create=False)
+            cycles = store.cycles(store.campaign_id("faulty"))
+            assert any("success_probability" in (c.predicted or "") for c in cycles)
+            ranking = rank(campaign, top=5)
+            assert ranking.success is not None and np.all(ranking.success > 0.5)
+    assert wasted[True] < wasted[False] / 2, wasted
