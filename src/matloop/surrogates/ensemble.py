@@ -1,0 +1,211 @@
+"""Ensemble surrogates: a deep ensemble of small MLPs, and a forest of trees.
+
+Both predict with a set of members; the spread of the members is the uncertainty. They
+are exposed to BoTorch as an ``EnsembleModel`` (an ``EnsemblePosterior`` over the
+members), so that analytic acquisitions use the members' mean and variance and Monte
+Carlo ones (batches, range targets, hypervolume) sample members.
+
+- ``DeepEnsemble``: ``members`` MLPs (two hidden layers of ``width`` SiLU units), each from
+  its own seed and, with ``bootstrap``, on its own resample of the data; inputs scaled to
+  the pool's bounds, each property standardised; trained full-batch with Adam on the mean
+  squared error over the measured entries only (a missing value masks its property).
+- ``Forest``: scikit-learn extra trees per property (each on the rows where it was
+  measured, bootstrap resamples), the trees being the members.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Self
+
+import numpy as np
+
+from matloop.protocols import Prediction
+
+if TYPE_CHECKING:
+    import torch
+    from botorch.models.model import Model
+
+MIN_POINTS = 2
+CHUNK = 65536
+
+MemberPredictions = Callable[[np.ndarray], np.ndarray]  # (N, d) -> (s, N, m)
+
+
+def ensemble_model(members: MemberPredictions, num_outputs: int) -> Model:
+    """A BoTorch ``EnsembleModel`` whose members' predictions come from ``members``."""
+    import torch
+    from botorch.models.ensemble import EnsembleModel
+
+    class Members(EnsembleModel):
+        _num_outputs = num_outputs
+
+        def forward(self, X: torch.Tensor) -> torch.Tensor:
+            """``batch x n x d`` -> ``batch x s x n x m``."""
+            flat = X.detach().reshape(-1, X.shape[-1]).cpu().numpy()
+            values = torch.as_tensor(members(flat), dtype=X.dtype)  # (s, B*n, m)
+            values = values.reshape(values.shape[0], *X.shape[:-1], num_outputs)
+            return values.movedim(0, -3)
+
+    return Members()
+
+
+def _predict(members: MemberPredictions, X: np.ndarray) -> Prediction:
+    parts = [members(X[i:i + CHUNK]) for i in range(0, len(X), CHUNK)]
+    values = np.concatenate(parts, axis=1)
+    return Prediction(mean=values.mean(axis=0), std=values.std(axis=0))
+
+
+def _check(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+    for j in range(Y.shape[1]):
+        if np.isfinite(Y[:, j]).sum() < MIN_POINTS:
+            raise ValueError(f"property {j} has {int(np.isfinite(Y[:, j]).sum())} measured "
+                             f"values; an ensemble needs at least {MIN_POINTS}")
+    return X, Y
+
+
+@dataclass
+class DeepEnsemble:
+    """A deep ensemble for m properties over d features; ``bounds`` ``(2, d)`` scale the
+    inputs. ``warm_start`` is accepted for the common interface and not used."""
+
+    bounds: np.ndarray | None = None
+    seed: int = 0
+    warm_start: Mapping[str, Any] | None = None
+    members: int = 5
+    width: int = 64
+    epochs: int = 400
+    learning_rate: float = 0.01
+    weight_decay: float = 1e-4
+    bootstrap: bool = True
+    _nets: list[Any] = field(default_factory=list, init=False, repr=False)
+    _y_mean: np.ndarray | None = field(default=None, init=False, repr=False)
+    _y_std: np.ndarray | None = field(default=None, init=False, repr=False)
+    _losses: list[float] = field(default_factory=list, init=False, repr=False)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
+        """Train every member on features ``(n, d)`` and values ``(n, m)`` (NaN = missing)."""
+        import torch
+
+        X, Y = _check(X, Y)
+        self._y_mean = np.nanmean(Y, axis=0)
+        self._y_std = np.where(np.nanstd(Y, axis=0) > 0, np.nanstd(Y, axis=0), 1.0)
+        inputs = torch.as_tensor(self._scale(X), dtype=torch.float32)
+        targets = torch.as_tensor((Y - self._y_mean) / self._y_std, dtype=torch.float32)
+        measured = torch.isfinite(targets)
+        targets = torch.nan_to_num(targets)
+        self._nets, self._losses = [], []
+        rng = np.random.default_rng(self.seed)
+        for k in range(self.members):
+            rows = rng.integers(0, len(X), len(X)) if self.bootstrap else np.arange(len(X))
+            net, loss = self._train(inputs[rows], targets[rows], measured[rows],
+                                    seed=self.seed * 1000 + k)
+            self._nets.append(net)
+            self._losses.append(loss)
+        return self
+
+    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, measured: torch.Tensor,
+               seed: int) -> tuple[Any, float]:
+        import torch
+
+        torch.manual_seed(seed)
+        d, m = inputs.shape[1], targets.shape[1]
+        net = torch.nn.Sequential(torch.nn.Linear(d, self.width), torch.nn.SiLU(),
+                                  torch.nn.Linear(self.width, self.width), torch.nn.SiLU(),
+                                  torch.nn.Linear(self.width, m))
+        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate,
+                                     weight_decay=self.weight_decay)
+        weight = measured.float()
+        loss = torch.tensor(0.0)
+        for _ in range(self.epochs):
+            optimizer.zero_grad()
+            loss = (((net(inputs) - targets) ** 2) * weight).sum() / weight.sum().clamp_min(1)
+            loss.backward()
+            optimizer.step()
+        net.eval()
+        return net, float(loss.detach())
+
+    def _members(self, X: np.ndarray) -> np.ndarray:
+        """Member predictions ``(s, N, m)`` in property units."""
+        import torch
+
+        if not self._nets:
+            raise RuntimeError("the ensemble has not been fitted yet: call fit(X, Y) first")
+        inputs = torch.as_tensor(self._scale(X), dtype=torch.float32)
+        with torch.no_grad():
+            values = np.stack([net(inputs).double().numpy() for net in self._nets])
+        return values * self._y_std + self._y_mean
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Mean and spread ``(n, m)`` of the members."""
+        return _predict(self._members, np.asarray(X, dtype=float))
+
+    @property
+    def model(self) -> Model:
+        if not self._nets:
+            raise RuntimeError("the ensemble has not been fitted yet: call fit(X, Y) first")
+        assert self._y_mean is not None
+        return ensemble_model(self._members, len(self._y_mean))
+
+    def hyperparameters(self) -> dict[str, Any]:
+        return {"members": self.members, "width": self.width, "epochs": self.epochs,
+                "bootstrap": self.bootstrap, "train_loss": self._losses}
+
+    def _scale(self, X: np.ndarray) -> np.ndarray:
+        if self.bounds is None:
+            return X
+        span = np.where(self.bounds[1] > self.bounds[0], self.bounds[1] - self.bounds[0], 1.0)
+        return (X - self.bounds[0]) / span
+
+
+@dataclass
+class Forest:
+    """Extra trees per property; the trees are the ensemble members. ``bounds`` and
+    ``warm_start`` are accepted for the common interface and not used (trees need no
+    scaling)."""
+
+    bounds: np.ndarray | None = None
+    seed: int = 0
+    warm_start: Mapping[str, Any] | None = None
+    trees: int = 200
+    min_samples_leaf: int = 1
+    _forests: list[Any] = field(default_factory=list, init=False, repr=False)
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
+        """Fit one forest per property on the rows where it was measured."""
+        from sklearn.ensemble import ExtraTreesRegressor
+
+        X, Y = _check(X, Y)
+        self._forests = []
+        for j in range(Y.shape[1]):
+            rows = np.isfinite(Y[:, j])
+            forest = ExtraTreesRegressor(n_estimators=self.trees, bootstrap=True,
+                                         min_samples_leaf=self.min_samples_leaf,
+                                         random_state=self.seed + j, n_jobs=1)
+            self._forests.append(forest.fit(X[rows], Y[rows, j]))
+        return self
+
+    def _members(self, X: np.ndarray) -> np.ndarray:
+        """Tree predictions ``(trees, N, m)``."""
+        if not self._forests:
+            raise RuntimeError("the forest has not been fitted yet: call fit(X, Y) first")
+        return np.stack([np.stack([tree.predict(X) for tree in forest.estimators_])
+                         for forest in self._forests], axis=-1)
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        """Mean and spread ``(n, m)`` of the trees."""
+        return _predict(self._members, np.asarray(X, dtype=float))
+
+    @property
+    def model(self) -> Model:
+        if not self._forests:
+            raise RuntimeError("the forest has not been fitted yet: call fit(X, Y) first")
+        return ensemble_model(self._members, len(self._forests))
+
+    def hyperparameters(self) -> dict[str, Any]:
+        """Tree count and, per property, the impurity-based feature importances."""
+        return {"trees": self.trees,
+                "feature_importances": [f.feature_importances_.tolist() for f in self._forests]}
