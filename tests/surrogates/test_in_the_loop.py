@@ -21,3 +21,30 @@ def test_a_campaign_runs_with_each_surrogate(crossed_barrel, kind: str) -> None:
     store = Store(campaign.database_url, create=False)
     cycles = store.cycles(store.campaign_id("cb"))
     assert [c.strategy for c in cycles] == ["initial", "logei", "logei", "logei"]
+
+
+def test_each_model_cycle_is_cross_validated_and_status_shows_it(crossed_barrel) -> None:
+    from matloop.loop.summary import summarize
+
+    path = crossed_barrel(budget=12, initial=6, batch_size=2)
+    campaign = load(path)
+    run(campaign)
+    summary = summarize(campaign)
+    figures = summary["validation"]["toughness"]
+    assert {"mae", "rmse", "r2", "coverage_68", "coverage_95", "z2_mean",
+            "miscalibration_area", "n"} <= set(figures)
+    assert figures["n"] == 10 and summary["validation_cycle"] == 3  # the last model cycle
+    assert 0 <= figures["coverage_68"] <= figures["coverage_95"] <= 1
+    store = Store(campaign.database_url, create=False)
+    model_cycles = [c for c in store.cycles(store.campaign_id("cb")) if c.strategy == "logei"]
+    assert all('"validation"' in (c.hyperparameters or "") for c in model_cycles)
+
+
+def test_validation_can_be_switched_off(crossed_barrel) -> None:
+    from matloop.loop.summary import summarize
+
+    path = crossed_barrel(budget=8, initial=6, batch_size=2)
+    path.write_text(path.read_text().replace("[oracle]",
+                                             "[surrogate]\nvalidate_every = 0\n\n[oracle]"))
+    run(load(path))
+    assert summarize(load(path))["validation"] == {}

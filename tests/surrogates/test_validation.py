@@ -57,8 +57,8 @@ def test_cross_validation_tells_a_good_model_from_a_bad_one() -> None:
     Y = np.stack([np.sin(3 * X[:, 0]) + X[:, 1], np.full(40, np.nan)], axis=1)
     Y[:3, 1] = 1.0  # too few values: the second property is not validated
     bounds = np.array([[0.0, 0.0], [1.0, 1.0]])
-    good = cross_validate(lambda: make_surrogate("gp", bounds=bounds), X, Y, folds=5)
-    bad = cross_validate(lambda: Constant(), X, Y, folds=5)  # type: ignore[arg-type,return-value]
+    good = cross_validate(lambda j: make_surrogate("gp", bounds=bounds), X, Y, folds=5)
+    bad = cross_validate(lambda j: Constant(), X, Y, folds=5)  # type: ignore[arg-type,return-value]
     assert set(good) == {0} and set(bad) == {0}
     assert good[0]["n"] == 40 and len(good[0]["predicted"]) == 40
     assert good[0]["r2"] > 0.9 and bad[0]["r2"] < 0.05

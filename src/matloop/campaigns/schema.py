@@ -40,6 +40,10 @@ class CampaignSection(Section):
     seed: int = 0
     database: str | None = None
     description: str = ""
+    prior: Path | None = Field(default=None, description="measurements made before the "
+                               "campaign (an import file), imported before the first cycle")
+
+    _resolve_prior = field_validator("prior")(_resolve)
 
 
 class TableSpace(Section):
@@ -220,7 +224,15 @@ class AseOracle(OracleSection):
     points: int = Field(default=7, ge=5, le=21)
 
 
-Oracle = Annotated[TableOracle | PythonOracle | AseOracle, Field(discriminator="kind")]
+class LabOracle(OracleSection):
+    """A laboratory: batches go out as files (``matloop propose``) and measured results
+    come back with ``matloop import``; the loop never calls it."""
+
+    kind: Literal["lab"]
+
+
+Oracle = Annotated[TableOracle | PythonOracle | AseOracle | LabOracle,
+                   Field(discriminator="kind")]
 
 
 class SurrogateSection(Section):
@@ -234,6 +246,10 @@ class SurrogateSection(Section):
     feasibility_reasons: tuple[FailureReason, ...] = Field(
         default=("error", "invalid", "not_converged", "infeasible"),
         description="failures that say something about the candidate (not the machine)")
+    validate_every: int = Field(default=1, ge=0, description="cross-validate the models "
+                                "every k-th model cycle (0: never)")
+    folds: int = Field(default=5, ge=2, le=20, description="k of the k-fold "
+                       "cross-validation")
     min_success_probability: float = Field(default=0.5, ge=0, lt=1, description="skip "
                                            "candidates predicted to fail more often than "
                                            "this allows (unless none is above it)")

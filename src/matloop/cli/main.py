@@ -122,6 +122,9 @@ def run(
     from matloop.loop.run import run as run_campaign
 
     campaign = _load(path, db, seed=seed, budget=budget)
+    if campaign.oracle.kind == "lab":  # the loop cannot call a lab: propose a batch
+        _propose_and_tell(campaign, path, None, None, xlsx=False, more=False)
+        return
     signal.signal(signal.SIGTERM, _interrupt)
     with progress_reporter(campaign.loop.budget, quiet) as report:
         result = run_campaign(campaign, on_progress=report)
@@ -205,6 +208,122 @@ def export(
 
     rows = export_csv(_load(path, db), out)
     typer.echo(f"wrote {rows} evaluations to {out}")
+
+
+@app.command()
+@_handled
+def benchmark(
+    ctx: typer.Context,
+    paths: Annotated[list[Path], typer.Argument(
+        help="campaign files whose oracle is a table (compared side by side)")],
+    seeds: Annotated[int, typer.Option(help="replay with seeds 0..N-1")] = 10,
+    out: Annotated[Path, typer.Option("--out", "-o", help="folder for summary.json and one "
+                                      "PNG per campaign")] = Path("benchmark-results"),
+    as_json: JsonOption = False,
+    budget: Annotated[int | None, typer.Option(
+        help="evaluations per seed (overrides the files)")] = None,
+    workers: Annotated[int, typer.Option(help="seeds run at a time, one process "
+                                         "and one thread each")] = 2,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+) -> None:
+    """Replay table campaigns over seeds and compare with random search."""
+    from matloop.benchmarking.progress import seed_progress
+    from matloop.benchmarking.suite import run_benchmark
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with seed_progress(len(paths) * max(seeds, 0), quiet) as report:
+            summary = run_benchmark(paths, seeds, out, budget=budget, workers=workers,
+                                    on_done=report)
+    except KeyboardInterrupt:  # the seeds' databases are temporary: nothing to resume
+        typer.echo("interrupted: benchmark stopped, nothing written", err=True)
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    from matloop.benchmarking.report import print_table
+
+    print_table(summary)
+
+
+@app.command("propose")
+@_handled
+def propose_command(
+    ctx: typer.Context,
+    path: CampaignFile,
+    batch: Annotated[int | None, typer.Option(help="candidates in the batch (default: "
+                                              "[loop] batch_size, or the initial design)")
+                     ] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="CSV file to write "
+                                             "(default: <name>-batch-<cycle>.csv beside "
+                                             "the campaign file)")] = None,
+    xlsx: Annotated[bool, typer.Option("--xlsx", help="also write an .xlsx workbook")
+                    ] = False,
+    more: Annotated[bool, typer.Option("--more", help="propose another batch although one "
+                                       "is awaiting results")] = False,
+    db: DbOption = None,
+    seed: Annotated[int | None, typer.Option(help="random seed (overrides the file)")] = None,
+) -> None:
+    """Propose a batch for a lab campaign and write it as a file to fill in."""
+    campaign = _load(path, db, seed=seed)
+    if campaign.oracle.kind != "lab":
+        raise ConfigError(f"{path}: propose needs [oracle] kind = \"lab\" (this campaign's "
+                          f"oracle is {campaign.oracle.kind!r}; use `matloop run`)")
+    _propose_and_tell(campaign, path, batch, out, xlsx, more)
+
+
+def _propose_and_tell(campaign: Any, path: Path, batch: int | None, out: Path | None,
+                      xlsx: bool, more: bool) -> None:
+    from matloop.lab.proposals import propose
+
+    proposed = propose(campaign, batch=batch, out=out, xlsx=xlsx, more=more)
+    for kept in proposed.kept:
+        typer.echo(f"kept {_relative(kept)}: it has results filled in (not overwritten)")
+    shown = [_relative(p) for p in proposed.paths or proposed.kept]
+    files = ", ".join(shown)
+    if not shown:
+        typer.echo(f"nothing to propose ({proposed.stop_reason}). "
+                   f"See `matloop status {path}`.")
+        return
+    what = "proposed" if proposed.new else "still awaiting results:"
+    typer.echo(f"{what} {proposed.count} candidates -> {files}\n"
+               f"Fill in the result columns (status ok or failed, note), then run "
+               f"`matloop import {path} {shown[0]}`.")
+
+
+def _relative(path: Path) -> str:
+    """``path`` relative to the current folder when it is below it."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+@app.command("import")
+@_handled
+def import_command(
+    ctx: typer.Context,
+    path: CampaignFile,
+    results: Annotated[Path, typer.Argument(help="results file (.csv or .xlsx)")],
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="check and show what would be "
+                                          "stored; write nothing")] = False,
+    allow_new: Annotated[bool, typer.Option("--allow-new", help="accept measured candidates "
+                                            "that are not in the pool")] = False,
+    db: DbOption = None,
+) -> None:
+    """Import a lab's measured results (all rows or none)."""
+    from matloop.lab.importer import import_results
+
+    report = import_results(_load(path, db), results, dry_run=dry_run, allow_new=allow_new)
+    for line in report.lines:
+        typer.echo(line)
+    kinds = ", ".join(f"{n} {k}" for k, n in report.kinds.items() if n)
+    verb = "would import" if report.dry_run else "imported"
+    blank = (f"; rows {', '.join(map(str, report.blank))} left blank (not measured yet)"
+             if report.blank else "")
+    typer.echo(f"{verb} {report.stored} results ({kinds or 'none'}; {report.failed} failed)"
+               f"{blank}; {report.still_awaiting} evaluations still awaiting results"
+               + (". Dry run: nothing was written." if report.dry_run else "."))
 
 
 def main() -> None:

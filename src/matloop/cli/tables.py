@@ -22,6 +22,9 @@ def status_table(summary: dict[str, Any]) -> None:
     if summary["failures"]:
         table.add_row("failures", ", ".join(f"{k}: {v}" for k, v in summary["failures"].items()))
     table.add_row("targets", "; ".join(summary["targets"]))
+    if summary.get("replicates"):
+        table.add_row("replicates", f"{len(summary['replicates'])} candidates measured more "
+                      "than once (models use the mean; `status --json` has mean, std, n)")
     table.add_row("cycles", str(summary["cycles"]))
     for name, value in summary["best"].items():
         unit = summary["units"].get(name) or ""
@@ -40,6 +43,13 @@ def status_table(summary: dict[str, Any]) -> None:
     if summary["hypervolume"] is not None:
         reference = ", ".join(f"{k} {v:.4g}" for k, v in summary["reference_point"].items())
         table.add_row("hypervolume", f"{summary['hypervolume']:.6g}  (reference: {reference})")
+    for name, f in summary["validation"].items():
+        table.add_row(f"model check {name}",
+                      f"cross-validated at cycle {summary['validation_cycle']} on {f['n']} "
+                      f"values: MAE {f['mae']:.3g}, R² {f['r2']:.2f}, inside the 68 % / 95 % "
+                      f"intervals {f['coverage_68']:.0%} / {f['coverage_95']:.0%}")
+    for warning in summary["validation_warnings"]:
+        table.add_row("[bold red]warning[/]", warning)
     last = summary["last_cycle"]
     if last is not None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "
@@ -51,7 +61,9 @@ def status_table(summary: dict[str, Any]) -> None:
                                    ("success_probability", "P(success)")) if predicted.get(key)]
         if words:
             table.add_row("its picks", "; ".join(words))
-    if summary["stop_reason"]:
+    if counts.get("awaiting"):
+        state = f"awaiting lab results ({counts['awaiting']} evaluations)"
+    elif summary["stop_reason"]:
         state = f"stopped: {summary['stop_reason']}"
     else:
         state = "running or interrupted" if counts["pending"] else "not finished"

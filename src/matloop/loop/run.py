@@ -100,8 +100,14 @@ def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
 
 
 def prepare(campaign: Campaign) -> Prepared:
-    """Build pool, features and oracle; raises ``ConfigError`` on any invalid input."""
-    pool = build_pool(campaign.space)
+    """Build pool, features and oracle; raises ``ConfigError`` on any invalid input.
+
+    Measured candidates outside the pool (``matloop import --allow-new``), when the
+    campaign's database has any, are appended to the pool (see ``matloop.lab.external``)."""
+    from matloop.lab.external import extend, stored
+
+    pool = extend(build_pool(campaign.space),
+                  stored(campaign.database_url, campaign.campaign.name))
     raw = featurizer_for(pool).transform(pool.values)
     varying = np.ptp(raw, axis=0) > 0
     features = raw[:, varying] if varying.any() else raw[:, :1]
@@ -110,13 +116,105 @@ def prepare(campaign: Campaign) -> Prepared:
 
 
 def run(campaign: Campaign, on_progress: ProgressCallback | None = None) -> RunResult:
-    """Start or resume ``campaign`` until its budget is spent or its pool exhausted."""
+    """Start or resume ``campaign`` until its budget is spent or its pool exhausted.
+
+    A lab campaign (``[oracle] kind = "lab"``) records one batch as awaiting instead and
+    stops ("awaiting lab results"); ``matloop.lab.proposals`` writes its file."""
+    if campaign.oracle.kind == "lab":
+        return propose_lab(campaign, on_progress=on_progress).result
+    prepared, store, campaign_id = _open(campaign)
+    with store.lock(campaign_id):
+        _import_prior(campaign, store, campaign_id)
+        return _Runner(prepared, store, campaign_id, on_progress or (lambda _: None)).run()
+
+
+def _open(campaign: Campaign) -> tuple[Prepared, Store, int]:
     prepared = prepare(campaign)
     store = Store(campaign.database_url)
     campaign_id = store.campaign_id(campaign.campaign.name, campaign.model_dump(mode="json"),
                                     fixed=SEARCH_SECTIONS)
+    return prepared, store, campaign_id
+
+
+def _import_prior(campaign: Campaign, store: Store, campaign_id: int) -> None:
+    """Import ``[campaign] prior`` once: before the first cycle of the first run (when
+    the campaign has no evaluation yet)."""
+    if campaign.campaign.prior is None or store.next_cycle(campaign_id) > 0 or \
+            sum(store.counts(campaign_id).values()) > 0:
+        return
+    from matloop.lab.importer import import_results
+
+    import_results(campaign, campaign.campaign.prior, allow_new=False, prior=True)
+
+
+@dataclass(frozen=True)
+class LabBatch:
+    """A lab campaign's awaiting batch (``awaiting`` rows as ``Store.awaiting`` gives them,
+    with the model's predictions in their provenance); ``new`` is False when nothing was
+    proposed (a batch was already awaiting, or the campaign is done: ``result.stop_reason``)."""
+
+    result: RunResult
+    awaiting: list[dict[str, Any]]
+    new: bool
+    prepared: Prepared
+
+
+AWAITING_LAB = "awaiting lab results"
+
+
+def propose_lab(campaign: Campaign, batch: int | None = None, more: bool = False,
+                on_progress: ProgressCallback | None = None) -> LabBatch:
+    """Propose one batch of a lab campaign (the cycle's usual choice: random design, then
+    the acquisition with the feasibility classifier) and record it as ``awaiting``.
+
+    While a batch awaits results nothing new is proposed unless ``more``; ``batch`` sets
+    the number of candidates (the initial design is never exceeded)."""
+    prepared, store, campaign_id = _open(campaign)
     with store.lock(campaign_id):
-        return _Runner(prepared, store, campaign_id, on_progress or (lambda _: None)).run()
+        _import_prior(campaign, store, campaign_id)
+        runner = _Runner(_with_batch(prepared, store, campaign_id, batch), store, campaign_id,
+                         on_progress or (lambda _: None))
+        new = runner.propose_lab(more)
+        awaiting = store.awaiting(campaign_id)
+        reason = AWAITING_LAB if awaiting else (new or "nothing awaiting")
+        store.set_stop_reason(campaign_id, reason)
+        _, values = runner._training()
+        result = RunResult(campaign_id, reason, store.counts(campaign_id),
+                           runner.targets.best(values), int(runner.targets.hits(values).sum()),
+                           runner._hypervolume(values))
+        return LabBatch(result, awaiting, new == AWAITING_LAB, prepared)
+
+
+def _with_batch(prepared: Prepared, store: Store, campaign_id: int, batch: int | None
+                ) -> Prepared:
+    """``prepared`` whose loop proposes ``batch`` candidates (``--batch``)."""
+    if batch is None:
+        return prepared
+    from dataclasses import replace
+
+    if batch < 1:
+        from matloop.errors import ConfigError
+
+        raise ConfigError("--batch must be at least 1")
+    loop = prepared.campaign.loop
+    counts = store.counts(campaign_id)
+    planned = counts["succeeded"] + counts["failed"] + counts.get("awaiting", 0)
+    initial = min(loop.initial, planned + batch) if planned < loop.initial else loop.initial
+    changed = loop.model_copy(update={"batch_size": batch, "initial": initial})
+    return replace(prepared, campaign=prepared.campaign.model_copy(update={"loop": changed}))
+
+
+def _lab_prediction(strategy: str, predicted: dict | None, k: int,
+                    properties: tuple[str, ...]) -> dict[str, Any]:
+    """What the model predicted for the k-th pick of a lab batch (JSON-able)."""
+    out: dict[str, Any] = {"strategy": strategy}
+    if predicted:
+        out["mean"] = dict(zip(properties, predicted["mean"][k], strict=True))
+        out["std"] = dict(zip(properties, predicted["std"][k], strict=True))
+        for name in ("hit_probability", "success_probability"):
+            if name in predicted:
+                out[name] = predicted[name][k]
+    return out
 
 
 class _Runner:
@@ -154,6 +252,46 @@ class _Runner:
         return RunResult(self.id, reason, self.store.counts(self.id),
                          self.targets.best(values), int(self.targets.hits(values).sum()),
                          self._hypervolume(values))
+
+    def propose_lab(self, more: bool) -> str:
+        """Record the next batch as awaiting lab results; returns ``AWAITING_LAB``, or why
+        nothing was proposed (a batch awaits and not ``more``, budget, pool exhausted, a
+        stopping rule)."""
+        self._check_pool_unchanged()
+        loop = self.c.loop
+        waiting = len(self.store.awaiting(self.id))
+        if waiting and not more:
+            return "a batch is awaiting results"
+        counts = self.store.counts(self.id)
+        finished = counts["succeeded"] + counts["failed"]
+        remaining = loop.budget - finished - waiting
+        if remaining <= 0:
+            return "budget"
+        available = np.ones(len(self.p.pool), dtype=bool)
+        available[list(self.store.tried_pool_indices(self.id).values())] = False
+        if not available.any():
+            return "pool exhausted"
+        indices, values = self._training()
+        cycle = self.store.next_cycle(self.id)
+        if cycle > 0:  # the last batch's results are in (as far as they came)
+            self.store.finish_cycle(self.id, cycle - 1, self._best_record(values))
+        stop = self._stop_rule(values)
+        if stop is not None:
+            return stop
+        strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
+            indices, values, available, finished + waiting, remaining, cycle)
+        proposals = [Proposal(int(i), self.p.pool.key(int(i)),
+                              self.p.pool.candidate(int(i)).label) for i in chosen]
+        self.store.propose_awaiting(self.id, cycle, proposals,
+                                    [{"lab": _lab_prediction(strategy, predicted, k,
+                                                             self.targets.properties)}
+                                     for k in range(len(proposals))])
+        self.store.record_cycle(self.id, cycle, strategy, n_train=len(indices),
+                                n_proposed=len(proposals), fit_s=fit_s, select_s=select_s,
+                                hyperparameters=hyper, best=self._best_record(values),
+                                predicted=predicted)
+        self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(proposals)} to the lab")
+        return AWAITING_LAB
 
     def _cycles(self) -> str:
         loop = self.c.loop
@@ -268,7 +406,32 @@ class _Runner:
             predicted["success_probability"] = classifier.probability(
                 self.p.features[chosen]).tolist()
             hyperparameters["feasibility"] = classifier.hyperparameters()
+        validation = self._validate(cycle, indices, values, hyperparameters, seed)
+        if validation is not None:
+            hyperparameters["validation"] = validation
         return chosen, fit_s, select_s, hyperparameters, predicted
+
+    def _validate(self, cycle: int, indices: list[int], values: np.ndarray,
+                  hyperparameters: dict[str, Any], seed: int) -> dict[str, Any] | None:
+        """k-fold cross-validation of each property's model (every ``validate_every``-th
+        cycle): figures per property name, plus ``seconds``. GP folds start from this
+        cycle's fitted hyperparameters."""
+        from matloop.surrogates.validation import cross_validate
+
+        settings = self.c.surrogate
+        if not settings.validate_every or cycle % settings.validate_every:
+            return None
+        raw = hyperparameters.get("raw") or []
+
+        def make(j: int) -> Any:
+            warm = {"raw": [raw[j]]} if j < len(raw) else None
+            return make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
+                                  warm_start=warm)
+
+        start = time.perf_counter()
+        figures = cross_validate(make, self.p.features[indices], values, settings.folds, seed)
+        return {"seconds": time.perf_counter() - start,
+                **{self.targets.properties[j]: f for j, f in figures.items()}}
 
     def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
         """Run evaluations in the pool, recording each outcome as it arrives.

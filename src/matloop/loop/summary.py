@@ -51,8 +51,8 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
         "database": campaign.database_url,
         "cycles": len(cycles),
         "budget": budget,
-        "evaluations": {"succeeded": counts["succeeded"], "failed": counts["failed"],
-                        "pending": counts["proposed"] + counts["running"]},
+        "evaluations": _evaluation_counts(campaign, counts),
+        "replicates": replicated(store, campaign_id, targets.properties),
         "failures": _failure_reasons(evaluations),
         "targets": [t.describe() for t in campaign.targets],
         "best": best,
@@ -70,7 +70,44 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
             "hyperparameters": json.loads(last.hyperparameters or "{}"),
             "predicted": json.loads(last.predicted or "null")},
         "stop_reason": store.stop_reason(campaign_id),
+        **_validation(cycles),
     }
+
+
+def _evaluation_counts(campaign: Campaign, counts: dict[str, int]) -> dict[str, int]:
+    """Succeeded, failed, pending (proposed or running) and, for a lab campaign (or when
+    there are some), awaiting lab results."""
+    out = {"succeeded": counts["succeeded"], "failed": counts["failed"],
+           "pending": counts["proposed"] + counts["running"]}
+    if campaign.oracle.kind == "lab" or counts.get("awaiting"):
+        out["awaiting"] = counts.get("awaiting", 0)
+    return out
+
+
+def replicated(store: Store, campaign_id: int, properties: tuple[str, ...]
+               ) -> dict[str, dict[str, dict[str, float]]]:
+    """Candidates measured more than once: ``{label: {property: {mean, std, n}}}`` (the
+    models train on the mean)."""
+    return {label: spread for label, spread in store.replicates(campaign_id, properties).items()
+            if any(s["n"] > 1 for s in spread.values())}
+
+
+def _validation(cycles: list[Any]) -> dict[str, Any]:
+    """The latest cross-validation figures per property (``"validation"``, without the
+    held-out lists), the cycle they come from and warnings when uncertainty is badly off."""
+    from matloop.surrogates.validation import calibration_warning
+
+    for cycle in reversed(cycles):
+        record = json.loads(cycle.hyperparameters or "{}").get("validation")
+        if record:
+            figures = {name: {k: v for k, v in f.items()
+                              if k not in ("measured", "predicted", "std")}
+                       for name, f in record.items() if name != "seconds"}
+            warnings = [w for name, f in figures.items()
+                        if (w := calibration_warning(name, f)) is not None]
+            return {"validation": figures, "validation_cycle": cycle.number,
+                    "validation_warnings": warnings}
+    return {"validation": {}, "validation_cycle": None, "validation_warnings": []}
 
 
 def evaluations_unit(evaluations: list[dict[str, Any]], name: str) -> str | None:

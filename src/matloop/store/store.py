@@ -30,13 +30,15 @@ from matloop.store.tables import (
     CandidateRecord,
     Cycle,
     Evaluation,
+    ExternalCandidate,
     Measurement,
     Meta,
     RunLock,
     now,
 )
 
-IN_FLIGHT = ("proposed", "running")
+IN_FLIGHT = ("proposed", "running")  # re-run by the next run when left unfinished
+AWAITING = "awaiting"  # proposed to a lab: in flight, but never re-run by the loop
 FINISHED = ("succeeded", "failed")
 
 
@@ -57,6 +59,25 @@ class Pending:
     pool_index: int
     key: str
     attempt: int
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One imported result: it fills the awaiting evaluation ``evaluation_id``, or (None)
+    becomes a new evaluation of ``candidate`` (a replicate, or a candidate never proposed;
+    ``external`` holds the values of one outside the pool). ``values`` are in ``units``;
+    a failed result has no values and ``note`` as its error text."""
+
+    evaluation_id: int | None
+    candidate: Proposal
+    values: Mapping[str, float]
+    units: Mapping[str, str]
+    failed: bool
+    note: str
+    cycle: int
+    provenance: Mapping[str, Any]
+    external: Mapping[str, float] | None = None
+    kind: str = "inputs"
 
 
 def sqlite_path(url: str) -> Path | None:
@@ -322,7 +343,7 @@ class Store:
                                 .where(Evaluation.campaign_id == campaign_id)
                                 .group_by(Evaluation.status)).all()
         counts = dict.fromkeys(("proposed", "running", "succeeded", "failed"), 0)
-        counts.update({status: n for status, n in rows})
+        counts.update({status: n for status, n in rows})  # + "awaiting" when there are some
         return counts
 
     def evaluations(self, campaign_id: int) -> list[dict[str, Any]]:
@@ -397,6 +418,163 @@ class Store:
         with Session(self.engine) as session:
             return list(session.exec(select(Cycle).where(Cycle.campaign_id == campaign_id)
                                      .order_by(col(Cycle.number))).all())
+
+    # --- lab batches and imported results --------------------------------------------
+
+    def propose_awaiting(self, campaign_id: int, cycle: int, proposals: Sequence[Proposal],
+                         provenance: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Record a lab batch (status ``awaiting``) in one transaction; its evaluation ids.
+
+        ``provenance[i]`` (JSON-able: the model's predictions) is kept with proposal i."""
+        with Session(self.engine) as session:
+            ids = []
+            for proposal, extra in zip(proposals, provenance, strict=True):
+                candidate = _candidate(session, campaign_id, proposal)
+                evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
+                                        cycle=cycle, status=AWAITING,
+                                        provenance=json.dumps(dict(extra), default=str))
+                session.add(evaluation)
+                session.flush()
+                assert evaluation.id is not None
+                ids.append(evaluation.id)
+            session.commit()
+            return ids
+
+    def awaiting(self, campaign_id: int) -> list[dict[str, Any]]:
+        """The lab evaluations still awaiting results, oldest first: ``evaluation_id,
+        candidate_id, key, label, pool_index, cycle, provenance`` (parsed JSON)."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(Evaluation, CandidateRecord)
+                .join(CandidateRecord, col(CandidateRecord.id) == Evaluation.candidate_id)
+                .where(Evaluation.campaign_id == campaign_id, Evaluation.status == AWAITING)
+                .order_by(col(Evaluation.id))).all()
+        return [{"evaluation_id": e.id, "candidate_id": c.id, "key": c.key, "label": c.label,
+                 "pool_index": c.pool_index, "cycle": e.cycle,
+                 "provenance": json.loads(e.provenance or "{}")} for e, c in rows]
+
+    def candidates(self, campaign_id: int) -> list[CandidateRecord]:
+        """Every candidate the campaign has an evaluation of (any status)."""
+        with Session(self.engine) as session:
+            return list(session.exec(select(CandidateRecord)
+                                     .where(CandidateRecord.campaign_id == campaign_id)
+                                     .order_by(col(CandidateRecord.id))).all())
+
+    def external_candidates(self, campaign_id: int) -> list[tuple[int, str, str, dict]]:
+        """``(pool_index, key, kind, {name: value})`` of measured candidates outside the
+        pool, by pool index."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(CandidateRecord.pool_index, CandidateRecord.key, ExternalCandidate.kind,
+                       ExternalCandidate.values)
+                .join(ExternalCandidate,
+                      col(ExternalCandidate.candidate_id) == CandidateRecord.id)
+                .where(ExternalCandidate.campaign_id == campaign_id)
+                .order_by(col(CandidateRecord.pool_index))).all()
+        return [(index, key, kind, json.loads(values)) for index, key, kind, values in rows]
+
+    def import_results(self, campaign_id: int, results: Sequence[Recorded]) -> list[int]:
+        """Store imported results in ONE transaction (all or nothing); the evaluation ids.
+
+        Raises ``StoreError`` (and writes nothing) when an evaluation to fill is no longer
+        awaiting — e.g. another import got there first."""
+        with Session(self.engine) as session:
+            ids = [self._store_result(session, campaign_id, result) for result in results]
+            session.commit()
+        return ids
+
+    def _store_result(self, session: Session, campaign_id: int, result: Recorded) -> int:
+        if result.evaluation_id is not None:
+            evaluation = session.get(Evaluation, result.evaluation_id)
+            if evaluation is None or evaluation.status != AWAITING:
+                raise StoreError(f"{result.candidate.label}: evaluation "
+                                 f"{result.evaluation_id} is no longer awaiting results "
+                                 "(imported by someone else?); nothing was imported")
+            provenance = {**json.loads(evaluation.provenance or "{}"), **result.provenance}
+        else:
+            if result.external is not None:
+                _check_free_row(session, campaign_id, result.candidate)
+            candidate = _candidate(session, campaign_id, result.candidate)
+            if result.external is not None and session.get(ExternalCandidate,
+                                                           candidate) is None:
+                session.add(ExternalCandidate(candidate_id=candidate, campaign_id=campaign_id,
+                                              kind=result.kind,
+                                              values=json.dumps(dict(result.external))))
+            evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
+                                    cycle=result.cycle)
+            provenance = dict(result.provenance)
+        evaluation.status = "failed" if result.failed else "succeeded"
+        evaluation.reason = "infeasible" if result.failed else None
+        evaluation.error = result.note if result.failed else None
+        evaluation.finished_at = now()
+        evaluation.provenance = json.dumps(provenance, default=str)
+        session.add(evaluation)
+        session.flush()
+        assert evaluation.id is not None
+        for name, value in result.values.items():
+            session.add(Measurement(evaluation_id=evaluation.id, property=name,
+                                    value=float(value), unit=result.units.get(name)))
+        return evaluation.id
+
+    def imported_files(self, campaign_id: int) -> set[str]:
+        """The checksums of the result files imported into the campaign so far."""
+        with Session(self.engine) as session:
+            rows = session.exec(select(Evaluation.provenance).where(
+                Evaluation.campaign_id == campaign_id,
+                col(Evaluation.provenance).contains('"sha256"'))).all()
+        digests = {json.loads(text).get("import", {}).get("sha256") for text in rows if text}
+        return {d for d in digests if isinstance(d, str)}
+
+    def replicates(self, campaign_id: int, properties: Sequence[str]
+                   ) -> dict[str, dict[str, dict[str, float]]]:
+        """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
+        succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+        with Session(self.engine) as session:
+            rows = session.exec(
+                select(CandidateRecord.label, Measurement.property, Measurement.value)
+                .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
+                .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
+                .where(Evaluation.campaign_id == campaign_id,
+                       Evaluation.status == "succeeded",
+                       col(Measurement.property).in_(list(properties)))
+                .order_by(col(CandidateRecord.id))).all()
+        grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+        for label, name, value in rows:
+            grouped[label][name].append(value)
+        return {label: {name: _spread(values) for name, values in by_name.items()}
+                for label, by_name in grouped.items()}
+
+
+def _candidate(session: Session, campaign_id: int, proposal: Proposal) -> int:
+    """The id of the campaign's candidate with ``proposal.key`` (created when absent)."""
+    candidate = session.exec(
+        select(CandidateRecord).where(CandidateRecord.campaign_id == campaign_id,
+                                      CandidateRecord.key == proposal.key)).first()
+    if candidate is None:
+        candidate = CandidateRecord(campaign_id=campaign_id, key=proposal.key,
+                                    pool_index=proposal.pool_index, label=proposal.label)
+        session.add(candidate)
+        session.flush()
+    assert candidate.id is not None
+    return candidate.id
+
+
+def _check_free_row(session: Session, campaign_id: int, proposal: Proposal) -> None:
+    """An outside candidate's pool index must not be taken by another candidate (two
+    imports adding candidates at the same time)."""
+    taken = session.exec(select(CandidateRecord.key).where(
+        CandidateRecord.campaign_id == campaign_id,
+        CandidateRecord.pool_index == proposal.pool_index)).first()
+    if taken is not None and taken != proposal.key:
+        raise StoreError(f"{proposal.label}: row {proposal.pool_index} was just taken by "
+                         f"another import ({taken}); nothing was imported, import again")
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return {"mean": mean, "std": var ** 0.5, "n": n}
 
 
 def _alive(pid: int) -> bool:

@@ -1,7 +1,8 @@
 """SQLModel tables: the campaign's whole history, and its checkpoint.
 
 One database may hold several campaigns (by name). An evaluation moves
-``proposed -> running -> succeeded | failed``; each measured property is a row of
+``proposed -> running -> succeeded | failed``, or, for a lab, ``awaiting -> succeeded |
+failed`` when its results are imported; each measured property is a row of
 ``Measurement`` so that evaluations may return some properties and not others.
 """
 
@@ -51,7 +52,8 @@ class Evaluation(SQLModel, table=True):
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     cycle: int
     attempt: int = 1
-    status: str = Field(default="proposed", index=True)  # proposed|running|succeeded|failed
+    status: str = Field(default="proposed", index=True)  # proposed|running|awaiting|
+    #                                                        succeeded|failed
     reason: str | None = None  # failure category (see matloop.protocols.FAILURE_REASONS)
     error: str | None = Field(default=None, sa_column=Column(Text))
     proposed_at: datetime = Field(default_factory=now)
@@ -93,3 +95,14 @@ class RunLock(SQLModel, table=True):
     host: str
     pid: int
     acquired_at: datetime = Field(default_factory=now)
+
+
+class ExternalCandidate(SQLModel, table=True):
+    """A measured candidate that is not in the campaign's pool (``import --allow-new``):
+    its pool-space values, so that a later run can rebuild and featurise it."""
+
+    __tablename__ = "external_candidate"
+    candidate_id: int = Field(foreign_key="candidate.id", primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    kind: str  # "inputs" or "composition", as Pool.kind
+    values: str = Field(sa_column=Column(Text, nullable=False))  # JSON {name: value}

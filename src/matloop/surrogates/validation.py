@@ -22,10 +22,11 @@ LEVELS = np.linspace(0.01, 0.99, 99)
 MIN_POINTS = 4  # per property: fewer measured values are not validated
 
 
-def cross_validate(make: Callable[[], Surrogate], X: np.ndarray, Y: np.ndarray,
+def cross_validate(make: Callable[[int], Surrogate], X: np.ndarray, Y: np.ndarray,
                    folds: int = 5, seed: int = 0) -> dict[int, dict[str, Any]]:
-    """Metrics per property index of ``Y`` ``(n, m)`` for surrogates from ``make``, each
-    fitted on all but one fold of the rows where that property was measured.
+    """Metrics per property index of ``Y`` ``(n, m)`` for surrogates from ``make(j)`` (a
+    one-property model of property j), each fitted on all but one fold of the rows where
+    that property was measured.
 
     Also returns the held-out ``measured``, ``predicted`` and ``std`` lists (for parity
     plots). Properties with fewer than ``MIN_POINTS`` values are left out.
@@ -44,7 +45,7 @@ def cross_validate(make: Callable[[], Surrogate], X: np.ndarray, Y: np.ndarray,
         std = np.empty(len(rows))
         for fold in range(k):
             test, train = rows[fold_of == fold], rows[fold_of != fold]
-            prediction = make().fit(X[train], Y[train, j:j + 1]).predict(X[test])
+            prediction = make(j).fit(X[train], Y[train, j:j + 1]).predict(X[test])
             mean[fold_of == fold] = prediction.mean[:, 0]
             std[fold_of == fold] = prediction.std[:, 0]
         results[j] = metrics(Y[rows, j], mean, std)

@@ -1,0 +1,191 @@
+"""``matloop propose``: a lab batch as a file to fill in (CSV, and XLSX on request).
+
+Columns: ``candidate_id``, ``candidate`` (in words), the columns that describe it (the
+numeric inputs, or ``formula``; the id column when the space has one), ``cycle``, the
+model's ``predicted_<p> [unit]`` and ``std_<p> [unit]`` per target property (empty for
+the random initial design), ``hit_probability`` with range targets and
+``success_probability`` once failures are learnt, then the EMPTY result columns
+``<p> [unit]``, ``status`` (``ok`` / ``failed``) and ``note``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from matloop.campaigns.schema import Campaign
+from matloop.campaigns.spaces import Pool, integer_formula
+from matloop.lab.results import describing_columns, formula_column, result_header
+
+
+@dataclass(frozen=True)
+class Proposed:
+    """The files written, how many candidates they list, whether the batch is new, and
+    why nothing new was proposed (budget, pool exhausted, stopping rule) when so."""
+
+    paths: list[Path]
+    count: int
+    new: bool
+    stop_reason: str
+    kept: list[Path] = field(default_factory=list)  # not rewritten: results filled in
+
+
+def propose(campaign: Campaign, batch: int | None = None, out: Path | None = None,
+            xlsx: bool = False, more: bool = False) -> Proposed:
+    """Propose a batch (or re-list the awaiting one) and write it for the lab."""
+    from matloop.loop.run import propose_lab
+
+    lab = propose_lab(campaign, batch=batch, more=more)
+    pool = lab.prepared.pool
+    cycles = sorted({row["cycle"] for row in lab.awaiting})
+    groups: list[tuple[int, list[dict[str, Any]]]]
+    if lab.new:  # only the new batch: the older ones have their files
+        groups = [(cycles[-1], [r for r in lab.awaiting if r["cycle"] == cycles[-1]])]
+    elif out is not None:
+        groups = [(cycles[-1], lab.awaiting)] if cycles else []
+    else:
+        groups = [(c, [r for r in lab.awaiting if r["cycle"] == c]) for c in cycles]
+    paths, kept = [], []
+    filled_in = {*header(campaign, pool)[-len(campaign.properties) - 2:]}
+    for cycle, rows in groups:
+        path = out if out is not None else default_path(campaign, cycle)
+        filled = [p for p in _targets(path, xlsx) if has_results(p, filled_in)]
+        if filled:  # the lab's work is never overwritten
+            kept += filled
+            continue
+        paths += write_batch(campaign, pool, rows, path, xlsx)
+    return Proposed(paths, sum(len(rows) for _, rows in groups), lab.new,
+                    lab.result.stop_reason, kept)
+
+
+def _targets(path: Path, xlsx: bool) -> list[Path]:
+    csv_path = path.with_suffix(".csv") if path.suffix.lower() == ".xlsx" else path
+    return [csv_path, csv_path.with_suffix(".xlsx")] if xlsx else [csv_path]
+
+
+def has_results(path: Path, filled_in: set[str]) -> bool:
+    """True when ``path`` exists and one of its ``filled_in`` columns (results, status,
+    note) has a value."""
+    from matloop.errors import ConfigError
+    from matloop.lab.results import read_sheet
+
+    if not path.exists():
+        return False
+    try:
+        sheet = read_sheet(path)
+    except ConfigError:
+        return False
+    columns = [j for j, text in enumerate(sheet.header) if text in filled_in]
+    return any(row[j].strip() for row in sheet.rows for j in columns)
+
+
+def default_path(campaign: Campaign, cycle: int) -> Path:
+    """``<name>-batch-<cycle>.csv`` beside the campaign file."""
+    return campaign.base_dir / f"{campaign.campaign.name}-batch-{cycle}.csv"
+
+
+def header(campaign: Campaign, pool: Pool) -> list[str]:
+    """The columns of a batch file, in order."""
+    columns = ["candidate_id", "candidate", *describing_columns(campaign, pool), "cycle"]
+    units = _units(campaign)
+    for name in campaign.properties:
+        columns += [result_header(f"predicted_{name}", units[name]),
+                    result_header(f"std_{name}", units[name])]
+    if any(not t.optimised for t in campaign.targets):
+        columns.append("hit_probability")
+    columns.append("success_probability")
+    columns += [result_header(name, units[name]) for name in campaign.properties]
+    return [*columns, "status", "note"]
+
+
+def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]]
+            ) -> list[list[str]]:
+    """One row per awaiting evaluation (text cells, numbers in full precision)."""
+    out = []
+    ranges = any(not t.optimised for t in campaign.targets)
+    for item in awaiting:
+        index = item["pool_index"]
+        lab = item["provenance"].get("lab", {})
+        mean, std = lab.get("mean", {}), lab.get("std", {})
+        cells = [str(item["candidate_id"]), item["label"],
+                 *_description(campaign, pool, index), str(item["cycle"])]
+        for name in campaign.properties:
+            cells += [_number(mean.get(name)), _number(std.get(name))]
+        if ranges:
+            cells.append(_number(lab.get("hit_probability")))
+        cells.append(_number(lab.get("success_probability")))
+        cells += [""] * len(campaign.properties) + ["", ""]
+        out.append(cells)
+    return out
+
+
+def write_batch(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]],
+                path: Path, xlsx: bool = False) -> list[Path]:
+    """Write the batch as CSV at ``path`` (and beside it as .xlsx when asked); the paths."""
+    columns = header(campaign, pool)
+    rows = rows_of(campaign, pool, awaiting)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    csv_path = path.with_suffix(".csv") if path.suffix.lower() == ".xlsx" else path
+    with csv_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(columns)
+        writer.writerows(rows)
+    paths = [csv_path]
+    if xlsx:
+        paths.append(_write_xlsx(csv_path.with_suffix(".xlsx"), columns, rows))
+    return paths
+
+
+def _write_xlsx(path: Path, columns: list[str], rows: list[list[str]]) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.title = "batch"
+    sheet.append(columns)
+    for row in rows:
+        sheet.append([_cell(value) for value in row])
+    book.save(path)
+    return path
+
+
+def _cell(text: str) -> float | int | str | None:
+    """Numbers as numbers in a workbook, so that a spreadsheet can sort them."""
+    if text == "":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        return text
+    return int(value) if text.lstrip("-").isdigit() else value
+
+
+def _description(campaign: Campaign, pool: Pool, index: int) -> list[str]:
+    """The describing cells of pool row ``index``, in ``describing_columns`` order."""
+    out = []
+    for column in describing_columns(campaign, pool):
+        if pool.ids is not None and column not in pool.names and \
+                column != formula_column(campaign):
+            out.append(pool.ids[index])
+        elif pool.kind == "inputs":
+            out.append(repr(float(pool.values[index, pool.names.index(column)])))
+        elif pool.labels is not None and pool.ids is None:
+            out.append(pool.labels[index])
+        else:
+            out.append(integer_formula(pool.names, pool.values[index]))
+    return out
+
+
+def _units(campaign: Campaign) -> dict[str, str | None]:
+    units: dict[str, str | None] = dict.fromkeys(campaign.properties)
+    for target in campaign.targets:
+        units[target.property] = units[target.property] or target.unit
+    return units
+
+
+def _number(value: float | None) -> str:
+    return "" if value is None else repr(float(value))

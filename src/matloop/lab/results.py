@@ -1,0 +1,452 @@
+"""Reading a lab's results file (CSV or XLSX) and checking every cell against a campaign.
+
+Nothing here writes: ``check`` turns a ``Sheet`` into the list of results to store, or
+raises one ``ConfigError`` that lists every problem (spreadsheet row numbers: the header
+is row 1, the first result row 2).
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from matloop.campaigns.schema import Campaign, TableSpace
+from matloop.campaigns.spaces import FRACTION_DIGITS, Pool, candidate_key
+from matloop.errors import ConfigError
+
+SUFFIXES = (".csv", ".xlsx")
+STATUSES = ("ok", "failed")
+_HEADER = re.compile(r"^\s*([^\[\]]*?)\s*(?:\[\s*([^\[\]]*?)\s*\])?\s*$")
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """A results file as text cells: ``header`` (row 1) and ``rows`` (rows 2, 3, ...),
+    every row as long as the header ("" for an empty cell)."""
+
+    path: Path
+    header: list[str]
+    rows: list[list[str]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One bad cell (or row, or file): where it is, what it holds, why it is wrong."""
+
+    why: str
+    row: int | None = None
+    column: str | None = None
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.row is not None:
+            where.append(f"row {self.row}")
+        if self.column is not None:
+            where.append(f"column {self.column!r}")
+        value = f"{self.value!r}: " if self.value is not None else ""
+        return (", ".join(where) + ": " if where else "") + value + self.why
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store knows of the campaign (empty before its first run or import).
+
+    ``candidates``: store candidate id -> (key, label, pool index); ``awaiting``: key ->
+    awaiting evaluation ids, oldest first; ``external``: outside-pool candidates already
+    stored, key -> pool index; ``cycle``: the cycle a new evaluation is filed under."""
+
+    candidates: Mapping[int, tuple[str, str, int]] = field(default_factory=dict)
+    awaiting: Mapping[str, list[int]] = field(default_factory=dict)
+    external: Mapping[str, int] = field(default_factory=dict)
+    cycle: int = -1
+    imported: frozenset[str] = frozenset()  # sha256 of the files imported before
+
+
+@dataclass(frozen=True)
+class Result:
+    """One checked row: the candidate (key, label, pool index, values when outside the
+    pool), its values in the target units, or a failure with its note."""
+
+    row: int
+    key: str
+    label: str
+    pool_index: int
+    values: dict[str, float]
+    failed: bool
+    note: str
+    external: dict[str, float] | None = None
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A valid file: its ``results`` in file order and the rows left blank (not measured)."""
+
+    results: list[Result]
+    blank: list[int]
+    units: dict[str, str]
+
+
+def read_sheet(path: Path) -> Sheet:
+    """The cells of a CSV or XLSX file; ``ConfigError`` when it is missing, of another
+    kind, unreadable or empty."""
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        got = suffix or "no suffix"
+        raise ConfigError(f"{path}: results files are .csv or .xlsx (got {got}); nothing "
+                          "was imported")
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such file; nothing was imported")
+    table = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
+    table = [row for row in table if any(cell.strip() for cell in row)]
+    if not table:
+        raise ConfigError(f"{path}: the file is empty; nothing was imported")
+    header = [cell.strip() for cell in table[0]]
+    width = len(header)
+    rows = [row + [""] * (width - len(row)) for row in table[1:]]
+    if not rows:
+        raise ConfigError(f"{path}: the file has a header but no rows; nothing was imported")
+    return Sheet(path, header, rows)
+
+
+def _read_csv(path: Path) -> list[list[str]]:
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            return [list(row) for row in csv.reader(handle)]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{path}: cannot read it as CSV text ({exc}); nothing was "
+                          "imported") from None
+
+
+def _read_xlsx(path: Path) -> list[list[str]]:
+    """The first worksheet's cells as text (numbers as Python writes them)."""
+    try:
+        from openpyxl import load_workbook
+    except ImportError:
+        raise ConfigError("reading .xlsx needs openpyxl (pip install openpyxl)") from None
+    from zipfile import BadZipFile
+
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (BadZipFile, OSError, KeyError, ValueError) as exc:
+        raise ConfigError(f"{path}: not a readable .xlsx workbook ({exc}); nothing was "
+                          "imported") from None
+    try:
+        sheet = book.worksheets[0]
+        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
+    finally:
+        book.close()
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    return str(value)
+
+
+def split_header(text: str) -> tuple[str, str | None]:
+    """``"bulk_modulus [GPa]"`` -> ``("bulk_modulus", "GPa")``; no brackets -> unit None."""
+    match = _HEADER.match(text)
+    if match is None:
+        return text.strip(), None
+    return match.group(1), match.group(2)
+
+
+def result_header(name: str, unit: str | None) -> str:
+    """The header of a result column: ``bulk_modulus [GPa]``, or the name without a unit."""
+    return f"{name} [{unit}]" if unit else name
+
+
+def same_unit(a: str, b: str) -> bool:
+    """Units equal up to spaces, ``Å``/``A``, ``^`` and ``**``."""
+    def plain(unit: str) -> str:
+        return unit.replace(" ", "").replace("Å", "A").replace("^", "").replace("**", "")
+
+    return plain(a) == plain(b)
+
+
+def describing_columns(campaign: Campaign, pool: Pool) -> list[str]:
+    """The columns that name a candidate in words: the numeric inputs, or the formula
+    column (and the id column when the space has one)."""
+    space = campaign.space
+    id_column = space.id if isinstance(space, TableSpace) else None
+    if pool.kind == "inputs":
+        names = list(space.inputs or []) if isinstance(space, TableSpace) else list(pool.names)
+    else:
+        names = [formula_column(campaign)]
+    return ([id_column] if id_column else []) + names
+
+
+def formula_column(campaign: Campaign) -> str:
+    space = campaign.space
+    return (space.composition or "formula") if isinstance(space, TableSpace) else "formula"
+
+
+class _Checker:
+    """Checks one sheet; collects every problem instead of stopping at the first."""
+
+    def __init__(self, sheet: Sheet, campaign: Campaign, pool: Pool, known: Known,
+                 allow_new: bool, pool_keys: Callable[[], Mapping[str, int]]) -> None:
+        self.sheet, self.campaign, self.pool, self.known = sheet, campaign, pool, known
+        self.allow_new = allow_new
+        self.pool_keys = pool_keys
+        self.problems: list[Problem] = []
+        self.columns = {name: j for j, name in enumerate(sheet.header)}
+        self.new_external: dict[str, int] = {}
+
+    def problem(self, why: str, row: int | None = None, column: str | None = None,
+                value: str | None = None) -> None:
+        self.problems.append(Problem(why, row, column, value))
+
+    # --- the header ------------------------------------------------------------------
+
+    def result_columns(self) -> tuple[dict[str, int], dict[str, str]]:
+        """Target property -> column index and unit (the target's)."""
+        found: dict[str, int] = {}
+        units: dict[str, str] = {}
+        wanted = {t.property: t.unit for t in self.campaign.targets}
+        for j, text in enumerate(self.sheet.header):
+            name, unit = split_header(text)
+            if name not in wanted:
+                continue
+            target_unit = wanted[name]
+            if name in found:
+                self.problem(f"a second column for {name}", 1, text)
+            elif target_unit and unit is None:
+                self.problem(f"write the unit: {result_header(name, target_unit)!r} "
+                             "(the campaign's unit)", 1, text)
+            elif target_unit and unit is not None and not same_unit(unit, target_unit):
+                self.problem(f"the unit {unit!r} is not the campaign's unit {target_unit!r} "
+                             f"for {name}; convert the values and write "
+                             f"{result_header(name, target_unit)!r}", 1, text)
+            else:
+                found[name] = j
+                units[name] = target_unit or unit or ""
+        for name, unit in wanted.items():
+            if name not in found and not any(split_header(h)[0] == name
+                                             for h in self.sheet.header):
+                self.problem(f"missing required column {result_header(name, unit)!r}")
+        return found, {k: v for k, v in units.items() if v}
+
+    def identity_columns(self) -> list[str]:
+        describing = describing_columns(self.campaign, self.pool)
+        if "candidate_id" not in self.columns:
+            missing = [c for c in describing if c not in self.columns]
+            if missing:
+                self.problem("missing required column(s): 'candidate_id' or "
+                             + ", ".join(map(repr, missing)))
+        return describing
+
+    # --- rows ------------------------------------------------------------------------
+
+    def cell(self, row: list[str], column: str) -> str:
+        j = self.columns.get(column)
+        return "" if j is None else row[j].strip()
+
+    def check(self) -> Checked:
+        results_at, units = self.result_columns()
+        describing = self.identity_columns()
+        results: list[Result] = []
+        blank: list[int] = []
+        if self.problems:
+            self.raise_problems()
+        for i, row in enumerate(self.sheet.rows):
+            number = i + 2
+            result = self.check_row(number, row, results_at, describing)
+            if result == "blank":
+                blank.append(number)
+            elif isinstance(result, Result):
+                results.append(result)
+        self.check_contradictions(results)
+        if self.problems:
+            self.raise_problems()
+        return Checked(results, blank, units)
+
+    def check_row(self, number: int, row: list[str], results_at: Mapping[str, int],
+                  describing: list[str]) -> Result | str | None:
+        status = self.cell(row, "status").lower()
+        note = self.cell(row, "note")
+        values: dict[str, float] = {}
+        empty: list[str] = []
+        for name, j in results_at.items():
+            text = row[j].strip()
+            if not text:
+                empty.append(name)
+                continue
+            value = _number(text)
+            if value is None:
+                self.problem("is not a number", number, self.sheet.header[j], text)
+            elif not math.isfinite(value):
+                self.problem("is not a finite number (a failed sample is status 'failed')",
+                             number, self.sheet.header[j], text)
+            else:
+                values[name] = value
+        if status not in ("", *STATUSES):
+            self.problem("status must be 'ok', 'failed' or empty (not measured yet)",
+                         number, "status", status)
+            return None
+        if status == "" and len(empty) == len(results_at) and not note:
+            return "blank"
+        failed = status == "failed"
+        if not failed and empty:
+            why = ("the row is ok but has no values" if len(empty) == len(results_at)
+                   else "empty: an ok row needs every target property")
+            for name in empty:
+                self.problem(why, number, self.sheet.header[results_at[name]], "")
+        if failed and (values or len(empty) < len(results_at)):
+            self.problem("a failed row must not have values (leave them empty, or mark "
+                         "the row 'ok')", number, "status", status)
+        candidate = self.identify(number, row, describing)
+        if candidate is None or (not failed and empty):
+            return None
+        key, label, index, external = candidate
+        return Result(number, key, label, index, values, failed, note, external)
+
+    def identify(self, number: int, row: list[str], describing: list[str]
+                 ) -> tuple[str, str, int, dict[str, float] | None] | None:
+        """The row's candidate: by ``candidate_id``, else by its description; both must
+        agree when both are given."""
+        given = [c for c in describing if self.cell(row, c)]
+        described = self.describe(number, row, describing) if given else None
+        if given and described is None:
+            return None
+        text = self.cell(row, "candidate_id")
+        if text:
+            ident = _integer(text)
+            stored = self.known.candidates.get(ident) if ident is not None else None
+            if stored is None:
+                self.problem("unknown candidate id (not a candidate of this campaign)",
+                             number, "candidate_id", text)
+                return None
+            key, label, index = stored
+            if described is not None and described[0] != key:
+                self.problem(f"candidate {ident} is {label!r}, but the row describes "
+                             f"{described[1]!r}", number, "candidate_id", text)
+                return None
+            return key, label, index, None
+        if described is None:
+            self.problem("no candidate: give candidate_id or " + ", ".join(describing),
+                         number)
+            return None
+        return self.locate(number, *described)
+
+    def describe(self, number: int, row: list[str], describing: list[str]
+                 ) -> tuple[str, str, dict[str, float]] | None:
+        """(key, label, values) of the candidate the row describes, keyed as the pool
+        keys it; None (with problems) when a cell is missing or bad."""
+        space = self.campaign.space
+        id_column = space.id if isinstance(space, TableSpace) else None
+        names = [c for c in describing if c != id_column]
+        bad = len(self.problems)
+        if self.pool.kind == "inputs":
+            values: dict[str, float] = {}
+            for name in names:
+                text = self.cell(row, name)
+                value = _number(text) if text else None
+                if value is None or not math.isfinite(value):
+                    self.problem("is not a finite number" if text else "empty: the "
+                                 "candidate needs every input", number, name, text)
+                else:
+                    values[name] = value
+            if len(self.problems) > bad:
+                return None
+            key = candidate_key("inputs", names, np.array([values[n] for n in names]))
+            label = ", ".join(f"{n}={v:g}" for n, v in values.items())
+        else:
+            text = self.cell(row, names[0])
+            parsed = _formula(text)
+            if parsed is None:
+                self.problem("is not a chemical formula", number, names[0], text)
+                return None
+            values = parsed
+            key = candidate_key("composition", list(values), np.array(list(values.values())))
+            label = text
+        if id_column is not None:
+            key = self.cell(row, id_column)
+            if not key:
+                self.problem("empty id", number, id_column, "")
+                return None
+            label = f"{label} ({key})"
+        return key, label, values
+
+    def locate(self, number: int, key: str, label: str, values: dict[str, float]
+               ) -> tuple[str, str, int, dict[str, float] | None] | None:
+        """The pool row (or stored outside candidate) of ``key``; with ``allow_new`` a
+        new outside candidate, else a problem."""
+        index = self.pool_keys().get(key)
+        if index is not None:
+            return key, self.pool.candidate(index).label, index, None
+        if key in self.known.external:
+            return key, label, self.known.external[key], None
+        if not self.allow_new:
+            self.problem(f"{label!r} is not a candidate of this campaign's pool (import "
+                         "with --allow-new to add measured candidates from outside it)",
+                         number)
+            return None
+        if key not in self.new_external:
+            self.new_external[key] = len(self.pool) + len(self.new_external)
+        return key, label, self.new_external[key], values
+
+    def check_contradictions(self, results: Sequence[Result]) -> None:
+        """Rows of one candidate must agree on whether it could be made."""
+        first: dict[str, Result] = {}
+        for result in results:
+            seen = first.setdefault(result.key, result)
+            if seen.failed != result.failed:
+                self.problem(f"contradicts row {seen.row} for {result.label!r} (one says "
+                             "'ok', the other 'failed')", result.row, "status",
+                             "failed" if result.failed else "ok")
+
+    def raise_problems(self) -> None:
+        count = len(self.problems)
+        lines = "\n".join(f"  {p}" for p in self.problems)
+        raise ConfigError(f"{self.sheet.path}: {count} problem{'s' * (count != 1)}; nothing "
+                          f"was imported:\n{lines}")
+
+
+def check(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known, allow_new: bool,
+          pool_keys: Callable[[], Mapping[str, int]]) -> Checked:
+    """Every row checked: the results to store, or ``ConfigError`` listing every problem.
+
+    ``pool_keys()`` gives candidate key -> pool row (built only when a row needs it)."""
+    return _Checker(sheet, campaign, pool, known, allow_new, pool_keys).check()
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def _integer(text: str) -> int | None:
+    value = _number(text)
+    return int(value) if value is not None and math.isfinite(value) and value == int(value) \
+        else None
+
+
+def _formula(text: str) -> dict[str, float] | None:
+    """Element -> atomic fraction of a formula (pymatgen), None when it is not one."""
+    if not text:
+        return None
+    from pymatgen.core import Composition
+    from pymatgen.core.periodic_table import Element
+
+    try:
+        composition = Composition(text)
+        if composition.num_atoms <= 0:
+            return None
+    except (ValueError, KeyError, TypeError):
+        return None
+    amounts = composition.fractional_composition.get_el_amt_dict()
+    if not all(Element.is_valid_symbol(el) for el in amounts):
+        return None
+    return {el: round(float(v), FRACTION_DIGITS + 6) for el, v in sorted(amounts.items())}
