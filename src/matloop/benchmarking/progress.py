@@ -27,19 +27,9 @@ def seed_progress(total: int, quiet: bool = False) -> Iterator[Callable[[SeedRun
 
         yield line
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from matloop.cli.progress import terminal_bar
 
-    with Progress(TextColumn("seeds"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("{task.fields[last]}"), TimeElapsedColumn(),
-                  TimeRemainingColumn(), console=Console(stderr=True)) as bar:
+    with terminal_bar("seeds", "{task.fields[last]}") as bar:
         task = bar.add_task("benchmark", total=total, last="")
 
         def update(run: SeedRun) -> None:

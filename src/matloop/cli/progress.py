@@ -9,6 +9,26 @@ from typing import Any
 
 
 @contextmanager
+def terminal_bar(label: str, fields: str) -> Iterator[Any]:
+    """A rich progress bar on stderr: ``label``, the bar, done/total, ``fields`` (rich
+    templates over ``task.fields``), elapsed time and ETA."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(fields),
+                  TimeElapsedColumn(), TimeRemainingColumn(),
+                  console=Console(stderr=True)) as bar:
+        yield bar
+
+
+@contextmanager
 def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None]]:
     """Yield a callback for ``matloop.loop.run.Progress`` events."""
     if quiet:
@@ -25,21 +45,8 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
 
         yield line
         return
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    with Progress(TextColumn("cycle {task.fields[cycle]}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("failed {task.fields[failed]}  best {task.fields[best]}  "
-                             "hits {task.fields[hits]}"),
-                  TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
+    with terminal_bar("cycle {task.fields[cycle]}", "failed {task.fields[failed]}  "
+                      "best {task.fields[best]}  hits {task.fields[hits]}") as bar:
         task = bar.add_task("run", total=budget, cycle="-", failed=0, best="-", hits=0)
 
         def update(event: Any) -> None:

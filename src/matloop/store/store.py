@@ -308,14 +308,7 @@ class Store:
     def training_data(self, campaign_id: int, properties: Sequence[str]
                       ) -> tuple[list[int], list[list[float]]]:
         """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)."""
-        with Session(self.engine) as session:
-            rows = session.exec(
-                select(CandidateRecord.pool_index, Measurement.property, Measurement.value)
-                .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
-                .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
-                .where(Evaluation.campaign_id == campaign_id,
-                       Evaluation.status == "succeeded",
-                       col(Measurement.property).in_(list(properties)))).all()
+        rows = self._measured(campaign_id, properties, CandidateRecord.pool_index)
         sums: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for index, name, value in rows:
             sums[index][name].append(value)
@@ -525,19 +518,25 @@ class Store:
         digests = {json.loads(text).get("import", {}).get("sha256") for text in rows if text}
         return {d for d in digests if isinstance(d, str)}
 
-    def replicates(self, campaign_id: int, properties: Sequence[str]
-                   ) -> dict[str, dict[str, dict[str, float]]]:
-        """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
-        succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+    def _measured(self, campaign_id: int, properties: Sequence[str], key: Any
+                  ) -> list[tuple[Any, str, float]]:
+        """``(key of the candidate, property, value)`` of every measurement of a succeeded
+        evaluation, in candidate order; ``key`` is a ``CandidateRecord`` column."""
         with Session(self.engine) as session:
-            rows = session.exec(
-                select(CandidateRecord.label, Measurement.property, Measurement.value)
+            return list(session.exec(
+                select(key, Measurement.property, Measurement.value)
                 .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
                 .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
                 .where(Evaluation.campaign_id == campaign_id,
                        Evaluation.status == "succeeded",
                        col(Measurement.property).in_(list(properties)))
-                .order_by(col(CandidateRecord.id))).all()
+                .order_by(col(CandidateRecord.id))).all())
+
+    def replicates(self, campaign_id: int, properties: Sequence[str]
+                   ) -> dict[str, dict[str, dict[str, float]]]:
+        """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
+        succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+        rows = self._measured(campaign_id, properties, CandidateRecord.label)
         grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
         for label, name, value in rows:
             grouped[label][name].append(value)
