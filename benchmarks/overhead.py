@@ -1,128 +1,226 @@
-"""Benchmark: what the loop itself costs per cycle (fit + score + select) as pools grow.
+"""Benchmark: one loop cycle (fit, score the pool, select the batch) against plain BoTorch.
 
-Builds a real composition pool (7 elements, up to 4 per composition, ~1.2 million rows),
-featurises it, fits the exact GP on n measured candidates (values from a smooth function
-of the features) from scratch and then, warm-started, on n + 1, and selects q = 1 and
-q = 4 candidates over the first N rows with the same ``select`` the loop calls; then the
-same selections for two objectives (hypervolume improvement, ``ehvi``).
-Baselines measured in the same process:
+Synthetic data: pool features uniform on [0, 1]^d, objective a smooth random function
+(random Fourier features), n measured points. For every case (d, N, n, q):
 
-* one real oracle call: ``AseEosOracle`` (EMT, 32-atom ternary, relax + 7-point EOS);
-* BoTorch's own batched posterior for the q = 1 scoring (what ``optimize_acqf_discrete``
-  does without matloop's marginal model), on the largest pool it can finish quickly.
+* matloop: cold fit on n - 1 points, then the fit on n points warm-started from it (what
+  the loop does each cycle), the analytic score of the whole pool (``scores``) and the
+  full ``select`` (analytic scores, then for q > 1 the Monte Carlo batch among the 1,024
+  best); cycle = warm fit + select; "batch" = select - score;
+* baseline: a minimal hand-written BoTorch loop on the same data — ``SingleTaskGP`` +
+  ``fit_gpytorch_mll``, analytic ``LogExpectedImprovement`` (q = 1) or
+  ``qLogNoisyExpectedImprovement`` (q > 1), ``optimize_acqf_discrete`` over the whole
+  pool with its default ``max_batch_size``; ratio = baseline cycle / matloop cycle.
 
-Prints figures; asserts nothing.
+Each (d, N, n) matloop case runs in a fresh process (q values in order, peak RSS read
+after each), each baseline case in another, under a time limit and an address-space
+limit; a baseline whose projected time (from the previous pool size) exceeds the budget
+is not started. Prints a markdown table, then fit time against n (the exact GP's n^3).
 
-    .venv/bin/python benchmarks/overhead.py [--pools 1000 10000 100000 1000000] [--train 20 100 300]
+    .venv/bin/python benchmarks/overhead.py [--pools 1000 10000 100000 1000000]
+        [--dims 6 30] [--train 20 100 500 2000] [--batch 1 5] [--no-baseline]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import resource
+import subprocess
+import sys
 import time
+from typing import Any
 
 import numpy as np
 
+FEATURES = 64  # random Fourier features of the objective
 
-def timed(function, *args, **kwargs):  # type: ignore[no-untyped-def]
+
+def data(d: int, N: int, n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pool ``(N, d)``, measured features ``(n, d)`` (nested in n) and values ``(n, 1)``."""
+    pool = np.random.default_rng([seed, d, 1]).random((N, d))
+    X = np.random.default_rng([seed, d, 2]).random((n, d))
+    rng = np.random.default_rng([seed, d, 3])
+    W = rng.normal(size=(d, FEATURES)) / (0.3 * np.sqrt(d))
+    b = rng.uniform(0, 2 * np.pi, FEATURES)
+    a = rng.normal(size=FEATURES) * np.sqrt(2 / FEATURES)
+    return pool, X, (np.cos(X @ W + b) @ a)[:, None]
+
+
+def peak_mb() -> float:
+    """This process's peak resident set size so far, MB (Linux reports kB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_matloop(d: int, N: int, n: int, qs: list[int]) -> list[dict[str, Any]]:
+    """Time matloop's cycle phases for each q (one fit, shared by the q values)."""
+    from matloop.campaigns.schema import Target
+    from matloop.campaigns.targets import TargetSet
+    from matloop.loop.acquisition import scores, select
+    from matloop.surrogates import make_surrogate
+
+    pool, X, Y = data(d, N, n)
+    bounds = np.stack([np.zeros(d), np.ones(d)])
+    targets = TargetSet.from_targets([Target(property="y", goal="maximize")])
+    warm_up = make_surrogate("gp", bounds=bounds, seed=0).fit(X[:8], Y[:8])
+    for q in qs:  # first calls load modules and fill caches: not part of a cycle
+        select("logei", warm_up, pool[:64], X[:8], Y[:8], targets, q, 0)
     start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
+    previous = make_surrogate("gp", bounds=bounds, seed=0).fit(X[:-1], Y[:-1])
+    cold = time.perf_counter() - start
+    start = time.perf_counter()
+    surrogate = make_surrogate("gp", bounds=bounds, seed=0,
+                               warm_start=previous.hyperparameters()).fit(X, Y)
+    warm = time.perf_counter() - start
+    rows = []
+    for q in qs:
+        start = time.perf_counter()
+        scores("logei", surrogate, pool, X, Y, targets)
+        score = time.perf_counter() - start
+        start = time.perf_counter()
+        select("logei", surrogate, pool, X, Y, targets, q, 0)
+        chosen = time.perf_counter() - start
+        rows.append({"q": q, "cold": cold, "warm": warm, "score": score,
+                     "batch": max(chosen - score, 0.0), "cycle": warm + chosen,
+                     "peak": peak_mb()})
+    return rows
+
+
+def run_baseline(d: int, N: int, n: int, q: int) -> dict[str, Any]:
+    """Time the minimal BoTorch loop: cold fit, then the discrete optimiser over the pool."""
+    import warnings
+
+    import torch
+    from botorch.acquisition import LogExpectedImprovement, qLogNoisyExpectedImprovement
+    from botorch.fit import fit_gpytorch_mll
+    from botorch.models import SingleTaskGP
+    from botorch.optim import optimize_acqf_discrete
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    warnings.simplefilter("ignore")
+    pool, X, Y = data(d, N, n)
+    choices = torch.as_tensor(pool)
+    train_X, train_Y = torch.as_tensor(X), torch.as_tensor(Y)
+    warm_up = SingleTaskGP(train_X[:8], train_Y[:8])  # first calls: not part of a cycle
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(warm_up.likelihood, warm_up))
+    optimize_acqf_discrete(LogExpectedImprovement(warm_up, best_f=train_Y[:8].max()) if q == 1
+                           else qLogNoisyExpectedImprovement(warm_up, X_baseline=train_X[:8]),
+                           q=q, choices=choices[:64])
+    start = time.perf_counter()
+    gp = SingleTaskGP(train_X, train_Y)
+    fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp))
+    fit = time.perf_counter() - start
+    start = time.perf_counter()
+    acquisition = (LogExpectedImprovement(gp, best_f=train_Y.max()) if q == 1
+                   else qLogNoisyExpectedImprovement(gp, X_baseline=train_X))
+    optimize_acqf_discrete(acquisition, q=q, choices=choices)
+    select = time.perf_counter() - start
+    return {"fit": fit, "select": select, "cycle": fit + select, "peak": peak_mb()}
+
+
+def worker(kind: str, d: int, N: int, n: int, qs: list[int], timeout: float,
+           memory_gb: float, threads: int) -> tuple[Any, str | None]:
+    """Run one case in a fresh process; (result, None) or (None, reason it failed)."""
+    import signal
+
+    def limit() -> None:
+        size = int(memory_gb * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    command = [sys.executable, os.path.abspath(__file__), "--worker", kind,
+               json.dumps([d, N, n, qs])]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                              env={**os.environ, "OMP_NUM_THREADS": str(threads),
+                                   "MKL_NUM_THREADS": str(threads)},
+                              preexec_fn=limit if kind == "baseline" else None)
+    except subprocess.TimeoutExpired:
+        return None, f"skipped (too slow, > {timeout:.0f} s)"
+    if done.returncode == 0:
+        return json.loads(done.stdout.strip().splitlines()[-1]), None
+    text = done.stderr.lower()
+    if done.returncode == -signal.SIGKILL or "memory" in text or "alloc" in text:
+        return None, "out of memory"
+    return None, "failed: " + (done.stderr.strip().splitlines() or ["?"])[-1][:60]
+
+
+def cell(value: float | None, digits: int = 2) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pools", type=int, nargs="+", default=[1000, 10_000, 100_000,
-                                                                    1_000_000])
-    parser.add_argument("--train", type=int, nargs="+", default=[20, 100, 300])
+    parser.add_argument("--pools", type=int, nargs="+",
+                        default=[1000, 10_000, 100_000, 1_000_000])
+    parser.add_argument("--dims", type=int, nargs="+", default=[6, 30])
+    parser.add_argument("--train", type=int, nargs="+", default=[20, 100, 500, 2000])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1, 5])
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--budget", type=float, default=120.0,
+                        help="seconds a baseline case may take (projected or run)")
+    parser.add_argument("--memory", type=float, default=12.0,
+                        help="address-space limit of a baseline process, GB")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch threads per case (more than free cores thrashes OpenMP)")
+    parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
+    if args.worker:  # inside a fresh process: one case, JSON on stdout
+        d, N, n, qs = json.loads(args.worker[1])
+        result = (run_matloop(d, N, n, qs) if args.worker[0] == "matloop"
+                  else run_baseline(d, N, n, qs[0]))
+        print(json.dumps(result))
+        return
+
     import torch
-    from botorch.acquisition import LogExpectedImprovement
 
-    from matloop.campaigns.schema import CompositionSpace, Target
-    from matloop.campaigns.spaces import composition_grid
-    from matloop.campaigns.targets import TargetSet
-    from matloop.features import featurizer_for
-    from matloop.loop.acquisition import select
-    from matloop.oracles.ase_emt import AseEosOracle
-    from matloop.protocols import Candidate
-    from matloop.surrogates import make_surrogate
-
-    print(f"machine: {os.cpu_count()} CPUs, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads")
-    space = CompositionSpace(kind="compositions", elements=["Cu", "Ni", "Pd", "Pt", "Au",
-                                                            "Ag", "Al"],
-                             step=1 / 60, max_elements=4)
-    pool, build_s = timed(composition_grid, space)
-    raw, feat_s = timed(lambda: featurizer_for(pool).transform(pool.values))
-    features = raw[:, np.ptp(raw, axis=0) > 0]
-    print(f"pool: {len(pool):,} compositions built in {build_s:.2f} s, "
-          f"{features.shape[1]} features in {feat_s:.2f} s (once per run)")
-
-    oracle = AseEosOracle()
-    candidate = Candidate("Cu0.4 Ni0.3 Pt0.3", "Cu4Ni3Pt3",
-                          composition={"Cu": 0.4, "Ni": 0.3, "Pt": 0.3})
-    oracle.evaluate(candidate)  # first call computes the pure-element references
-    _, oracle_s = timed(oracle.evaluate, candidate)
-    print(f"baseline oracle call (EMT, 32 atoms, relax + EOS): {oracle_s:.3f} s")
-
-    targets = TargetSet.from_targets([Target(property="y", goal="maximize")])
-    rng = np.random.default_rng(0)
-    weights = rng.normal(size=features.shape[1])
-    bounds = np.stack([features.min(axis=0), features.max(axis=0)])
-    scaled = (features - bounds[0]) / (bounds[1] - bounds[0])
+    print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, torch "
+          f"{torch.__version__}, {args.threads} thread(s) per case, one fresh process "
+          f"per case")
+    columns = ["d", "N", "n", "q", "cold fit s", "warm fit s", "score s", "batch s",
+               "cycle s", "peak MB", "baseline s", "baseline MB", "ratio"]
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "|".join("---" for _ in columns) + "|")
+    fits: dict[tuple[int, int], tuple[float, float]] = {}
+    for d in args.dims:
+        for n in args.train:
+            last: dict[int, tuple[int, float, float] | None] = {}  # q -> (N, fit, select)
+            for N in sorted(args.pools):
+                rows, error = worker("matloop", d, N, n, args.batch, 3600, 0,
+                                     args.threads)
+                if rows is None:
+                    print(f"| {d} | {N} | {n} | - | matloop {error} |")
+                    continue
+                fits.setdefault((d, n), (rows[0]["cold"], rows[0]["warm"]))
+                for row in rows:
+                    q = row["q"]
+                    base, reason = None, "not run"
+                    if not args.no_baseline:
+                        previous = last.get(q, (0, 0.0, 0.0))
+                        if previous is None:
+                            reason = "skipped (too slow)"
+                        elif previous[0] and (previous[1] + previous[2] * N / previous[0]
+                                              > args.budget):
+                            reason = "skipped (too slow, projected)"
+                        else:
+                            base, reason = worker("baseline", d, N, n, [q], args.budget,
+                                                  args.memory, args.threads)
+                        last[q] = None if base is None else (N, base["fit"], base["select"])
+                    shown = reason if base is None else cell(base["cycle"])
+                    print(f"| {d} | {N} | {n} | {q} | {cell(row['cold'])} | "
+                          f"{cell(row['warm'])} | {cell(row['score'], 3)} | "
+                          f"{cell(row['batch'], 3)} | {cell(row['cycle'])} | "
+                          f"{row['peak']:.0f} | {shown} | "
+                          f"{'-' if base is None else format(base['peak'], '.0f')} | "
+                          f"{'-' if base is None else format(base['cycle'] / row['cycle'], '.1f')}"
+                          f" |", flush=True)
     print()
-    print(f"{'n train':>8} {'pool N':>10} {'cold fit s':>11} {'warm fit s':>11} "
-          f"{'select q=1 s':>13} {'select q=4 s':>13} {'(warm+q1)/oracle':>17}")
-    for n in args.train:
-        train = rng.choice(len(features), n + 1, replace=False)
-        Y = np.sin(scaled[train] @ weights / 3)[:, None]
-        previous, cold_s = timed(make_surrogate("gp", bounds=bounds, seed=0).fit,
-                                 features[train[:n]], Y[:n])
-        # the loop's usual case: one more measurement, start from the last fit
-        surrogate, warm_s = timed(make_surrogate("gp", bounds=bounds, seed=0,
-                                                 warm_start=previous.hyperparameters()).fit,
-                                  features[train], Y)
-        for size in args.pools:
-            choices = features[: min(size, len(features))]
-            _, q1_s = timed(select, "logei", surrogate, choices, features[train], Y, targets,
-                            1, 0)
-            _, q4_s = timed(select, "logei", surrogate, choices, features[train], Y, targets,
-                            4, 0)
-            print(f"{n:>8} {len(choices):>10,} {cold_s:>11.2f} {warm_s:>11.2f} "
-                  f"{q1_s:>13.3f} {q4_s:>13.3f} {(warm_s + q1_s) / oracle_s:>17.1f}")
-
-    two = TargetSet.from_targets([Target(property="y", goal="maximize"),
-                                  Target(property="z", goal="maximize")])
-    print()
-    print("two objectives (ehvi):")
-    print(f"{'n train':>8} {'pool N':>10} {'fit s':>11} {'select q=1 s':>13} "
-          f"{'select q=4 s':>13} {'(fit+q1)/oracle':>17}")
-    for n in args.train:
-        train = rng.choice(len(features), n, replace=False)
-        Y2 = np.hstack([np.sin(scaled[train] @ weights / 3)[:, None],
-                        np.cos(scaled[train] @ weights / 3)[:, None]])
-        model, fit_s = timed(make_surrogate("gp", bounds=bounds, seed=0).fit,
-                             features[train], Y2)
-        for size in args.pools:
-            choices = features[: min(size, len(features))]
-            _, q1_s = timed(select, "ehvi", model, choices, features[train], Y2, two, 1, 0)
-            _, q4_s = timed(select, "ehvi", model, choices, features[train], Y2, two, 4, 0)
-            print(f"{n:>8} {len(choices):>10,} {fit_s:>11.2f} {q1_s:>13.3f} {q4_s:>13.3f} "
-                  f"{(fit_s + q1_s) / oracle_s:>17.1f}")
-
-    size = 16_384
-    X = torch.as_tensor(features[:size], dtype=torch.double).unsqueeze(-2)
-    best = float(Y.max())
-    with torch.no_grad():
-        _, batched_s = timed(LogExpectedImprovement(surrogate.model, best_f=best), X)
-        _, marginal_s = timed(LogExpectedImprovement(surrogate.marginal_model, best_f=best), X)
-    print()
-    print(f"scoring {size:,} candidates with LogEI at n = {args.train[-1]}: BoTorch batched "
-          f"posterior {batched_s:.3f} s, matloop marginal model {marginal_s:.3f} s "
-          f"(x{batched_s / marginal_s:.0f} faster)")
+    print("exact GP fit time against n (the n^3 wall):")
+    print("| d | n | cold fit s | warm fit s |")
+    print("|---|---|---|---|")
+    for (d, n), (cold, warm) in sorted(fits.items()):
+        print(f"| {d} | {n} | {cold:.2f} | {warm:.2f} |")
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 @pytest.mark.parametrize(("script", "arguments", "expected"), [
     ("featurize.py", ["--divisions", "10", "--max-elements", "3", "--baseline-rows", "50"],
      "speedup per row"),
-    ("overhead.py", ["--pools", "2000", "--train", "10"], "faster)"),
     ("predict.py", [], "P(hit) ="),
 ])
 def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> None:
@@ -23,3 +22,23 @@ def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> Non
                           capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     assert expected in done.stdout
+
+
+@pytest.mark.slow
+def test_overhead_table() -> None:
+    """A tiny grid prints the table: header, one row per case, numbers and a ratio."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "overhead.py"), "--pools", "2000",
+                           "--dims", "6", "--train", "20", "--batch", "1", "5"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    header = [c.strip() for c in lines[0].strip("| ").split("|")]
+    assert header[:4] == ["d", "N", "n", "q"] and header[-1] == "ratio"
+    rows = [[c.strip() for c in line.strip("| ").split("|")] for line in lines[1:]]
+    cases = [row for row in rows if len(row) == len(header)]
+    assert [row[:4] for row in cases] == [["6", "2000", "20", "1"], ["6", "2000", "20", "5"]]
+    for row in cases:
+        for value in row[4:10]:
+            assert float(value) >= 0
+        assert row[-1] == "-" or float(row[-1]) > 0
+    assert "n^3" in done.stdout
