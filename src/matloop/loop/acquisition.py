@@ -26,9 +26,10 @@ would stop the loop from spending its budget on the region that keeps failing.
 
 Batches are chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
 Large pools: single candidates are scored through the surrogate's ``marginal_model``
-(exact marginals at O(N·n·d)); a Monte Carlo batch is chosen among the ``MC_POOL``
-candidates with the best analytic score (the greedy gain of a point never exceeds its own
-analytic value, so candidates outside that set rarely matter).
+(exact marginals at O(N·n·(n + d)): the variance needs a solve per point); a Monte
+Carlo batch is chosen among the ``MC_POOL`` candidates with the best analytic score (the
+greedy gain of a point never exceeds its own analytic value, so candidates outside that
+set rarely matter).
 """
 
 from __future__ import annotations

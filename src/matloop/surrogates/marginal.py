@@ -1,4 +1,4 @@
-"""Exact GP marginals for large pools, in O(N·n·d) time and O(N·n) memory.
+"""Exact GP marginals for large pools, in O(N·n·(n + d)) time and O(N·n) memory.
 
 GPyTorch's exact posterior at N points either builds the dense N×N test covariance
 (non-batch inputs) or copies the n training points once per test point (inputs shaped
