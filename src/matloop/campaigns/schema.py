@@ -246,7 +246,7 @@ class SurrogateSection(Section):
     feasibility_reasons: tuple[FailureReason, ...] = Field(
         default=("error", "invalid", "not_converged", "infeasible"),
         description="failures that say something about the candidate (not the machine)")
-    validate_every: int = Field(default=1, ge=0, description="cross-validate the models "
+    validate_every: int = Field(default=5, ge=0, description="cross-validate the models "
                                 "every k-th model cycle (0: never)")
     folds: int = Field(default=5, ge=2, le=20, description="k of the k-fold "
                        "cross-validation")
