@@ -107,3 +107,20 @@ def test_ensembles_drive_every_acquisition(kind: str) -> None:
             assert len(set(picks.tolist())) == q, (name, q)
             if name != "ehvi":  # a high, or a hit: near x = 0.7
                 assert all(0.5 <= choices[i, 0] <= 0.9 for i in picks), (name, choices[picks])
+
+
+def test_gp_beyond_fit_points_fits_a_subset_and_conditions_on_all() -> None:
+    from matloop.surrogates.gp import fitting_subset
+
+    X, Y = smooth_data(80)
+    bounds = np.array([[0.0, 0.0], [1.0, 1.0]])
+    large = make_surrogate("gp", bounds=bounds, seed=0, fit_points=30).fit(X, Y[:, :1])
+    subset = fitting_subset(np.arange(80), 30, seed=0, j=0)
+    small = make_surrogate("gp", bounds=bounds, seed=0).fit(X[subset], Y[subset, :1])
+    np.testing.assert_allclose(large.hyperparameters()["lengthscales"],
+                               small.hyperparameters()["lengthscales"])
+    outside = np.setdiff1d(np.arange(80), subset)
+    large_error = np.abs(large.predict(X[outside]).mean - Y[outside, :1]).max()
+    small_error = np.abs(small.predict(X[outside]).mean - Y[outside, :1]).max()
+    assert large_error < 0.1 * small_error  # the posterior saw the other 50 points
+    assert large.hyperparameters()["fitted_on"] == [30]

@@ -241,6 +241,9 @@ class SurrogateSection(Section):
                              "hyperparameters")
     cold_start_every: int = Field(default=10, ge=1, description="but fit from scratch on "
                                   "every k-th cycle")
+    fit_points: int = Field(default=1000, ge=10, description="fit a GP's hyperparameters on "
+                            "a random subset of at most this many observations (its "
+                            "posterior uses them all)")
     feasibility: bool = Field(default=True, description="learn where evaluations fail and "
                               "weight the acquisition by the probability of success")
     feasibility_reasons: tuple[FailureReason, ...] = Field(

@@ -59,7 +59,8 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
                          "; run the campaign first")
     surrogate = make_surrogate(campaign.surrogate.kind, bounds=prepared.bounds,
                                seed=campaign.campaign.seed,
-                               warm_start=store.latest_hyperparameters(campaign_id))
+                               warm_start=store.latest_hyperparameters(campaign_id),
+                               fit_points=campaign.surrogate.fit_points)
     surrogate.fit(prepared.features[indices], Y)
     unmeasured = np.ones(len(prepared.pool), dtype=bool)
     unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False

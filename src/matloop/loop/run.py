@@ -383,7 +383,7 @@ class _Runner:
         if settings.warm_start and cycle % settings.cold_start_every != 0:
             warm = self.store.latest_hyperparameters(self.id)
         surrogate = make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
-                                   warm_start=warm)
+                                   warm_start=warm, fit_points=settings.fit_points)
         surrogate.fit(self.p.features[indices], values)
         classifier = feasibility_classifier(self.c, self.store, self.id, self.p, seed)
         fit_s = time.perf_counter() - start
@@ -426,7 +426,7 @@ class _Runner:
         def make(j: int) -> Any:
             warm = {"raw": [raw[j]]} if j < len(raw) else None
             return make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
-                                  warm_start=warm)
+                                  warm_start=warm, fit_points=settings.fit_points)
 
         start = time.perf_counter()
         figures = cross_validate(make, self.p.features[indices], values, settings.folds, seed)
