@@ -1,0 +1,256 @@
+"""ASE calculators by name: a registry of factories, and the provenance of each.
+
+``make_calculator(name, parameters, directory)`` builds a fresh calculator. ``parameters``
+is a plain dict (as read from a campaign file) passed on to the calculator; ``directory``
+is the evaluation's scratch folder, where file-based calculators write their input and
+output. Known names:
+
+``emt``
+    ``ase.calculators.emt.EMT(**parameters)``: effective-medium theory, ships with ASE
+    (Al, Cu, Ag, Au, Ni, Pd, Pt; H, C, N, O crudely). For tests and demonstrations.
+``chgnet``
+    ``chgnet.model.dynamics.CHGNetCalculator(**parameters)``: a universal machine-learned
+    potential; the pretrained weights ship with the ``chgnet`` package (``pip install
+    chgnet``).
+``gpaw``
+    ``gpaw.GPAW(**parameters)``, e.g. ``{"mode": {"name": "pw", "ecut": 250}, "kpts":
+    [4, 4, 4], "xc": "PBE"}``; its text output ``txt`` (default ``gpaw.txt``) is written
+    into ``directory`` (``pip install gpaw`` or ``apt-get install gpaw``).
+``espresso``
+    ``ase.calculators.espresso.Espresso`` running Quantum ESPRESSO's ``pw.x`` in
+    ``directory``. Parameters: ``pseudo_dir`` (default ``/usr/share/espresso/pseudo``),
+    ``command`` (the whole command line, e.g. ``"mpirun -np 4 pw.x"``) or ``pw`` (the path
+    of ``pw.x``; default ``pw.x`` on ``PATH``); everything else (``pseudopotentials``,
+    ``input_data``, ``kpts``, ...) goes to ``Espresso`` (``apt-get install
+    quantum-espresso``).
+``"package.module:factory"``
+    Any other calculator: the module is imported and ``factory(**parameters)`` called;
+    ``directory=`` is added when the factory has an explicit ``directory`` parameter and
+    ``parameters`` does not set it. VASP, for example, is ``"ase.calculators.vasp:Vasp"``
+    with parameters such as ``{"xc": "PBE", "encut": 400, "kpts": [6, 6, 6]}`` (and the
+    ``ASE_VASP_COMMAND`` and ``VASP_PP_PATH`` environment variables set).
+
+Errors: an unknown name or a malformed ``module:factory`` string raises ``ValueError``
+listing the known names; a missing optional package or program raises
+``MissingCalculatorPackage``, an ``ImportError`` whose message says what to install.
+The packages are imported only when a calculator is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import shlex
+import shutil
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ase.calculators.calculator import BaseCalculator
+
+__all__ = [
+    "CALCULATORS",
+    "DEFAULT_PSEUDO_DIR",
+    "CalculatorFactory",
+    "MissingCalculatorPackage",
+    "calculator_provenance",
+    "make_calculator",
+]
+
+CalculatorFactory = Callable[[Mapping[str, Any], Path], "BaseCalculator"]
+"""``(parameters, directory) -> calculator``."""
+
+DEFAULT_PSEUDO_DIR = "/usr/share/espresso/pseudo"
+
+
+class MissingCalculatorPackage(ImportError):
+    """An optional package (or program) a calculator needs is not installed.
+
+    ``package`` is what to install; ``install`` is how (e.g. ``pip install chgnet``).
+    """
+
+    def __init__(self, calculator: str, package: str, install: str) -> None:
+        super().__init__(f"the {calculator!r} calculator needs {package}, which is not "
+                         f"installed; install it with: {install}", name=package)
+        self.calculator = calculator
+        self.package = package
+        self.install = install
+
+
+def _missing(calculator: str, exc: ModuleNotFoundError, package: str, install: str
+             ) -> MissingCalculatorPackage:
+    """The error for a failed import: the package itself, or a dependency of it."""
+    missing = (exc.name or package).split(".")[0]
+    if missing == package:
+        return MissingCalculatorPackage(calculator, f"the {package} package", install)
+    return MissingCalculatorPackage(calculator, f"{missing} (a dependency of {package})",
+                                    f"pip install {missing}")
+
+
+def _emt(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
+    from ase.calculators.emt import EMT
+
+    return EMT(**parameters)
+
+
+def _chgnet(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
+    try:
+        from chgnet.model.dynamics import CHGNetCalculator
+    except ModuleNotFoundError as exc:
+        raise _missing("chgnet", exc, "chgnet", "pip install chgnet") from exc
+    calculator: BaseCalculator = CHGNetCalculator(**parameters)
+    return calculator
+
+
+def _gpaw(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
+    try:
+        from gpaw import GPAW
+    except ModuleNotFoundError as exc:
+        raise _missing("gpaw", exc, "gpaw", "pip install gpaw (or apt-get install gpaw)") from exc
+    kwargs = dict(parameters)
+    txt = kwargs.get("txt", "gpaw.txt")
+    if txt is not None and txt != "-" and not hasattr(txt, "write"):
+        txt = Path(directory) / Path(txt).name
+    kwargs["txt"] = str(txt) if isinstance(txt, Path) else txt
+    calculator: BaseCalculator = GPAW(**kwargs)
+    return calculator
+
+
+def _espresso(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
+    from ase.calculators.espresso import Espresso, EspressoProfile
+
+    kwargs = dict(parameters)
+    pseudo_dir = str(kwargs.pop("pseudo_dir", DEFAULT_PSEUDO_DIR))
+    pw = str(kwargs.pop("pw", "pw.x"))
+    command = str(kwargs.pop("command", shlex.quote(pw)))
+    program = next((word for word in shlex.split(command) if word.endswith("pw.x")),
+                   shlex.split(command)[0] if command.strip() else pw)
+    if shutil.which(program) is None:
+        raise MissingCalculatorPackage(
+            "espresso", f"Quantum ESPRESSO's pw.x (looked for {program!r})",
+            "apt-get install quantum-espresso (or set 'pw'/'command' to pw.x's path)")
+    profile = EspressoProfile(command=command, pseudo_dir=pseudo_dir)
+    return Espresso(profile=profile, directory=str(directory), **kwargs)
+
+
+CALCULATORS: dict[str, CalculatorFactory] = {
+    "emt": _emt,
+    "chgnet": _chgnet,
+    "gpaw": _gpaw,
+    "espresso": _espresso,
+}
+
+# calculator name -> the distribution whose version goes into the provenance
+_PACKAGES: dict[str, str] = {"emt": "ase", "chgnet": "chgnet", "gpaw": "gpaw",
+                             "espresso": "ase"}
+
+
+def make_calculator(name: str, parameters: Mapping[str, Any] | None = None,
+                    directory: str | Path = ".") -> BaseCalculator:
+    """A new ASE calculator ``name`` built with ``parameters``, working in ``directory``.
+
+    ``name`` is a key of ``CALCULATORS`` or ``"package.module:factory"``. ``directory`` is
+    created if missing. Raises ``ValueError`` for an unknown name and
+    ``MissingCalculatorPackage`` (an ``ImportError``) when a needed package is absent.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    parameters = dict(parameters or {})
+    factory = CALCULATORS.get(name)
+    if factory is not None:
+        return factory(parameters, directory)
+    return _from_import_path(name, parameters, directory)
+
+
+def _split_import_path(name: str) -> tuple[str, str]:
+    module, sep, attribute = name.partition(":")
+    if not sep or not module or not attribute.isidentifier():
+        raise ValueError(f"unknown ASE calculator {name!r}; use one of "
+                         f"{', '.join(sorted(CALCULATORS))} or 'package.module:factory' "
+                         "(e.g. 'ase.calculators.vasp:Vasp')")
+    return module, attribute
+
+
+def _from_import_path(name: str, parameters: dict[str, Any],
+                      directory: Path) -> BaseCalculator:
+    module_name, attribute = _split_import_path(name)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or module_name).split(".")[0]
+        raise MissingCalculatorPackage(name, f"the {missing} package",
+                                       f"pip install {missing}") from exc
+    factory = getattr(module, attribute, None)
+    if not callable(factory):
+        raise ValueError(f"calculator {name!r}: module {module_name!r} has no callable "
+                         f"{attribute!r}")
+    if "directory" not in parameters and _takes_directory(factory):
+        parameters["directory"] = str(directory)
+    calculator = factory(**parameters)
+    if not hasattr(calculator, "get_potential_energy"):
+        raise ValueError(f"calculator {name!r} returned {type(calculator).__name__}, "
+                         "not an ASE calculator")
+    result: BaseCalculator = calculator
+    return result
+
+
+def _takes_directory(factory: Callable[..., Any]) -> bool:
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):
+        return False
+    parameter = signature.parameters.get("directory")
+    return parameter is not None and parameter.kind in (
+        inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+def calculator_provenance(name: str, parameters: Mapping[str, Any] | None = None
+                          ) -> dict[str, Any]:
+    """What to record about a calculator: name, package and version, parameters.
+
+    ``{"calculator", "package", "version", "ase_version", "parameters"}``; ``version`` is
+    ``None`` when the package is not installed. Parameters are made JSON-able (tuples and
+    arrays become lists, paths strings, anything else its ``repr``). Imports nothing heavy.
+    """
+    if name in CALCULATORS:
+        package = _PACKAGES.get(name, name)
+    else:
+        package = _split_import_path(name)[0].split(".")[0]
+    return {
+        "calculator": name,
+        "package": package,
+        "version": _version(package),
+        "ase_version": _version("ase"),
+        "parameters": _jsonable(dict(parameters or {})),
+    }
+
+
+def _version(package: str) -> str | None:
+    from importlib import metadata
+
+    try:
+        return metadata.version(package)
+    except metadata.PackageNotFoundError:
+        pass
+    for distribution in metadata.packages_distributions().get(package, []):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    tolist = getattr(value, "tolist", None)  # numpy arrays and scalars
+    if callable(tolist):
+        return _jsonable(tolist())
+    return repr(value)
