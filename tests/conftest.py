@@ -111,3 +111,36 @@ def python_campaign(tmp_path: Path) -> CampaignWriter:
         return path
 
     return write
+
+
+EMT_FCC_METALS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt")
+
+
+@pytest.fixture
+def fcc_cifs(tmp_path: Path) -> Callable[..., Path]:
+    """Write a folder of CIFs: one-atom fcc cells of EMT metals (lattice constants 3 %
+    above ASE's, so relaxations have work to do), L1_2 Cu3Au, and ``Cu_conventional``, a
+    4-atom copy of ``Cu`` (a duplicate); returns the folder."""
+
+    def write(elements: tuple[str, ...] = EMT_FCC_METALS, folder: str = "structures") -> Path:
+        import numpy as np
+        from ase.data import atomic_numbers, reference_states
+        from pymatgen.core import Lattice, Structure
+
+        out = tmp_path / folder
+        out.mkdir(exist_ok=True)
+
+        def a(element: str) -> float:
+            return 1.03 * float(reference_states[atomic_numbers[element]]["a"])
+
+        half = [[0, 0.5, 0.5], [0.5, 0, 0.5], [0.5, 0.5, 0]]
+        for element in elements:
+            primitive = Lattice(a(element) * np.array(half))
+            Structure(primitive, [element], [[0, 0, 0]]).to(filename=str(out / f"{element}.cif"))
+        Structure(Lattice.cubic(a("Cu")), ["Cu"] * 4, [[0, 0, 0], *half]).to(
+            filename=str(out / "Cu_conventional.cif"))
+        Structure(Lattice.cubic(3.80), ["Au", "Cu", "Cu", "Cu"], [[0, 0, 0], *half]).to(
+            filename=str(out / "Cu3Au.cif"))
+        return out
+
+    return write

@@ -23,15 +23,17 @@ class Candidate:
     """One point of the candidate space, as an oracle sees it.
 
     ``key`` identifies the candidate within its campaign (canonical text: a normalised
-    formula or ``name=value`` pairs); ``label`` is the same candidate in words for people.
-    Exactly one of ``inputs`` (numeric parameters by column name) and ``composition``
-    (element symbol -> atomic fraction, summing to 1) is set.
+    formula, ``name=value`` pairs or a structure's unique name); ``label`` is the same
+    candidate in words for people. Exactly one of ``inputs`` (numeric parameters by
+    column name), ``composition`` (element symbol -> atomic fraction, summing to 1) and
+    ``structure`` (a crystal structure as pymatgen JSON text, lengths in Å) is set.
     """
 
     key: str
     label: str
     inputs: Mapping[str, float] | None = None
     composition: Mapping[str, float] | None = None
+    structure: str | None = None
 
 
 @dataclass(frozen=True)

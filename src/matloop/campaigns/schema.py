@@ -15,8 +15,10 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -101,7 +103,60 @@ class CompositionSpace(Section):
         return round(1 / self.step)
 
 
-Space = Annotated[TableSpace | CompositionSpace, Field(discriminator="kind")]
+DedupeChoice = Literal["matcher", "hash", "none"]
+
+
+class StructureSpace(Section):
+    """Crystal structures from a folder (CIF/POSCAR), a pymatgen-JSON, extxyz or CSV file."""
+
+    kind: Literal["structures"]
+    path: Path
+    structure_column: str = Field(default="structure", description="CSV: the column of "
+                                  "pymatgen Structure JSON")
+    id: str | None = Field(default=None, description="CSV: a column naming each structure")
+    dedupe: DedupeChoice = Field(default="matcher", description="remove repeated "
+                                 "structures: pymatgen StructureMatcher, a symmetry hash, "
+                                 "or not at all")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class SubstitutionSpace(Section):
+    """Prototype structures decorated with every combination of the given elements."""
+
+    kind: Literal["substitution"]
+    prototypes: list[Path] = Field(min_length=1, description="structure files, folders or "
+                                   "JSON/extxyz/CSV files of prototypes")
+    substitutions: dict[str, list[str]] = Field(min_length=1, description="site label or "
+                                                "element -> candidate elements")
+    oxidation_filter: bool = Field(default=False, description="keep only compositions "
+                                   "that can be charge-balanced")
+    volume: Literal["radii", "dls", "keep"] = "radii"
+    dedupe: DedupeChoice = "hash"
+
+    @field_validator("prototypes", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
+
+    @field_validator("prototypes")
+    @classmethod
+    def _resolve_all(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_resolve(path, info) for path in paths]
+
+    @field_validator("substitutions")
+    @classmethod
+    def _non_empty_choices(cls, substitutions: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = [key for key, choices in substitutions.items() if not choices]
+        if empty:
+            raise ValueError(f"give at least one element for {', '.join(map(repr, empty))}")
+        return substitutions
+
+
+STRUCTURE_SPACES = (StructureSpace, SubstitutionSpace)
+
+Space = Annotated[TableSpace | CompositionSpace | StructureSpace | SubstitutionSpace,
+                  Field(discriminator="kind")]
 
 
 GOAL_KEYS = ("goal", "above", "below", "between", "near")
@@ -210,18 +265,71 @@ class PythonOracle(OracleSection):
                           description="'module:callable'")
 
 
+AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
+ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
+ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
+                    "max_volume_change", "elastic_strains")
+
+
 class AseOracle(OracleSection):
-    """An ASE calculator on an fcc supercell decorated to the candidate's composition."""
+    """An ASE calculator and a recipe.
+
+    On a ``compositions`` space: EMT on an fcc supercell decorated to the candidate's
+    composition (recipe ``eos``). On a ``structures`` or ``substitution`` space: any
+    calculator (``emt``, ``chgnet``, ``gpaw``, ``espresso`` or ``"module:factory"``) with
+    ``parameters``, and any recipe of ``matloop.oracles.recipes``.
+    """
 
     kind: Literal["ase"]
-    calculator: Literal["emt"] = "emt"
-    recipe: Literal["eos"] = "eos"
+    calculator: str = Field(default="emt", description="emt, chgnet, gpaw, espresso or "
+                            "'package.module:factory'")
+    parameters: dict[str, Any] = Field(default_factory=dict, description="keyword "
+                                       "arguments of the calculator")
+    recipe: AseRecipe = "eos"
     supercell: int = Field(default=2, ge=1, le=6, description="conventional fcc cells per edge")
     relax: bool = True
+    relax_cell: bool = Field(default=True, description="structures: relax the cell too")
+    relax_positions: bool = Field(default=True, description="structures: relax positions "
+                                  "in each strained cell (eos, elastic)")
+    optimizer: Literal["BFGS", "FIRE"] = "BFGS"
     fmax: float = Field(default=0.05, gt=0, description="eV/Å")
     max_steps: int = Field(default=200, ge=1)
+    max_volume_change: float = Field(default=0.5, gt=0, description="relative; a larger "
+                                     "change in a relaxation is an invalid structure")
     strain: float = Field(default=0.05, gt=0, lt=0.3, description="± linear strain of the EOS")
     points: int = Field(default=7, ge=5, le=21)
+    elastic_strains: list[Annotated[float, Field(gt=0, lt=0.1)]] = Field(
+        default_factory=lambda: [0.005, 0.01], min_length=1,
+        description="strain magnitudes of the elastic recipe, applied with both signs")
+
+    @field_validator("calculator", mode="before")
+    @classmethod
+    def _known_calculator(cls, value: Any) -> Any:
+        if isinstance(value, str) and not re.match(ASE_CALCULATOR_PATTERN, value):
+            raise ValueError(f"unknown calculator {value!r}; use emt, chgnet, gpaw, espresso "
+                             "or 'package.module:factory' (e.g. 'ase.calculators.vasp:Vasp')")
+        return value
+
+    @model_serializer(mode="wrap")
+    def _omit_default_additions(self, handler: SerializerFunctionWrapHandler
+                                ) -> dict[str, Any]:
+        """Leave out the fields added with structure recipes while they hold their
+        defaults, so that a campaign stored before them resumes (its oracle section is
+        compared with the stored one)."""
+        data: dict[str, Any] = handler(self)
+        for name in ASE_ADDED_FIELDS:
+            default = type(self).model_fields[name].get_default(call_default_factory=True)
+            if name in data and getattr(self, name) == default:
+                del data[name]
+        return data
+
+    def recipe_settings(self) -> dict[str, Any]:
+        """The settings of ``matloop.oracles.recipes.RecipeSettings`` as a plain dict."""
+        return {"optimizer": self.optimizer, "fmax": self.fmax, "max_steps": self.max_steps,
+                "max_volume_change": self.max_volume_change, "relax": self.relax,
+                "relax_cell": self.relax_cell, "relax_positions": self.relax_positions,
+                "points": self.points, "strain": self.strain,
+                "elastic_strains": tuple(self.elastic_strains)}
 
 
 class LabOracle(OracleSection):
@@ -348,8 +456,32 @@ class Campaign(Section):
 
     @model_validator(mode="after")
     def _oracle_fits_space(self) -> Campaign:
-        if isinstance(self.oracle, AseOracle) and not isinstance(self.space, CompositionSpace):
-            raise ValueError("oracle kind 'ase' needs a 'compositions' space")
+        oracle = self.oracle
+        if isinstance(oracle, LabOracle) and isinstance(self.space, STRUCTURE_SPACES):
+            raise ValueError(f"oracle kind 'lab' does not work with a '{self.space.kind}' "
+                             "space yet (batch files name candidates by formula or inputs); "
+                             "use a 'table' space with an id column")
+        if not isinstance(oracle, AseOracle):
+            return self
+        if isinstance(self.space, CompositionSpace):
+            if oracle.calculator != "emt":
+                raise ValueError(f"oracle.calculator: {oracle.calculator!r} needs a "
+                                 "'structures' or 'substitution' space; a 'compositions' "
+                                 "space works with 'emt' only")
+            if oracle.recipe != "eos":
+                raise ValueError(f"oracle.recipe: {oracle.recipe!r} needs a 'structures' or "
+                                 "'substitution' space; a 'compositions' space works with "
+                                 "'eos' only")
+            extra = [name for name in ASE_ADDED_FIELDS if name in oracle.model_fields_set]
+            if extra:
+                raise ValueError(f"oracle.{extra[0]}: needs a 'structures' or 'substitution' "
+                                 "space (the 'compositions' EMT oracle has no such setting)")
+        elif not isinstance(self.space, STRUCTURE_SPACES):
+            raise ValueError("oracle kind 'ase' needs a 'compositions', 'structures' or "
+                             "'substitution' space")
+        elif "supercell" in oracle.model_fields_set:
+            raise ValueError("oracle.supercell: only for a 'compositions' space (structure "
+                             "candidates are computed in their own cells)")
         return self
 
     @property
@@ -360,6 +492,12 @@ class Campaign(Section):
     def properties(self) -> tuple[str, ...]:
         """The distinct target properties, in the order they first appear."""
         return tuple(dict.fromkeys(t.property for t in self.targets))
+
+    @property
+    def scratch_dir(self) -> Path:
+        """The campaign's working folder ``<name>.scratch`` beside the campaign file:
+        evaluation scratch folders, cached structure features, elemental references."""
+        return self.base_dir / f"{self.campaign.name}.scratch"
 
     @property
     def database_url(self) -> str:

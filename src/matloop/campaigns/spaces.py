@@ -1,8 +1,10 @@
 """Candidate spaces: build the pool of candidates a campaign searches.
 
 A ``Pool`` holds its candidates as one numeric matrix so that featurising and scoring
-10^6 candidates stays vectorised: numeric inputs ``(N, k)`` by column, or atomic
-fractions ``(N, E)`` over a fixed element list. ``Candidate`` objects (with their keys
+10^6 candidates stays vectorised: numeric inputs ``(N, k)`` by column, atomic
+fractions ``(N, E)`` over a fixed element list, or (crystal structures) the structures'
+features ``(N, d)``, computed once and cached in the campaign's scratch folder, with
+each structure kept as pymatgen JSON text. ``Candidate`` objects (with their keys
 and labels) are made only for the rows that are proposed or evaluated.
 """
 
@@ -16,12 +18,19 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from matloop.campaigns.schema import CompositionSpace, Space, TableSpace
+from matloop.campaigns.schema import (
+    CompositionSpace,
+    Space,
+    StructureSpace,
+    SubstitutionSpace,
+    TableSpace,
+)
 from matloop.errors import ConfigError
 from matloop.protocols import Candidate
 
 if TYPE_CHECKING:
     import pandas as pd
+    from pymatgen.core import Structure
 
 FRACTION_DIGITS = 6
 
@@ -31,17 +40,22 @@ class Pool:
     """The candidates of a campaign.
 
     ``kind`` says what the columns of ``values`` are: ``"inputs"`` (numeric parameters
-    named by ``names``) or ``"composition"`` (atomic fractions of the elements in
-    ``names``; rows sum to 1). ``labels`` optionally gives each row's name in words
-    (e.g. the formula as written in a CSV); ``ids`` optionally identifies each row (an id
-    column, e.g. Materials Project ids for polymorphs that share a formula).
+    named by ``names``), ``"composition"`` (atomic fractions of the elements in
+    ``names``; rows sum to 1) or ``"structures"`` (the ``StructureFeaturizer`` columns
+    named by ``names``; ``structures`` holds each row's pymatgen JSON and ``ids`` its
+    unique name). ``labels`` optionally gives each row's name in words (e.g. the formula
+    as written in a CSV); ``ids`` optionally identifies each row (an id column, e.g.
+    Materials Project ids for polymorphs that share a formula). ``duplicates_removed``
+    counts the repeated structures dropped while building the pool.
     """
 
-    kind: Literal["inputs", "composition"]
+    kind: Literal["inputs", "composition", "structures"]
     names: tuple[str, ...]
     values: np.ndarray
     labels: tuple[str, ...] | None = None
     ids: tuple[str, ...] | None = None
+    structures: tuple[str, ...] | None = None
+    duplicates_removed: int = 0
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -59,6 +73,11 @@ class Pool:
         if self.kind == "inputs":
             inputs = {name: float(v) for name, v in zip(self.names, row, strict=True)}
             return Candidate(key=key, label=label, inputs=inputs)
+        if self.kind == "structures":
+            if self.structures is None or index >= len(self.structures):
+                raise ValueError(f"row {index} of the structure pool has no structure "
+                                 "(candidates outside a structure pool are not supported)")
+            return Candidate(key=key, label=label, structure=self.structures[index])
         composition = {name: round(float(v), FRACTION_DIGITS)
                        for name, v in zip(self.names, row, strict=True) if v > 0}
         return Candidate(key=key, label=label, composition=composition)
@@ -91,11 +110,16 @@ def integer_formula(names: Iterable[str], fractions: np.ndarray, max_atoms: int 
     return "".join(f"{n}{c // divisor if c // divisor != 1 else ''}" for n, c in counts)
 
 
-def build_pool(space: Space) -> Pool:
-    """The candidate pool of a space; raises ``ConfigError`` when it is empty or invalid."""
+def build_pool(space: Space, cache_dir: Path | None = None) -> Pool:
+    """The candidate pool of a space; raises ``ConfigError`` when it is empty or invalid.
+
+    ``cache_dir`` (the campaign's scratch folder) keeps structure features between runs.
+    """
     builders: dict[type, Callable[..., Pool]] = {
         TableSpace: table_pool,
         CompositionSpace: composition_grid,
+        StructureSpace: lambda s: structure_pool(s, cache_dir),
+        SubstitutionSpace: lambda s: structure_pool(s, cache_dir),
     }
     pool = builders[type(space)](space)
     if len(pool) == 0:
@@ -256,3 +280,50 @@ def unique_rows(pool: Pool) -> Pool:
     ids = tuple(pool.ids[i] for i in keep) if pool.ids is not None else None
     return Pool(kind=pool.kind, names=pool.names, values=pool.values[keep], labels=labels,
                 ids=ids)
+
+
+FEATURES_FILE = "structure-features.npz"
+
+
+def structure_pool(space: StructureSpace | SubstitutionSpace, cache_dir: Path | None = None
+                   ) -> Pool:
+    """Structures read (``structures``) or generated (``substitution``), repeats removed,
+    featurised by ``StructureFeaturizer`` (cached in ``cache_dir/structure-features.npz``
+    under ``feature_cache_key``, so a resumed run reuses them)."""
+    from matloop.campaigns.structures import StructureSet, load_structures, substitute
+    from matloop.features.structure import StructureFeaturizer, cached_features
+
+    if isinstance(space, StructureSpace):
+        found = load_structures(space.path, field="space.path",
+                                structure_column=space.structure_column, id_column=space.id,
+                                dedupe=None if space.dedupe == "none" else space.dedupe)
+    else:
+        structures: list[Structure] = []
+        names: list[str] = []
+        for path in space.prototypes:
+            part = load_structures(path, field="space.prototypes")
+            structures += part.structures
+            names += part.names
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ConfigError(f"space.prototypes: prototype name(s) {repeated} repeat; "
+                              "rename the files or entries")
+        found = substitute(StructureSet(tuple(structures), tuple(names)),
+                           space.substitutions, space.oxidation_filter, volume=space.volume,
+                           dedupe=None if space.dedupe == "none" else space.dedupe,
+                           field="space.substitutions")
+    field = "space.id" if isinstance(space, StructureSpace) else "space.prototypes"
+    seen: set[str] = set()
+    for name in found.names:
+        if name in seen:
+            raise ConfigError(f"{field}: the name {name!r} is given to two structures; "
+                              "names identify candidates and must be unique")
+        seen.add(name)
+    featurizer = StructureFeaturizer()
+    cache = None if cache_dir is None else Path(cache_dir) / FEATURES_FILE
+    values = cached_features(featurizer, found.structures, cache)
+    labels = tuple(f"{s.composition.reduced_formula} ({name})"
+                   for s, name in zip(found.structures, found.names, strict=True))
+    return Pool(kind="structures", names=featurizer.names, values=values, labels=labels,
+                ids=tuple(found.names), structures=tuple(s.to_json() for s in found.structures),
+                duplicates_removed=found.duplicates_removed)

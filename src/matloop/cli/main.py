@@ -100,10 +100,18 @@ def validate(ctx: typer.Context, path: CampaignFile) -> None:
     prepared = prepare(_load(path))
     campaign = prepared.campaign
     typer.echo(f"{path}: ok — campaign {campaign.campaign.name!r}, "
-               f"{len(prepared.pool)} candidates ({campaign.space.kind}), "
+               f"{len(prepared.pool)} candidates ({campaign.space.kind}"
+               f"{_duplicates(prepared.pool.duplicates_removed)}), "
                f"{prepared.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
                f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
                f"database {campaign.database_url}")
+
+
+def _duplicates(removed: int) -> str:
+    """``"; 3 duplicates removed"`` for a structure pool that had repeats, else ``""``."""
+    if not removed:
+        return ""
+    return f"; {removed} duplicate{'s' if removed != 1 else ''} removed"
 
 
 @app.command()

@@ -5,7 +5,9 @@
 * ``"inputs"`` -> ``ScaledInputs`` (numeric inputs min-max scaled to ``[0, 1]`` over the
   pool);
 * ``"composition"`` -> ``CompositionStatistics`` (mean, min, max, range and spread of
-  elemental properties from pymatgen's periodic table over the atomic fractions).
+  elemental properties from pymatgen's periodic table over the atomic fractions);
+* ``"structures"`` -> ``StructureColumns`` (the identity: the pool's values are the
+  ``StructureFeaturizer`` columns, computed and cached when the pool is built).
 
 Importing this package is cheap: the submodules (and pymatgen) load only when a
 featuriser is built.
@@ -35,9 +37,16 @@ def _composition_statistics(pool: Pool) -> Featurizer:
     return CompositionStatistics.from_elements(pool.names)
 
 
+def _structure_columns(pool: Pool) -> Featurizer:
+    from matloop.features.structure import StructureColumns
+
+    return StructureColumns(pool.names)
+
+
 _REGISTRY: dict[str, Callable[[Pool], Featurizer]] = {
     "inputs": _scaled_inputs,
     "composition": _composition_statistics,
+    "structures": _structure_columns,
 }
 
 

@@ -24,8 +24,11 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -180,3 +183,46 @@ def feature_cache_key(structures: Sequence[Structure],
         known = s.properties.get("spacegroup") if s.properties else None
         digest.update(f"{len(s)}|{species}|{known}".encode())
     return digest.hexdigest()
+
+
+def cached_features(featurizer: StructureFeaturizer, structures: Sequence[Structure],
+                    path: Path | None) -> np.ndarray:
+    """``featurizer.transform(structures)`` ``(n, d)``, kept in the ``.npz`` file ``path``.
+
+    The file holds the features and their ``feature_cache_key``; it is reused when the key
+    matches and rewritten (temporary file, then ``os.replace``) when it does not, so a
+    resumed run never featurises the same structures twice. ``path=None`` caches nothing.
+    """
+    if path is None:
+        return featurizer.transform(structures)
+    key = feature_cache_key(structures, featurizer)
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            if str(stored["key"]) == key and stored["features"].shape == (
+                    len(structures), len(featurizer.names)):
+                return np.array(stored["features"], dtype=float)
+    except (OSError, KeyError, ValueError):
+        pass  # no cache yet, or an unreadable one: compute again
+    features = featurizer.transform(structures)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            np.savez(handle, key=np.array(key), features=features)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return features
+
+
+@dataclass(frozen=True)
+class StructureColumns:
+    """The featuriser of a ``"structures"`` pool, whose values already are the
+    ``StructureFeaturizer`` columns (computed when the pool is built): the identity."""
+
+    names: tuple[str, ...]
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Pool values ``(n, d)`` -> the same features ``(n, d)`` as float64."""
+        return np.asarray(values, dtype=float)

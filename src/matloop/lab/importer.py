@@ -48,7 +48,7 @@ def import_results(campaign: Campaign, path: Path, dry_run: bool = False,
     from matloop.lab.external import extend, stored
 
     sheet = read_sheet(Path(path))
-    pool = extend(build_pool(campaign.space),
+    pool = extend(build_pool(campaign.space, campaign.scratch_dir),
                   stored(campaign.database_url, campaign.campaign.name))
     known = read_known(campaign, pool)
     keys: dict[str, int] = {}

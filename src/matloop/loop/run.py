@@ -106,13 +106,14 @@ def prepare(campaign: Campaign) -> Prepared:
     campaign's database has any, are appended to the pool (see ``matloop.lab.external``)."""
     from matloop.lab.external import extend, stored
 
-    pool = extend(build_pool(campaign.space),
+    oracle = build_oracle(campaign)  # first: a bad oracle section leaves no feature cache
+    pool = extend(build_pool(campaign.space, campaign.scratch_dir),
                   stored(campaign.database_url, campaign.campaign.name))
     raw = featurizer_for(pool).transform(pool.values)
     varying = np.ptp(raw, axis=0) > 0
     features = raw[:, varying] if varying.any() else raw[:, :1]
     bounds = np.stack([features.min(axis=0), features.max(axis=0)])
-    return Prepared(campaign, pool, features, bounds, build_oracle(campaign))
+    return Prepared(campaign, pool, features, bounds, oracle)
 
 
 def run(campaign: Campaign, on_progress: ProgressCallback | None = None) -> RunResult:
@@ -235,6 +236,11 @@ class _Runner:
     def run(self) -> RunResult:
         self._check_pool_unchanged()
         self.store.set_stop_reason(self.id, None)
+        removed = self.p.pool.duplicates_removed
+        if removed:
+            self._report(self.store.next_cycle(self.id),
+                         f"pool: {len(self.p.pool)} candidates, {removed} repeated "
+                         f"structure{'s' if removed != 1 else ''} removed")
         try:
             resumed = self.store.requeue_in_flight(self.id)
             if resumed:

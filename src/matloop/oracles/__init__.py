@@ -29,14 +29,28 @@ def _python(campaign: Campaign) -> Oracle:
 
 
 def _ase(campaign: Campaign) -> Oracle:
-    from matloop.campaigns.schema import AseOracle
-    from matloop.oracles.ase_emt import AseEosOracle
+    """EMT on fcc supercells for a compositions space; any calculator and recipe on the
+    candidates of a structures or substitution space."""
+    from matloop.campaigns.schema import AseOracle, CompositionSpace
 
     assert isinstance(campaign.oracle, AseOracle)
-    oracle = AseEosOracle.from_config(campaign.oracle, seed=campaign.campaign.seed)
+    oracle: Oracle
+    if isinstance(campaign.space, CompositionSpace):
+        from matloop.oracles.ase_emt import AseEosOracle
+
+        oracle = AseEosOracle.from_config(campaign.oracle, seed=campaign.campaign.seed)
+        what = f"ase '{campaign.oracle.kind}'"
+    else:
+        from matloop.oracles.ase import AseStructureOracle
+
+        try:
+            oracle = AseStructureOracle.from_config(campaign.oracle, campaign.scratch_dir)
+        except ValueError as exc:
+            raise ConfigError(f"oracle: {exc}") from None
+        what = f"ase recipe '{campaign.oracle.recipe}'"
     unknown = [p for p in campaign.properties if p not in oracle.properties]
     if unknown:
-        raise ConfigError(f"targets: the ase '{campaign.oracle.kind}' oracle does not compute "
+        raise ConfigError(f"targets: the {what} oracle does not compute "
                           f"{unknown}; it computes {list(oracle.properties)}")
     return oracle
 

@@ -31,7 +31,11 @@ class PythonOracle:
 
     def evaluate(self, candidate: Candidate) -> Outcome:
         function = resolve(self.function, self.base_dir)
-        if candidate.composition is not None:
+        if candidate.structure is not None:
+            from pymatgen.core import Structure
+
+            result = function(structure=Structure.from_str(candidate.structure, fmt="json"))
+        elif candidate.composition is not None:
             from pymatgen.core import Composition
 
             result = function(composition=Composition(dict(candidate.composition)))
