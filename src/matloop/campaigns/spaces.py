@@ -4,8 +4,9 @@ A ``Pool`` holds its candidates as one numeric matrix so that featurising and sc
 10^6 candidates stays vectorised: numeric inputs ``(N, k)`` by column, atomic
 fractions ``(N, E)`` over a fixed element list, or (crystal structures) the structures'
 features ``(N, d)``, computed once and cached in the campaign's scratch folder, with
-each structure kept as pymatgen JSON text. ``Candidate`` objects (with their keys
-and labels) are made only for the rows that are proposed or evaluated.
+each pymatgen structure kept beside them (turned into JSON only for a candidate).
+``Candidate`` objects (with their keys and labels) are made only for the rows that are
+proposed or evaluated.
 """
 
 from __future__ import annotations
@@ -42,8 +43,8 @@ class Pool:
     ``kind`` says what the columns of ``values`` are: ``"inputs"`` (numeric parameters
     named by ``names``), ``"composition"`` (atomic fractions of the elements in
     ``names``; rows sum to 1) or ``"structures"`` (the ``StructureFeaturizer`` columns
-    named by ``names``; ``structures`` holds each row's pymatgen JSON and ``ids`` its
-    unique name). ``labels`` optionally gives each row's name in words (e.g. the formula
+    named by ``names``; ``structures`` holds each row's pymatgen ``Structure`` and ``ids``
+    its unique name). ``labels`` optionally gives each row's name in words (e.g. the formula
     as written in a CSV); ``ids`` optionally identifies each row (an id column, e.g.
     Materials Project ids for polymorphs that share a formula). ``duplicates_removed``
     counts the repeated structures dropped while building the pool.
@@ -54,7 +55,7 @@ class Pool:
     values: np.ndarray
     labels: tuple[str, ...] | None = None
     ids: tuple[str, ...] | None = None
-    structures: tuple[str, ...] | None = None
+    structures: tuple[Structure, ...] | None = None
     duplicates_removed: int = 0
 
     def __len__(self) -> int:
@@ -77,7 +78,7 @@ class Pool:
             if self.structures is None or index >= len(self.structures):
                 raise ValueError(f"row {index} of the structure pool has no structure "
                                  "(candidates outside a structure pool are not supported)")
-            return Candidate(key=key, label=label, structure=self.structures[index])
+            return Candidate(key=key, label=label, structure=self.structures[index].to_json())
         composition = {name: round(float(v), FRACTION_DIGITS)
                        for name, v in zip(self.names, row, strict=True) if v > 0}
         return Candidate(key=key, label=label, composition=composition)
@@ -293,10 +294,11 @@ def structure_pool(space: StructureSpace | SubstitutionSpace, cache_dir: Path | 
     from matloop.campaigns.structures import StructureSet, load_structures, substitute
     from matloop.features.structure import StructureFeaturizer, cached_features
 
+    dedupe = None if space.dedupe == "none" else space.dedupe
     if isinstance(space, StructureSpace):
         found = load_structures(space.path, field="space.path",
                                 structure_column=space.structure_column, id_column=space.id,
-                                dedupe=None if space.dedupe == "none" else space.dedupe)
+                                dedupe=dedupe)
     else:
         structures: list[Structure] = []
         names: list[str] = []
@@ -310,8 +312,7 @@ def structure_pool(space: StructureSpace | SubstitutionSpace, cache_dir: Path | 
                               "rename the files or entries")
         found = substitute(StructureSet(tuple(structures), tuple(names)),
                            space.substitutions, space.oxidation_filter, volume=space.volume,
-                           dedupe=None if space.dedupe == "none" else space.dedupe,
-                           field="space.substitutions")
+                           dedupe=dedupe, field="space.substitutions")
     field = "space.id" if isinstance(space, StructureSpace) else "space.prototypes"
     seen: set[str] = set()
     for name in found.names:
@@ -325,5 +326,5 @@ def structure_pool(space: StructureSpace | SubstitutionSpace, cache_dir: Path | 
     labels = tuple(f"{s.composition.reduced_formula} ({name})"
                    for s, name in zip(found.structures, found.names, strict=True))
     return Pool(kind="structures", names=featurizer.names, values=values, labels=labels,
-                ids=tuple(found.names), structures=tuple(s.to_json() for s in found.structures),
+                ids=tuple(found.names), structures=tuple(found.structures),
                 duplicates_removed=found.duplicates_removed)
