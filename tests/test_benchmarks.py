@@ -42,3 +42,17 @@ def test_overhead_table() -> None:
             assert float(value) >= 0
         assert row[-1] == "-" or float(row[-1]) > 0
     assert "GP fit time against n" in done.stdout
+
+
+def test_recipe_costs_table() -> None:
+    """EMT through every recipe: one row each, both timings, all ok."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "recipe_costs.py"),
+                           "--calculators", "emt"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    rows = [[c.strip() for c in line.strip("| ").split("|")]
+            for line in done.stdout.splitlines() if line.startswith("| ")][1:]
+    assert [row[2] for row in rows] == ["energy", "relax", "eos", "elastic",
+                                        "formation_energy"]
+    assert all(row[0] == "emt" and row[6] == "ok" for row in rows)
+    assert all(float(row[3]) > 0 and float(row[4]) > 0 and int(row[5]) >= 1 for row in rows)

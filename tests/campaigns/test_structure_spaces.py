@@ -173,10 +173,9 @@ def test_validate_reports_duplicates_removed(tmp_path: Path, fcc_cifs: Callable[
     assert "3 candidates (structures; 1 duplicate removed)" in result.output
 
 
-def test_lab_oracle_is_refused_on_structure_spaces(tmp_path: Path) -> None:
+def test_lab_oracle_works_on_structure_spaces(tmp_path: Path) -> None:
     text = CAMPAIGN[:CAMPAIGN.index("[oracle]")] + '[oracle]\nkind = "lab"\n'
-    with pytest.raises(ConfigError, match="lab"):
-        load(write(tmp_path, text))
+    assert load(write(tmp_path, text)).oracle.kind == "lab"  # tests/lab/test_structure_lab.py
 
 
 def test_substitution_campaign_resolves_one_prototype_path(tmp_path: Path) -> None:

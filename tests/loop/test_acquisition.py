@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -112,6 +114,62 @@ def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
     assert len(set(picks.tolist())) == 3
     distance = np.sum((choices[picks] - 0.5) ** 2, axis=1)
     assert np.all(distance < np.quantile(np.sum((choices - 0.5) ** 2, axis=1), 0.2))
+
+
+def test_shortlisted_batch_equals_the_batch_over_the_whole_pool(monkeypatch) -> None:
+    from matloop.loop import acquisition
+
+    rng = np.random.default_rng(1)
+    X = rng.uniform(size=(40, 3))
+    Y = np.sin(5 * X).sum(1, keepdims=True)
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 3, [1.0] * 3]), seed=0).fit(X, Y)
+    choices = rng.uniform(size=(600, 3))
+    shortlisted = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
+    monkeypatch.setattr(acquisition, "MC_POOL", len(choices))
+    whole = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
+    assert shortlisted.tolist() == whole.tolist()
+
+
+def test_shortlist_grows_while_the_batch_reaches_its_lower_half(monkeypatch) -> None:
+    from matloop.loop import acquisition
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(size=(20, 2))
+    Y = np.sin(5 * X).sum(1, keepdims=True)
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 2, [1.0] * 2]), seed=0).fit(X, Y)
+    choices = rng.uniform(size=(300, 2))
+    sizes: list[int] = []
+    import botorch.optim  # select imports the optimiser when called: patch it there
+
+    original = botorch.optim.optimize_acqf_discrete
+
+    def counting(acq, q, choices, **kwargs):
+        sizes.append(len(choices))
+        return original(acq, q=q, choices=choices, **kwargs)
+
+    monkeypatch.setattr(botorch.optim, "optimize_acqf_discrete", counting)
+    monkeypatch.setattr(acquisition, "MC_POOL", 2)  # 3 picks cannot fit in the top half of 2
+    picks = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=3, seed=0)
+    assert sizes[:2] == [2, 8]  # 3 picks among 2, then among 8, ...
+    assert all(b == 4 * a for a, b in itertools.pairwise(sizes))
+    monkeypatch.setattr(acquisition, "MC_POOL", 300)
+    assert picks.tolist() == select("logei", surrogate, choices, X, Y, MAXIMIZE, q=3,
+                                    seed=0).tolist()
+
+
+@pytest.mark.parametrize("kind", ["ensemble", "forest"])
+@pytest.mark.parametrize("name", ["logei", "ucb"])
+def test_ensembles_pick_single_candidates_and_batches(kind: str, name: str) -> None:
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(12, 2))
+    Y = -np.sum((X - 0.5) ** 2, axis=1, keepdims=True)
+    surrogate = make_surrogate(kind, bounds=np.array([[0.0] * 2, [1.0] * 2]), seed=0).fit(X, Y)
+    choices = np.concatenate([rng.uniform(size=(299, 2)), [[0.5, 0.5]]])
+    (single,) = select(name, surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0)
+    batch = select(name, surrogate, choices, X, Y, MAXIMIZE, q=3, seed=0)
+    assert len(set(batch.tolist())) == 3
+    distance = np.sum((choices - 0.5) ** 2, axis=1)
+    assert distance[single] < np.quantile(distance, 0.2)
 
 
 # --- two or more objectives -------------------------------------------------------------

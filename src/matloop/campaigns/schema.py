@@ -268,7 +268,7 @@ class PythonOracle(OracleSection):
 AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
 ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
 ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
-                    "max_volume_change", "elastic_strains")
+                    "max_volume_change", "elastic_strains", "unstable")
 
 
 class AseOracle(OracleSection):
@@ -301,6 +301,9 @@ class AseOracle(OracleSection):
     elastic_strains: list[Annotated[float, Field(gt=0, lt=0.1)]] = Field(
         default_factory=lambda: [0.005, 0.01], min_length=1,
         description="strain magnitudes of the elastic recipe, applied with both signs")
+    unstable: Literal["fail", "keep"] = Field(
+        default="fail", description="elastic: a tensor that is not positive definite fails "
+        "as infeasible, or is kept")
 
     @field_validator("calculator", mode="before")
     @classmethod
@@ -329,7 +332,7 @@ class AseOracle(OracleSection):
                 "max_volume_change": self.max_volume_change, "relax": self.relax,
                 "relax_cell": self.relax_cell, "relax_positions": self.relax_positions,
                 "points": self.points, "strain": self.strain,
-                "elastic_strains": tuple(self.elastic_strains)}
+                "elastic_strains": tuple(self.elastic_strains), "unstable": self.unstable}
 
 
 class LabOracle(OracleSection):
@@ -457,10 +460,6 @@ class Campaign(Section):
     @model_validator(mode="after")
     def _oracle_fits_space(self) -> Campaign:
         oracle = self.oracle
-        if isinstance(oracle, LabOracle) and isinstance(self.space, STRUCTURE_SPACES):
-            raise ValueError(f"oracle kind 'lab' does not work with a '{self.space.kind}' "
-                             "space yet (batch files name candidates by formula or inputs); "
-                             "use a 'table' space with an id column")
         if not isinstance(oracle, AseOracle):
             return self
         if isinstance(self.space, CompositionSpace):

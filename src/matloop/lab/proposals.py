@@ -1,11 +1,13 @@
 """``matloop propose``: a lab batch as a file to fill in (CSV, and XLSX on request).
 
 Columns: ``candidate_id``, ``candidate`` (in words), the columns that describe it (the
-numeric inputs, or ``formula``; the id column when the space has one), ``cycle``, the
+numeric inputs, or ``formula``; the id column when the space has one; ``structure``, the
+structure's name, for a structure space), ``cycle``, the
 model's ``predicted_<p> [unit]`` and ``std_<p> [unit]`` per target property (empty for
 the random initial design), ``hit_probability`` with range targets and
 ``success_probability`` once failures are learnt, then the EMPTY result columns
-``<p> [unit]``, ``status`` (``ok`` / ``failed``) and ``note``.
+``<p> [unit]``, ``status`` (``ok`` / ``failed``) and ``note``. For a structure space,
+each proposed structure is also written as ``<batch file stem>-structures/<candidate_id>.cif``.
 """
 
 from __future__ import annotations
@@ -136,7 +138,21 @@ def write_batch(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any
     paths = [csv_path]
     if xlsx:
         paths.append(_write_xlsx(csv_path.with_suffix(".xlsx"), columns, rows))
+    if pool.kind == "structures":
+        paths.append(_write_structures(csv_path.with_name(f"{csv_path.stem}-structures"),
+                                       pool, awaiting))
     return paths
+
+
+def _write_structures(folder: Path, pool: Pool, awaiting: Sequence[dict[str, Any]]) -> Path:
+    """Each awaiting structure as ``folder/<candidate_id>.cif``; the folder."""
+    if pool.structures is None:
+        raise ValueError("a structure pool without structures")
+    folder.mkdir(parents=True, exist_ok=True)
+    for item in awaiting:
+        structure = pool.structures[item["pool_index"]]
+        structure.to(filename=str(folder / f"{item['candidate_id']}.cif"), fmt="cif")
+    return folder
 
 
 def _write_xlsx(path: Path, columns: list[str], rows: list[list[str]]) -> Path:
@@ -166,6 +182,8 @@ def _cell(text: str) -> float | int | str | None:
 
 def _description(campaign: Campaign, pool: Pool, index: int) -> list[str]:
     """The describing cells of pool row ``index``, in ``describing_columns`` order."""
+    if pool.kind == "structures":
+        return [pool.key(index)]
     out = []
     for column in describing_columns(campaign, pool):
         if pool.ids is not None and column not in pool.names and \

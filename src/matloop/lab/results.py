@@ -22,6 +22,7 @@ from matloop.errors import ConfigError
 
 SUFFIXES = (".csv", ".xlsx")
 STATUSES = ("ok", "failed")
+STRUCTURE_COLUMN = "structure"  # a structure pool's candidate name, in batch files
 _HEADER = re.compile(r"^\s*([^\[\]]*?)\s*(?:\[\s*([^\[\]]*?)\s*\])?\s*$")
 
 
@@ -174,10 +175,13 @@ def same_unit(a: str, b: str) -> bool:
 
 
 def describing_columns(campaign: Campaign, pool: Pool) -> list[str]:
-    """The columns that name a candidate in words: the numeric inputs, or the formula
-    column (and the id column when the space has one)."""
+    """The columns that name a candidate in words: the numeric inputs, the formula
+    column (and the id column when the space has one), or ``structure`` (the structure's
+    name in the pool)."""
     space = campaign.space
     id_column = space.id if isinstance(space, TableSpace) else None
+    if pool.kind == "structures":
+        return [STRUCTURE_COLUMN]
     if pool.kind == "inputs":
         names = list(space.inputs or []) if isinstance(space, TableSpace) else list(pool.names)
     else:
@@ -346,6 +350,15 @@ class _Checker:
         id_column = space.id if isinstance(space, TableSpace) else None
         names = [c for c in describing if c != id_column]
         bad = len(self.problems)
+        if self.pool.kind == "structures":
+            key = self.cell(row, STRUCTURE_COLUMN)
+            index = self.pool_keys().get(key)
+            if index is None:
+                self.problem("is not a structure of this campaign's pool (a structure "
+                             "space takes only its own candidates: add new structures to "
+                             "its files)", number, STRUCTURE_COLUMN, key)
+                return None
+            return key, self.pool.candidate(index).label, {}
         if self.pool.kind == "inputs":
             values: dict[str, float] = {}
             for name in names:

@@ -29,7 +29,8 @@ Large pools: single candidates are scored through the surrogate's ``marginal_mod
 (exact marginals at O(N·n·(n + d)): the variance needs a solve per point); a Monte
 Carlo batch is chosen among the ``MC_POOL`` candidates with the best analytic score (the
 greedy gain of a point never exceeds its own analytic value, so candidates outside that
-set rarely matter).
+set rarely matter). If the batch reaches into the lower half of that shortlist, the
+shortlist may have been too short: the batch is chosen again from one four times longer.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 ANALYTIC_CHUNK = 65536
 MC_CHUNK = 512
 MC_SAMPLES = 128
-MC_POOL = 1024
+MC_POOL = 256
 
 
 def derive(targets: TargetSet, name: str) -> str:
@@ -118,16 +119,36 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
             chosen, _ = optimize_acqf_discrete(analytic, q=1, choices=pool,
                                                max_batch_size=ANALYTIC_CHUNK)
             return _rows_of(chosen, pool)
-        subset = torch.arange(len(pool))
-        if len(pool) > MC_POOL:
-            subset = _scores(analytic, pool).topk(MC_POOL).indices.sort().values
         with torch.random.fork_rng():  # BoTorch's baseline pruning draws from torch's RNG
             torch.manual_seed(seed)
             batch = factory(dataclasses.replace(problem, model=surrogate.model,
                                                 pending=pending), False)
-            chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
-                                               max_batch_size=MC_CHUNK, unique=True)
-    return subset.numpy()[_rows_of(chosen, pool[subset])]
+            if len(pool) <= MC_POOL:
+                chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool,
+                                                   max_batch_size=MC_CHUNK, unique=True)
+                return _rows_of(chosen, pool)
+            return _shortlisted_batch(batch, _scores(analytic, pool), pool, q)
+
+
+def _shortlisted_batch(batch: AcquisitionFunction, analytic: torch.Tensor,
+                       pool: torch.Tensor, q: int) -> np.ndarray:
+    """Rows of ``pool`` ``(N, d)`` for the greedy ``batch`` acquisition, searched among
+    the ``MC_POOL`` best by ``analytic`` score ``(N,)``, four times as many while the
+    batch reaches into the shortlist's lower half."""
+    import torch
+    from botorch.optim import optimize_acqf_discrete
+
+    ranked = analytic.argsort(descending=True)
+    size = MC_POOL
+    while True:
+        subset = ranked[:size].sort().values
+        chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
+                                           max_batch_size=MC_CHUNK, unique=True)
+        picks = subset[torch.as_tensor(_rows_of(chosen, pool[subset]))]
+        deepest = int(torch.isin(ranked[:size], picks).nonzero().max())
+        if size >= len(pool) or deepest < size // 2:
+            return picks.numpy()
+        size *= 4
 
 
 def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
@@ -259,6 +280,9 @@ def _log_ei(problem: Problem, analytic: bool) -> AcquisitionFunction:
         return LogConstrainedExpectedImprovement(
             problem.model, best_f=_incumbent(problem), objective_index=j,
             constraints=_bounds_dict(problem.targets), maximize=sign > 0)
+    if analytic and m == 1:  # no transform: ensemble posteriors cannot be scalarised
+        return LogExpectedImprovement(problem.model, best_f=_incumbent(problem),
+                                      maximize=sign > 0)
     if analytic:
         weights = torch.zeros(m, dtype=torch.double)
         weights[j] = sign
@@ -285,22 +309,18 @@ def _feasibility(problem: Problem, analytic: bool) -> AcquisitionFunction:
 
 
 def _ucb(problem: Problem, analytic: bool) -> AcquisitionFunction:
-    import torch
     from botorch.acquisition import UpperConfidenceBound, qUpperConfidenceBound
-    from botorch.acquisition.objective import ScalarizedPosteriorTransform
+    from botorch.acquisition.objective import GenericMCObjective
 
     if problem.targets.objective is None or problem.targets.bounds:
         raise ValueError("'ucb' needs one maximize/minimize target and no range targets")
-    j, sign = problem.targets.objective
-    weights = torch.zeros(len(problem.targets.properties), dtype=torch.double)
-    weights[j] = sign
-    transform = ScalarizedPosteriorTransform(weights)
+    j, sign = problem.targets.objective  # the only property: no range targets
     if analytic:
-        return UpperConfidenceBound(problem.model, beta=problem.beta,
-                                    posterior_transform=transform)
-    return qUpperConfidenceBound(problem.model, beta=problem.beta,
-                                 posterior_transform=transform, X_pending=problem.pending,
-                                 sampler=_sampler(problem))
+        return UpperConfidenceBound(problem.model, beta=problem.beta, maximize=sign > 0)
+    return qUpperConfidenceBound(
+        problem.model, beta=problem.beta,
+        objective=GenericMCObjective(functools.partial(_signed_output, j=j, sign=sign)),
+        X_pending=problem.pending, sampler=_sampler(problem))
 
 
 def _ehvi(problem: Problem, analytic: bool) -> AcquisitionFunction:

@@ -15,14 +15,19 @@ output. Known names:
 ``gpaw``
     ``gpaw.GPAW(**parameters)``, e.g. ``{"mode": {"name": "pw", "ecut": 250}, "kpts":
     [4, 4, 4], "xc": "PBE"}``; its text output ``txt`` (default ``gpaw.txt``) is written
-    into ``directory`` (``pip install gpaw`` or ``apt-get install gpaw``).
+    into ``directory``. ``pip install gpaw`` compiles a C extension (it needs a C++
+    compiler, libxc, BLAS and LAPACK, e.g. Debian's ``g++ libxc-dev libblas-dev
+    liblapack-dev``; ``.ci/install-dft`` does it all) and brings the PAW setups in the
+    ``gpaw-data`` package, which GPAW finds by itself (no ``GPAW_SETUP_PATH``). Debian's
+    ``gpaw`` package is built for the system python, not a virtual environment.
 ``espresso``
     ``ase.calculators.espresso.Espresso`` running Quantum ESPRESSO's ``pw.x`` in
     ``directory``. Parameters: ``pseudo_dir`` (default ``/usr/share/espresso/pseudo``),
     ``command`` (the whole command line, e.g. ``"mpirun -np 4 pw.x"``) or ``pw`` (the path
     of ``pw.x``; default ``pw.x`` on ``PATH``); everything else (``pseudopotentials``,
     ``input_data``, ``kpts``, ...) goes to ``Espresso`` (``apt-get install
-    quantum-espresso``).
+    quantum-espresso quantum-espresso-data``; the latter puts QE's example UPF files, e.g.
+    ``Al.pz-vbc.UPF``, into the default ``pseudo_dir``).
 ``"package.module:factory"``
     Any other calculator: the module is imported and ``factory(**parameters)`` called;
     ``directory=`` is added when the factory has an explicit ``directory`` parameter and
@@ -44,7 +49,7 @@ import shlex
 import shutil
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from ase.calculators.calculator import BaseCalculator
@@ -107,14 +112,16 @@ def _gpaw(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
     try:
         from gpaw import GPAW
     except ModuleNotFoundError as exc:
-        raise _missing("gpaw", exc, "gpaw", "pip install gpaw (or apt-get install gpaw)") from exc
+        raise _missing("gpaw", exc, "gpaw", "pip install gpaw (it compiles against libxc "
+                       "and BLAS: apt-get install g++ libxc-dev libblas-dev liblapack-dev "
+                       "first)") from exc
     kwargs = dict(parameters)
     txt = kwargs.get("txt", "gpaw.txt")
     if txt is not None and txt != "-" and not hasattr(txt, "write"):
         txt = Path(directory) / Path(txt).name
     kwargs["txt"] = str(txt) if isinstance(txt, Path) else txt
-    calculator: BaseCalculator = GPAW(**kwargs)
-    return calculator
+    # gpaw's own type (its new ASECalculator) is not an ASE BaseCalculator subclass
+    return cast("BaseCalculator", GPAW(**kwargs))
 
 
 def _espresso(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:

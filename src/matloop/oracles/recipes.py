@@ -107,7 +107,8 @@ class RecipeSettings:
     ``relax_positions``: relax positions at each fixed strained cell (``eos``,
     ``elastic``); ``points`` and ``strain``: the EOS volumes, ``points`` cells over
     ``± strain`` linear strain; ``elastic_strains``: the strain magnitudes applied with
-    both signs to each Voigt component.
+    both signs to each Voigt component; ``unstable``: what ``elastic`` does with a tensor
+    that is not positive definite, ``fail`` (``infeasible``) or ``keep``.
     """
 
     optimizer: str = "BFGS"
@@ -120,6 +121,7 @@ class RecipeSettings:
     points: int = 7
     strain: float = 0.04
     elastic_strains: tuple[float, ...] = (0.005, 0.01)
+    unstable: str = "fail"
 
     def __post_init__(self) -> None:
         if self.optimizer.upper() not in OPTIMIZERS:
@@ -139,6 +141,8 @@ class RecipeSettings:
         if not self.elastic_strains or not all(0 < s < 0.1 for s in self.elastic_strains):
             raise ValueError("elastic_strains must be one or more magnitudes in (0, 0.1), "
                              f"got {self.elastic_strains}")
+        if self.unstable not in ("fail", "keep"):
+            raise ValueError(f"unstable must be 'fail' or 'keep', got {self.unstable!r}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> RecipeSettings:
@@ -270,8 +274,10 @@ def elastic(atoms: Atoms, settings: SettingsLike, directory: Path, *,
     ``relax_positions``, is fitted linearly per component, and C symmetrised. Values:
     ``bulk_modulus``, ``shear_modulus`` (Hill averages, GPa), ``energy_per_atom``,
     ``volume_per_atom``. ``details`` holds ``elastic_tensor`` (6×6, GPa), the Voigt and
-    Reuss moduli and ``mechanically_stable`` (C positive definite; an unstable tensor is
-    returned, not failed). A singular C (Reuss average undefined) is ``not_converged``.
+    Reuss moduli and ``mechanically_stable`` (C positive definite). A tensor that is not
+    (the structure is mechanically unstable under this calculator; its Hill averages mean
+    nothing and can be any sign or size) fails as ``infeasible`` unless ``unstable`` is
+    ``keep``. A singular C (Reuss average undefined) is ``not_converged``.
     """
     from ase.units import GPa
 
@@ -307,6 +313,12 @@ def elastic(atoms: Atoms, settings: SettingsLike, directory: Path, *,
     eigenvalues = np.linalg.eigvalsh(c)
     details["elastic_tensor_eigenvalues"] = eigenvalues.tolist()
     details["mechanically_stable"] = bool(eigenvalues.min() > 0)
+    if not details["mechanically_stable"] and s.unstable == "fail":
+        raise EvaluationFailure(
+            f"mechanically unstable: the elastic tensor's smallest eigenvalue is "
+            f"{eigenvalues.min():.3g} GPa (Hill averages K = "
+            f"{moduli['bulk_modulus_hill']:.4g}, G = {moduli['shear_modulus_hill']:.4g} GPa, "
+            "not recorded; unstable = 'keep' records them)", reason="infeasible")
     details.update({k: v for k, v in moduli.items() if not k.endswith("_hill")})
     values = {
         "energy_per_atom": e,
