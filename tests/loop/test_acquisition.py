@@ -116,13 +116,18 @@ def test_large_pool_batches_come_from_the_best_scored_candidates() -> None:
     assert np.all(distance < np.quantile(np.sum((choices - 0.5) ** 2, axis=1), 0.2))
 
 
+def wavy_gp(rng: np.random.Generator, n: int, d: int):
+    """n uniform points in [0, 1]^d, y = sum(sin 5x), and a GP fitted to them."""
+    X = rng.uniform(size=(n, d))
+    Y = np.sin(5 * X).sum(1, keepdims=True)
+    return X, Y, make_surrogate("gp", bounds=np.array([[0.0] * d, [1.0] * d]), seed=0).fit(X, Y)
+
+
 def test_shortlisted_batch_equals_the_batch_over_the_whole_pool(monkeypatch) -> None:
     from matloop.loop import acquisition
 
     rng = np.random.default_rng(1)
-    X = rng.uniform(size=(40, 3))
-    Y = np.sin(5 * X).sum(1, keepdims=True)
-    surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 3, [1.0] * 3]), seed=0).fit(X, Y)
+    X, Y, surrogate = wavy_gp(rng, n=40, d=3)
     choices = rng.uniform(size=(600, 3))
     shortlisted = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
     monkeypatch.setattr(acquisition, "MC_POOL", len(choices))
@@ -134,9 +139,7 @@ def test_shortlist_grows_while_the_batch_reaches_its_lower_half(monkeypatch) -> 
     from matloop.loop import acquisition
 
     rng = np.random.default_rng(2)
-    X = rng.uniform(size=(20, 2))
-    Y = np.sin(5 * X).sum(1, keepdims=True)
-    surrogate = make_surrogate("gp", bounds=np.array([[0.0] * 2, [1.0] * 2]), seed=0).fit(X, Y)
+    X, Y, surrogate = wavy_gp(rng, n=20, d=2)
     choices = rng.uniform(size=(300, 2))
     sizes: list[int] = []
     import botorch.optim  # select imports the optimiser when called: patch it there

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -230,6 +231,7 @@ class _Runner:
         self.on_progress = on_progress
         self.targets = TargetSet.from_targets(self.c.targets)
         self.executor: Any = None  # a pebble ProcessPool, started on first use
+        self.pool_of: dict[Future[Outcome], Any] = {}  # the pool each evaluation runs in
         self.reference: np.ndarray | None = None  # signed, fixed once chosen (multi-objective)
         self.finished_before = len(store.finished(campaign_id))  # by earlier runs
 
@@ -473,8 +475,20 @@ class _Runner:
         """The evaluation's outcome, or the failure the pool reports instead of one."""
         from pebble import ProcessExpired
 
+        pool = self.pool_of.pop(future, None)
         try:
             return future.result()
+        except BrokenProcessPool as exc:
+            # Pebble gives up its whole pool when a worker dies before the task it took is
+            # acknowledged (a crash at once); every evaluation in it ends so. A new pool
+            # runs the retries.
+            if pool is not None and pool is self.executor:
+                self.executor.stop()
+                self.executor.join(timeout=5)
+                self.executor = None
+            why = str(exc) or "a worker died"
+            return Outcome.failure("crashed", f"the process pool broke ({why}) while the "
+                                   "evaluation was queued or running; a new pool was started")
         except FutureTimeout:
             return Outcome.failure("timeout", f"no result after {self.c.oracle.timeout_s} s; "
                                    "the worker process was killed")
@@ -513,6 +527,7 @@ class _Runner:
         future: Future[Outcome] = self.executor.schedule(
             evaluate, args=(self.p.oracle, self.p.pool.candidate(item.pool_index),
                             self.p.oracle.properties), timeout=self.c.oracle.timeout_s)
+        self.pool_of[future] = self.executor
         return future
 
     def _best_record(self, values: np.ndarray) -> dict[str, Any]:
