@@ -228,3 +228,27 @@ def test_the_gpaw_example_validates(tmp_path: Path) -> None:
     assert "minimize formation_energy_per_atom" in done.stdout
     text = EXAMPLE.read_text()
     assert 'calculator = "gpaw"' in text and 'recipe = "formation_energy"' in text
+
+
+def test_espresso_input_asks_for_stress_and_forces() -> None:
+    from matloop.oracles.calculators import _with_stress_and_forces
+
+    nested = _with_stress_and_forces(QE_AL["input_data"])
+    assert nested["control"] == {"tstress": True, "tprnfor": True}
+    assert nested["system"] == QE_AL["input_data"]["system"]
+    assert _with_stress_and_forces({"ecutwfc": 20}) == {"ecutwfc": 20, "tstress": True,
+                                                        "tprnfor": True}
+    assert _with_stress_and_forces({"control": {"tstress": False}})["control"] == {
+        "tstress": False, "tprnfor": True}
+
+
+@pytest.mark.slow
+def test_espresso_relaxes_a_compressed_cell(tmp_path: Path) -> None:
+    """The relax recipe needs pw.x's stress: from a = 3.90 Å to LDA's 3.96-3.99 Å."""
+    needs_pw_x()
+    atoms = bulk("Al", "fcc", a=3.90)
+    atoms.calc = make_calculator("espresso", QE_AL, tmp_path)
+    result = relax(atoms, {"fmax": 0.01, "max_steps": 30}, tmp_path)
+    a = fcc_lattice_constant(result.values["volume_per_atom"])
+    assert 3.93 < a < 4.00, a
+    assert result.details["relax"]["converged"] and result.details["relax"]["steps"] >= 2

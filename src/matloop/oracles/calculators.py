@@ -25,7 +25,8 @@ output. Known names:
     ``directory``. Parameters: ``pseudo_dir`` (default ``/usr/share/espresso/pseudo``),
     ``command`` (the whole command line, e.g. ``"mpirun -np 4 pw.x"``) or ``pw`` (the path
     of ``pw.x``; default ``pw.x`` on ``PATH``); everything else (``pseudopotentials``,
-    ``input_data``, ``kpts``, ...) goes to ``Espresso`` (``apt-get install
+    ``input_data``, ``kpts``, ...) goes to ``Espresso``, with ``tstress`` and ``tprnfor``
+    switched on unless ``input_data`` sets them (``apt-get install
     quantum-espresso quantum-espresso-data``; the latter puts QE's example UPF files, e.g.
     ``Al.pz-vbc.UPF``, into the default ``pseudo_dir``).
 ``"package.module:factory"``
@@ -137,8 +138,21 @@ def _espresso(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
         raise MissingCalculatorPackage(
             "espresso", f"Quantum ESPRESSO's pw.x (looked for {program!r})",
             "apt-get install quantum-espresso (or set 'pw'/'command' to pw.x's path)")
+    kwargs["input_data"] = _with_stress_and_forces(kwargs.get("input_data") or {})
     profile = EspressoProfile(command=command, pseudo_dir=pseudo_dir)
     return Espresso(profile=profile, directory=str(directory), **kwargs)
+
+
+def _with_stress_and_forces(input_data: Mapping[str, Any]) -> dict[str, Any]:
+    """pw.x ``input_data`` (namelists, or flat keys) asking for the stress and forces that
+    every recipe but ``energy`` needs (pw.x computes neither unless told), unless set."""
+    data = {key: dict(value) if isinstance(value, Mapping) else value
+            for key, value in input_data.items()}
+    nested = any(isinstance(value, dict) for value in data.values())
+    control = data.setdefault("control", {}) if nested else data
+    control.setdefault("tstress", True)
+    control.setdefault("tprnfor", True)
+    return data
 
 
 CALCULATORS: dict[str, CalculatorFactory] = {
