@@ -42,14 +42,10 @@ CU_PBE_A = 3.63  # Å, fcc Cu lattice constant in PBE (Materials Project mp-30)
 def one_torch_thread() -> Iterator[None]:
     """One torch thread, as in a campaign worker; two threads on a busy 2-core machine
     made single CHGNet evaluations up to 10 times slower."""
-    import torch
+    from matloop.surrogates.feasibility import one_thread
 
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with one_thread():
         yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def mp_rows() -> dict[str, dict[str, str]]:
