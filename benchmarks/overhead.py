@@ -7,7 +7,8 @@ Synthetic data: pool features uniform on [0, 1]^d, objective a smooth random fun
   the loop does in 9 cycles of 10; beyond 1,000 observations both fit the hyperparameters
   on a random 1,000 and condition the posterior on all n), the analytic score of the
   whole pool (``scores``) and the full ``select`` (analytic scores, then for q > 1 the
-  Monte Carlo batch among the 1,024 best); cycle = warm fit + select; "batch" = select - score;
+  Monte Carlo batch among the 256 best, or more); cycle = warm fit + select;
+  "batch" = select - score;
 * baseline: a minimal hand-written BoTorch loop on the same data — ``SingleTaskGP`` +
   ``fit_gpytorch_mll``, analytic ``LogExpectedImprovement`` (q = 1) or
   ``qLogNoisyExpectedImprovement`` (q > 1), ``optimize_acqf_discrete`` over the whole
@@ -20,6 +21,11 @@ is not started. Prints a markdown table, then fit time against n (the exact GP's
 
     .venv/bin/python benchmarks/overhead.py [--pools 1000 10000 100000 1000000]
         [--dims 6 30] [--train 20 100 500 2000] [--batch 1 5] [--no-baseline]
+        [--surrogate gp|ensemble|forest|auto]
+
+``--surrogate`` times another kind in the matloop column (the baseline stays the exact
+GP loop); for ``auto`` the timed fit is one that compares the kinds (every
+``validate_every``-th cycle in a run), the warm fit then keeps the winner.
 """
 
 from __future__ import annotations
@@ -54,8 +60,10 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_matloop(d: int, N: int, n: int, qs: list[int]) -> list[dict[str, Any]]:
-    """Time matloop's cycle phases for each q (one fit, shared by the q values)."""
+def run_matloop(d: int, N: int, n: int, qs: list[int], kind: str = "gp"
+                ) -> list[dict[str, Any]]:
+    """Time matloop's cycle phases for each q (one fit, shared by the q values), with a
+    ``kind`` surrogate; "cold" is a first fit on n - 1 points, "warm" the next one."""
     from matloop.campaigns.schema import Target
     from matloop.campaigns.targets import TargetSet
     from matloop.loop.acquisition import scores, select
@@ -68,10 +76,10 @@ def run_matloop(d: int, N: int, n: int, qs: list[int]) -> list[dict[str, Any]]:
     for q in qs:  # first calls load modules and fill caches: not part of a cycle
         select("logei", warm_up, pool[:64], X[:8], Y[:8], targets, q, 0)
     start = time.perf_counter()
-    previous = make_surrogate("gp", bounds=bounds, seed=0).fit(X[:-1], Y[:-1])
+    previous = make_surrogate(kind, bounds=bounds, seed=0).fit(X[:-1], Y[:-1])
     cold = time.perf_counter() - start
     start = time.perf_counter()
-    surrogate = make_surrogate("gp", bounds=bounds, seed=0,
+    surrogate = make_surrogate(kind, bounds=bounds, seed=0, reselect=False,
                                warm_start=previous.hyperparameters()).fit(X, Y)
     warm = time.perf_counter() - start
     rows = []
@@ -121,7 +129,7 @@ def run_baseline(d: int, N: int, n: int, q: int) -> dict[str, Any]:
 
 
 def worker(kind: str, d: int, N: int, n: int, qs: list[int], timeout: float,
-           memory_gb: float, threads: int) -> tuple[Any, str | None]:
+           memory_gb: float, threads: int, surrogate: str = "gp") -> tuple[Any, str | None]:
     """Run one case in a fresh process; (result, None) or (None, reason it failed)."""
     import signal
 
@@ -130,7 +138,7 @@ def worker(kind: str, d: int, N: int, n: int, qs: list[int], timeout: float,
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
     command = [sys.executable, os.path.abspath(__file__), "--worker", kind,
-               json.dumps([d, N, n, qs])]
+               json.dumps([d, N, n, qs, surrogate])]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, "OMP_NUM_THREADS": str(threads),
@@ -164,12 +172,15 @@ def main() -> None:
                         help="address-space limit of a baseline process, GB")
     parser.add_argument("--threads", type=int, default=1,
                         help="torch threads per case (more than free cores thrashes OpenMP)")
+    parser.add_argument("--surrogate", default="gp",
+                        choices=["gp", "ensemble", "forest", "auto"],
+                        help="the kind timed in the matloop column")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:  # inside a fresh process: one case, JSON on stdout
-        d, N, n, qs = json.loads(args.worker[1])
-        result = (run_matloop(d, N, n, qs) if args.worker[0] == "matloop"
+        d, N, n, qs, kind = json.loads(args.worker[1])
+        result = (run_matloop(d, N, n, qs, kind) if args.worker[0] == "matloop"
                   else run_baseline(d, N, n, qs[0]))
         print(json.dumps(result))
         return
@@ -178,7 +189,7 @@ def main() -> None:
 
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, torch "
           f"{torch.__version__}, {args.threads} thread(s) per case, one fresh process "
-          f"per case")
+          f"per case, surrogate {args.surrogate}")
     columns = ["d", "N", "n", "q", "cold fit s", "warm fit s", "score s", "batch s",
                "cycle s", "peak MB", "baseline s", "baseline MB", "ratio"]
     print("| " + " | ".join(columns) + " |")
@@ -189,7 +200,7 @@ def main() -> None:
             last: dict[int, tuple[int, float, float] | None] = {}  # q -> (N, fit, select)
             for N in sorted(args.pools):
                 rows, error = worker("matloop", d, N, n, args.batch, 3600, 0,
-                                     args.threads)
+                                     args.threads, args.surrogate)
                 if rows is None:
                     print(f"| {d} | {N} | {n} | - | matloop {error} |")
                     continue
@@ -217,7 +228,8 @@ def main() -> None:
                           f"{'-' if base is None else format(base['cycle'] / row['cycle'], '.1f')}"
                           f" |", flush=True)
     print()
-    print("GP fit time against n (hyperparameters fitted on at most 1,000 observations):")
+    print(f"{args.surrogate} fit time against n (a GP fits its hyperparameters on at most "
+          "1,000 observations):")
     print("| d | n | cold fit s | warm fit s |")
     print("|---|---|---|---|")
     for (d, n), (cold, warm) in sorted(fits.items()):

@@ -41,7 +41,20 @@ def test_overhead_table() -> None:
         for value in row[4:10]:
             assert float(value) >= 0
         assert row[-1] == "-" or float(row[-1]) > 0
-    assert "GP fit time against n" in done.stdout
+    assert "gp fit time against n" in done.stdout and "surrogate gp" in done.stdout
+
+
+@pytest.mark.slow
+def test_overhead_table_for_another_surrogate() -> None:
+    """``--surrogate forest`` times the forest in the matloop column."""
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "overhead.py"), "--pools", "2000",
+                           "--dims", "6", "--train", "20", "--batch", "1", "--no-baseline",
+                           "--surrogate", "forest"],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "surrogate forest" in done.stdout and "forest fit time against n" in done.stdout
+    rows = [line for line in done.stdout.splitlines() if line.startswith("| 6 | 2000 |")]
+    assert len(rows) == 1 and "not run" in rows[0]
 
 
 def test_recipe_costs_table() -> None:

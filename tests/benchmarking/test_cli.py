@@ -62,8 +62,65 @@ def test_benchmark_refuses_a_python_oracle_in_one_line(python_campaign,
 def test_benchmark_refuses_bad_options(crossed_barrel, tmp_path: Path) -> None:
     path = crossed_barrel()
     for option, message in ((["--seeds", "0"], "--seeds"), (["--workers", "0"], "--workers"),
-                            (["--budget", "0"], "--budget")):
+                            (["--budget", "0"], "--budget"),
+                            (["--surrogate", "bogus"], "unknown surrogate 'bogus'")):
         done = subprocess.run([*MATLOOP, "benchmark", str(path), *option],
                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
         assert done.returncode == 2, done.stderr
         assert message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_benchmark_compares_surrogate_kinds_on_one_file(crossed_barrel, tmp_path: Path) -> None:
+    path = crossed_barrel(name="cb", budget=60, initial=3)
+    done = subprocess.run([*MATLOOP, "benchmark", str(path), "--seeds", "1", "--budget", "5",
+                           "--surrogate", "forest", "--surrogate", "gp", "--out",
+                           str(tmp_path / "out"), "--json", "--quiet"],
+                          capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)
+    assert summary["surrogates"] == ["forest", "gp"]
+    assert [(c["label"], c["surrogate"]) for c in summary["campaigns"]] == [
+        ("cb [forest]", "forest"), ("cb [gp]", "gp")]
+    assert all(Path(c["plot"]).exists() for c in summary["campaigns"])
+
+
+def test_an_interrupted_benchmark_stops_its_workers(crossed_barrel, tmp_path: Path) -> None:
+    import os
+    import signal
+    import time
+
+    path = crossed_barrel(name="cb", budget=60, initial=3)
+    # 100 evaluations per seed take far longer than the 30 s the command gets to stop
+    process = subprocess.Popen([*MATLOOP, "benchmark", str(path), "--seeds", "4", "--quiet",
+                                "--budget", "100", "--out", str(tmp_path / "out")],
+                               cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def workers() -> list[int]:
+        found = subprocess.run(["pgrep", "-P", str(process.pid)], capture_output=True,
+                               text=True).stdout.split()
+        return [int(pid) for pid in found]
+
+    deadline = time.monotonic() + 60
+    while len(workers()) < 2 and time.monotonic() < deadline:  # resource tracker + workers
+        time.sleep(0.5)
+    children = workers()
+    assert len(children) >= 2
+    time.sleep(2)  # the seeds are running
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=30)  # does not wait for the running seeds
+    assert process.returncode == 130, stderr
+    assert "interrupted: benchmark stopped, nothing written" in stderr
+    assert "internal error" not in stderr and "Traceback" not in stderr
+    time.sleep(1)
+    alive = []
+    for pid in children:
+        try:
+            os.kill(pid, 0)
+            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+            if state != "Z":
+                alive.append(pid)
+        except (ProcessLookupError, FileNotFoundError):
+            pass
+    assert alive == []
+    assert not (tmp_path / "out").exists()

@@ -124,3 +124,18 @@ def test_gp_beyond_fit_points_fits_a_subset_and_conditions_on_all() -> None:
     small_error = np.abs(small.predict(X[outside]).mean - Y[outside, :1]).max()
     assert large_error < 0.1 * small_error  # the posterior saw the other 50 points
     assert large.hyperparameters()["fitted_on"] == [30]
+
+
+def test_gp_beyond_exact_limit_is_sparse_and_says_so() -> None:
+    from matloop.surrogates import describe_model
+
+    X, Y = smooth_data(60)
+    bounds = np.array([[0.0, 0.0], [1.0, 1.0]])
+    gp = make_surrogate("gp", bounds=bounds, seed=0, exact_limit=50).fit(X, Y)
+    recorded = gp.hyperparameters()
+    assert recorded["approximation"] == "variational"
+    assert "sparse variational GP" in describe_model(recorded)
+    X_test, Y_test = smooth_data(30, seed=2)
+    assert np.abs(gp.predict(X_test).mean - Y_test).mean() < 0.1
+    exact = make_surrogate("gp", bounds=bounds, seed=0, exact_limit=60).fit(X, Y)
+    assert "approximation" not in exact.hyperparameters()

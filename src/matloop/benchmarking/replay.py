@@ -31,6 +31,7 @@ class Job:
     seed: int
     budget: int | None
     database: Path
+    surrogate: str | None = None
 
 
 @dataclass(frozen=True)
@@ -61,15 +62,16 @@ class SeedRun:
 
 
 def benchmark_copy(campaign: Campaign, seed: int, budget: int | None,
-                   database: str) -> Campaign:
+                   database: str, surrogate: str | None = None) -> Campaign:
     """The campaign as one benchmark seed runs it.
 
-    Seed, budget and database are overridden; ``stop_after_hits`` and ``patience`` are
-    dropped so every seed spends its budget (a stopping rule only ends a run, it never
-    changes a choice, so the evaluations up to where it would have stopped are the
-    same); one oracle worker (a table lookup is instant).
+    Seed, budget, database and (if given) the surrogate kind are overridden;
+    ``stop_after_hits`` and ``patience`` are dropped so every seed spends its budget (a
+    stopping rule only ends a run, it never changes a choice, so the evaluations up to
+    where it would have stopped are the same); one oracle worker (a table lookup is instant).
     """
-    copy = campaign.with_overrides(seed=seed, budget=budget, database=database)
+    copy = campaign.with_overrides(seed=seed, budget=budget, database=database,
+                                   surrogate=surrogate)
     loop = copy.loop.model_copy(update={"stop_after_hits": None, "patience": None})
     executor = copy.executor.model_copy(update={"workers": 1})
     return copy.model_copy(update={"loop": loop, "executor": executor})
@@ -89,7 +91,8 @@ def replay_seed(job: Job) -> SeedRun:
     torch.set_num_threads(1)
     # "added jitter to the diagonal" notes from every seed would drown the progress lines
     warnings.filterwarnings("ignore", category=NumericalWarning)
-    campaign = benchmark_copy(load(job.source), job.seed, job.budget, str(job.database))
+    campaign = benchmark_copy(load(job.source), job.seed, job.budget, str(job.database),
+                              job.surrogate)
     start = time.perf_counter()
     result = run(campaign)
     wall_s = time.perf_counter() - start
@@ -122,7 +125,8 @@ def replay(jobs: Sequence[Job], workers: int,
     """Run every job, ``workers`` at a time; results in the order of ``jobs``.
 
     ``on_done`` is called in this process as each seed finishes. The first failure
-    cancels the jobs not yet started and is raised.
+    cancels the jobs not yet started and is raised; an interruption (Ctrl-C, SIGTERM)
+    also stops the seeds that are running, so no worker outlives the command.
     """
     executor = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread,
                                    mp_context=multiprocessing.get_context("spawn"))
@@ -135,6 +139,11 @@ def replay(jobs: Sequence[Job], workers: int,
             results[futures[future]] = run
             if on_done is not None:
                 on_done(run)
-    finally:
-        executor.shutdown(wait=True, cancel_futures=True)
+    except BaseException as exc:
+        executor.shutdown(wait=False, cancel_futures=True)
+        if not isinstance(exc, Exception):
+            for child in multiprocessing.active_children():
+                child.terminate()
+        raise
+    executor.shutdown(wait=True)
     return [r for r in results if r is not None]

@@ -53,7 +53,8 @@ def _factor(value: float | None) -> str:
     return "—" if value is None else f"×{value:.2g}"
 
 
-HEADER_ROWS = ("targets", "pool N / budget / seeds", "initial / batch / acquisition")
+HEADER_ROWS = ("targets", "pool N / budget / seeds", "initial / batch / acquisition",
+               "surrogate")
 TIMING_ROWS = ("wall s per seed", "loop s per evaluation")
 
 
@@ -65,6 +66,7 @@ def rows(campaign: dict[str, Any]) -> dict[str, str]:
                                    f"{len(campaign['seeds'])}",
         "initial / batch / acquisition": f"{campaign['initial']} / {campaign['batch_size']} / "
                                          f"{campaign['acquisition']}",
+        "surrogate": campaign["surrogate"],
     }
     if "single" in campaign:
         s = campaign["single"]
@@ -103,6 +105,7 @@ def print_table(summary: dict[str, Any]) -> None:
     import sys
 
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     cells = [rows(c) for c in summary["campaigns"]]
@@ -115,7 +118,7 @@ def print_table(summary: dict[str, Any]) -> None:
                         f"search's exact expectation ({summary['wall_s']:.0f} s)")
     table.add_column("", style="bold")
     for campaign in summary["campaigns"]:
-        table.add_column(campaign["label"], overflow="fold")
+        table.add_column(escape(campaign["label"]), overflow="fold")
     for name in order:
         table.add_row(name, *(c.get(name, "—") for c in cells))
     console = Console(width=width)

@@ -13,9 +13,12 @@ from matloop.errors import ConfigError
 
 
 def run_benchmark(paths: Sequence[Path], seeds: int, out: Path, budget: int | None = None,
-                  workers: int = 2, on_done: Callable[[SeedRun], None] | None = None
-                  ) -> dict[str, Any]:
+                  workers: int = 2, on_done: Callable[[SeedRun], None] | None = None,
+                  surrogates: Sequence[str] = ()) -> dict[str, Any]:
     """Replay each campaign file with seeds ``0..seeds-1`` and compare with random search.
+
+    With ``surrogates`` (kinds), each file is replayed once per kind, labelled
+    ``"name [kind]"``, instead of with the surrogate the file names.
 
     Every campaign is checked (table oracle, budget, something to find) before any seed
     runs. Writes ``out/summary.json`` and ``out/<campaign>.png``; returns the summary.
@@ -32,16 +35,21 @@ def run_benchmark(paths: Sequence[Path], seeds: int, out: Path, budget: int | No
         raise ConfigError("--workers must be at least 1")
     if not paths:
         raise ConfigError("give at least one campaign file")
-    campaigns = [load(path) for path in paths]
-    names = [c.campaign.name for c in campaigns]
+    kinds: Sequence[str | None] = list(surrogates) or [None]
+    loaded = [load(path) for path in paths]
+    paths = [path for path in paths for _ in kinds]
+    campaigns = [campaign for campaign in loaded for _ in kinds]
+    variants = [kind for _ in loaded for kind in kinds]
+    names = [c.campaign.name + (f" [{kind}]" if kind else "")
+             for c, kind in zip(campaigns, variants, strict=True)]
     labels = [name if names.count(name) == 1 else f"{name} ({path})"
               for name, path in zip(names, paths, strict=True)]
     for label, campaign in zip(labels, campaigns, strict=True):
         require_table_oracle(campaign, label)
     copies = []
-    for campaign in campaigns:
+    for campaign, kind in zip(campaigns, variants, strict=True):
         try:
-            copies.append(benchmark_copy(campaign, 0, budget, "check.db"))
+            copies.append(benchmark_copy(campaign, 0, budget, "check.db", kind))
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
     truths = [known_answers(c, label) for c, label in zip(campaigns, labels, strict=True)]
@@ -49,21 +57,24 @@ def run_benchmark(paths: Sequence[Path], seeds: int, out: Path, budget: int | No
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="matloop-benchmark-") as folder:
         jobs = [Job(label, path.resolve(), seed, budget,
-                    Path(folder) / f"{slug(label)}-{i}-seed{seed}.db")
-                for i, (label, path) in enumerate(zip(labels, paths, strict=True))
+                    Path(folder) / f"{slug(label)}-{i}-seed{seed}.db", kind)
+                for i, (label, path, kind) in enumerate(zip(labels, paths, variants,
+                                                            strict=True))
                 for seed in range(seeds)]
         runs = replay(jobs, workers, on_done)
     wall_s = time.perf_counter() - start
 
     summaries = []
     for label, campaign, copy, truth in zip(labels, campaigns, copies, truths, strict=True):
-        summary = analyse(label, campaign, truth, [r for r in runs if r.label == label],
+        replayed = campaign.model_copy(update={"surrogate": copy.surrogate})
+        summary = analyse(label, replayed, truth, [r for r in runs if r.label == label],
                           copy.loop.budget)
         png = out / f"{slug(label)}.png"
         plot(summary, png)
         summary["plot"] = str(png)
         summaries.append(summary)
     result = {"seeds": seeds, "budget": budget, "workers": workers, "wall_s": wall_s,
+              "surrogates": list(surrogates),
               "json": str(out / "summary.json"), "definitions": DEFINITIONS,
               "campaigns": summaries}
     write_json(result, out / "summary.json")

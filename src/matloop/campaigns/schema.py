@@ -9,7 +9,7 @@ from __future__ import annotations
 import builtins
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -347,7 +347,9 @@ Oracle = Annotated[TableOracle | PythonOracle | AseOracle | LabOracle,
 
 
 class SurrogateSection(Section):
-    kind: Literal["gp", "ensemble", "forest"] = "gp"
+    kind: Literal["gp", "ensemble", "forest", "auto"] = Field(
+        default="gp", description="auto: the kind that cross-validates best, compared "
+        "every validate_every-th model cycle")
     warm_start: bool = Field(default=True, description="start each fit from the last one's "
                              "hyperparameters")
     cold_start_every: int = Field(default=10, ge=1, description="but fit from scratch on "
@@ -355,6 +357,9 @@ class SurrogateSection(Section):
     fit_points: int = Field(default=1000, ge=10, description="fit a GP's hyperparameters on "
                             "a random subset of at most this many observations (its "
                             "posterior uses them all)")
+    exact_limit: int = Field(default=2000, ge=10, description="beyond this many "
+                             "observations of a property, the GP is a sparse variational "
+                             "one")
     feasibility: bool = Field(default=True, description="learn where evaluations fail and "
                               "weight the acquisition by the probability of success")
     feasibility_reasons: tuple[FailureReason, ...] = Field(
@@ -367,6 +372,14 @@ class SurrogateSection(Section):
     min_success_probability: float = Field(default=0.5, ge=0, lt=1, description="skip "
                                            "candidates predicted to fail more often than "
                                            "this allows (unless none is above it)")
+
+    @model_validator(mode="after")
+    def _auto_needs_validation(self) -> SurrogateSection:
+        if self.kind == "auto" and not self.validate_every:
+            raise ValueError("kind = \"auto\" chooses the surrogate by cross-validation, "
+                             "every validate_every-th model cycle: validate_every must be at "
+                             "least 1")
+        return self
 
 
 class ExecutorSection(Section):
@@ -506,8 +519,9 @@ class Campaign(Section):
         return database_url(self.campaign.database, self.base_dir)
 
     def with_overrides(self, **changes: Any) -> Campaign:
-        """A copy with ``seed``, ``budget`` or ``database`` replaced (command-line options)."""
-        campaign, loop = self.campaign, self.loop
+        """A copy with ``seed``, ``budget``, ``database`` or ``surrogate`` (a kind)
+        replaced (command-line options)."""
+        campaign, loop, surrogate = self.campaign, self.loop, self.surrogate
         if changes.get("seed") is not None:
             campaign = campaign.model_copy(update={"seed": changes["seed"]})
         if changes.get("database") is not None:
@@ -518,7 +532,14 @@ class Campaign(Section):
                 raise ValueError("--budget must be at least 1")
             loop = loop.model_copy(update={"budget": budget,
                                            "initial": min(loop.initial, budget)})
-        return self.model_copy(update={"campaign": campaign, "loop": loop})
+        if changes.get("surrogate") is not None:
+            kinds = get_args(SurrogateSection.model_fields["kind"].annotation)
+            if changes["surrogate"] not in kinds:
+                raise ValueError(f"unknown surrogate {changes['surrogate']!r}; "
+                                 f"known: {', '.join(kinds)}")
+            surrogate = surrogate.model_copy(update={"kind": changes["surrogate"]})
+        return self.model_copy(update={"campaign": campaign, "loop": loop,
+                                       "surrogate": surrogate})
 
 
 def database_url(value: str, base: Path) -> str:

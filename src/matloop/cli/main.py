@@ -62,6 +62,8 @@ def _handled(command: F) -> F:
             typer.echo("interrupted: everything finished is saved; run again to resume",
                        err=True)
             raise typer.Exit(130) from None
+        except typer.Exit:  # a command's own exit code
+            raise
         except Exception as exc:
             if debug:
                 raise
@@ -220,6 +222,24 @@ def export(
 
 @app.command()
 @_handled
+def report(
+    ctx: typer.Context,
+    path: CampaignFile,
+    db: DbOption = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for the PNGs "
+                                             "(default: <name>-report beside the campaign "
+                                             "file)")] = None,
+) -> None:
+    """Plot the cross-validated surrogate: parity and calibration per property, history."""
+    from matloop.reporting.model_quality import write_report
+
+    folder = out if out is not None else path.with_name(f"{path.stem}-report")
+    for written in write_report(_load(path, db), folder):
+        typer.echo(f"wrote {_relative(written)}")
+
+
+@app.command()
+@_handled
 def benchmark(
     ctx: typer.Context,
     paths: Annotated[list[Path], typer.Argument(
@@ -232,6 +252,9 @@ def benchmark(
         help="evaluations per seed (overrides the files)")] = None,
     workers: Annotated[int, typer.Option(help="seeds run at a time, one process "
                                          "and one thread each")] = 2,
+    surrogate: Annotated[list[str] | None, typer.Option(
+        help="replay each file with this surrogate kind instead of its own (repeat to "
+             "compare kinds)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Replay table campaigns over seeds and compare with random search."""
@@ -240,9 +263,10 @@ def benchmark(
 
     signal.signal(signal.SIGTERM, _interrupt)
     try:
-        with seed_progress(len(paths) * max(seeds, 0), quiet) as report:
+        runs = len(paths) * max(seeds, 0) * max(len(surrogate or ()), 1)
+        with seed_progress(runs, quiet) as report:
             summary = run_benchmark(paths, seeds, out, budget=budget, workers=workers,
-                                    on_done=report)
+                                    on_done=report, surrogates=surrogate or ())
     except KeyboardInterrupt:  # the seeds' databases are temporary: nothing to resume
         typer.echo("interrupted: benchmark stopped, nothing written", err=True)
         raise typer.Exit(130) from None

@@ -10,6 +10,8 @@ def status_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from matloop.surrogates import describe_model
+
     table = Table(title=f"campaign {summary['campaign']}", show_header=False)
     table.add_column("what", style="bold")
     table.add_column("value")
@@ -43,6 +45,9 @@ def status_table(summary: dict[str, Any]) -> None:
     if summary["hypervolume"] is not None:
         reference = ", ".join(f"{k} {v:.4g}" for k, v in summary["reference_point"].items())
         table.add_row("hypervolume", f"{summary['hypervolume']:.6g}  (reference: {reference})")
+    last = summary["last_cycle"]
+    if last is not None and (model := describe_model(last["hyperparameters"])):
+        table.add_row("surrogate", model)
     for name, f in summary["validation"].items():
         table.add_row(f"model check {name}",
                       f"cross-validated at cycle {summary['validation_cycle']} on {f['n']} "
@@ -50,7 +55,6 @@ def status_table(summary: dict[str, Any]) -> None:
                       f"intervals {f['coverage_68']:.0%} / {f['coverage_95']:.0%}")
     for warning in summary["validation_warnings"]:
         table.add_row("[bold red]warning[/]", warning)
-    last = summary["last_cycle"]
     if last is not None:
         table.add_row("last cycle", f"#{last['number']} {last['strategy']}, "
                       f"trained on {last['n_train']}, fit {last['fit_s']:.2f} s, "

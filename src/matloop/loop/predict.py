@@ -60,7 +60,9 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
     surrogate = make_surrogate(campaign.surrogate.kind, bounds=prepared.bounds,
                                seed=campaign.campaign.seed,
                                warm_start=store.latest_hyperparameters(campaign_id),
-                               fit_points=campaign.surrogate.fit_points)
+                               fit_points=campaign.surrogate.fit_points,
+                               exact_limit=campaign.surrogate.exact_limit,
+                               folds=campaign.surrogate.folds, reselect=False)
     surrogate.fit(prepared.features[indices], Y)
     unmeasured = np.ones(len(prepared.pool), dtype=bool)
     unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False

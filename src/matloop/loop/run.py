@@ -29,7 +29,7 @@ from matloop.loop.executor import make_executor
 from matloop.oracles import build_oracle
 from matloop.protocols import Oracle, Outcome
 from matloop.store import Pending, Proposal, Store
-from matloop.surrogates import make_surrogate
+from matloop.surrogates import describe_model, make_surrogate
 from matloop.surrogates.feasibility import FeasibilityClassifier
 
 
@@ -329,7 +329,9 @@ class _Runner:
                                     n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
                                     hyperparameters=hyper, best=self._best_record(values),
                                     predicted=predicted)
-            self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}")
+            model = describe_model(hyper or {})
+            self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}"
+                         + (f" ({model})" if model else ""))
             self._dispatch(pending, cycle)
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
 
@@ -390,8 +392,13 @@ class _Runner:
         warm = None
         if settings.warm_start and cycle % settings.cold_start_every != 0:
             warm = self.store.latest_hyperparameters(self.id)
+        compare = bool(settings.validate_every) and cycle % settings.validate_every == 0
+        if settings.kind == "auto" and not warm:  # the last choice of kind, even when cold
+            warm = {"auto": (self.store.latest_hyperparameters(self.id) or {}).get("auto")}
         surrogate = make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
-                                   warm_start=warm, fit_points=settings.fit_points)
+                                   warm_start=warm, fit_points=settings.fit_points,
+                                   exact_limit=settings.exact_limit, folds=settings.folds,
+                                   reselect=compare)
         surrogate.fit(self.p.features[indices], values)
         classifier = feasibility_classifier(self.c, self.store, self.id, self.p, seed)
         fit_s = time.perf_counter() - start
@@ -414,30 +421,36 @@ class _Runner:
             predicted["success_probability"] = classifier.probability(
                 self.p.features[chosen]).tolist()
             hyperparameters["feasibility"] = classifier.hyperparameters()
-        validation = self._validate(cycle, indices, values, hyperparameters, seed)
+        validation = self._validate(cycle, indices, values, hyperparameters, seed,
+                                    getattr(surrogate, "cross_validation", None))
         if validation is not None:
             hyperparameters["validation"] = validation
         return chosen, fit_s, select_s, hyperparameters, predicted
 
     def _validate(self, cycle: int, indices: list[int], values: np.ndarray,
-                  hyperparameters: dict[str, Any], seed: int) -> dict[str, Any] | None:
+                  hyperparameters: dict[str, Any], seed: int,
+                  done: dict[int, dict[str, Any]] | None) -> dict[str, Any] | None:
         """k-fold cross-validation of each property's model (every ``validate_every``-th
         cycle): figures per property name, plus ``seconds``. GP folds start from this
-        cycle's fitted hyperparameters."""
+        cycle's fitted hyperparameters. ``done``: the figures when fitting already
+        cross-validated the model (``auto`` comparing kinds)."""
         from matloop.surrogates.validation import cross_validate
 
         settings = self.c.surrogate
         if not settings.validate_every or cycle % settings.validate_every:
             return None
         raw = hyperparameters.get("raw") or []
+        kind = (hyperparameters.get("auto") or {}).get("chosen", settings.kind)
 
         def make(j: int) -> Any:
             warm = {"raw": [raw[j]]} if j < len(raw) else None
-            return make_surrogate(settings.kind, bounds=self.p.bounds, seed=seed,
-                                  warm_start=warm, fit_points=settings.fit_points)
+            return make_surrogate(kind, bounds=self.p.bounds, seed=seed, warm_start=warm,
+                                  fit_points=settings.fit_points,
+                                  exact_limit=settings.exact_limit)
 
         start = time.perf_counter()
-        figures = cross_validate(make, self.p.features[indices], values, settings.folds, seed)
+        figures = done if done is not None else cross_validate(
+            make, self.p.features[indices], values, settings.folds, seed)
         return {"seconds": time.perf_counter() - start,
                 **{self.targets.properties[j]: f for j, f in figures.items()}}
 

@@ -81,13 +81,17 @@ class DeepEnsemble:
     learning_rate: float = 0.01
     weight_decay: float = 1e-4
     bootstrap: bool = True
-    _nets: list[Any] = field(default_factory=list, init=False, repr=False)
+    _weights: list[Any] = field(default_factory=list, init=False, repr=False)
     _y_mean: np.ndarray | None = field(default=None, init=False, repr=False)
     _y_std: np.ndarray | None = field(default=None, init=False, repr=False)
     _losses: list[float] = field(default_factory=list, init=False, repr=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
-        """Train every member on features ``(n, d)`` and values ``(n, m)`` (NaN = missing)."""
+        """Train every member on features ``(n, d)`` and values ``(n, m)`` (NaN = missing).
+
+        The members train together as one batched network (weights ``(s, in, out)``):
+        Adam is element-wise and the summed loss gives each member its own gradient, so
+        this is the same training as one member after another, in one pass per step."""
         import torch
 
         X, Y = _check(X, Y)
@@ -97,46 +101,64 @@ class DeepEnsemble:
         targets = torch.as_tensor((Y - self._y_mean) / self._y_std, dtype=torch.float32)
         measured = torch.isfinite(targets)
         targets = torch.nan_to_num(targets)
-        self._nets, self._losses = [], []
         rng = np.random.default_rng(self.seed)
-        for k in range(self.members):
-            rows = rng.integers(0, len(X), len(X)) if self.bootstrap else np.arange(len(X))
-            net, loss = self._train(inputs[rows], targets[rows], measured[rows],
-                                    seed=self.seed * 1000 + k)
-            self._nets.append(net)
-            self._losses.append(loss)
-        return self
-
-    def _train(self, inputs: torch.Tensor, targets: torch.Tensor, measured: torch.Tensor,
-               seed: int) -> tuple[Any, float]:
-        import torch
-
-        torch.manual_seed(seed)
-        d, m = inputs.shape[1], targets.shape[1]
-        net = torch.nn.Sequential(torch.nn.Linear(d, self.width), torch.nn.SiLU(),
-                                  torch.nn.Linear(self.width, self.width), torch.nn.SiLU(),
-                                  torch.nn.Linear(self.width, m))
-        optimizer = torch.optim.Adam(net.parameters(), lr=self.learning_rate,
+        rows = torch.as_tensor(np.stack([
+            rng.integers(0, len(X), len(X)) if self.bootstrap else np.arange(len(X))
+            for _ in range(self.members)]))  # (s, n)
+        self._weights = self._initial_weights(X.shape[1], Y.shape[1])
+        optimizer = torch.optim.Adam(self._weights, lr=self.learning_rate,
                                      weight_decay=self.weight_decay)
-        weight = measured.float()
-        loss = torch.tensor(0.0)
+        weight = measured[rows].float()  # (s, n, m)
+        inputs, targets = inputs[rows], targets[rows]
+        counts = weight.sum(dim=(1, 2)).clamp_min(1)
+        losses = torch.zeros(self.members)
         for _ in range(self.epochs):
             optimizer.zero_grad()
-            loss = (((net(inputs) - targets) ** 2) * weight).sum() / weight.sum().clamp_min(1)
-            loss.backward()
+            squared = ((self._forward(inputs) - targets) ** 2) * weight
+            losses = squared.sum(dim=(1, 2)) / counts
+            losses.sum().backward()
             optimizer.step()
-        net.eval()
-        return net, float(loss.detach())
+        for tensor in self._weights:
+            tensor.requires_grad_(False)
+        self._losses = losses.detach().tolist()
+        return self
+
+    def _initial_weights(self, d: int, m: int) -> list[Any]:
+        """Weights and biases of the three layers for every member, drawn as
+        ``torch.nn.Linear`` draws them (uniform in ±1/√fan_in), member k from its own
+        seed ``seed * 1000 + k``."""
+        import torch
+
+        sizes = [(d, self.width), (self.width, self.width), (self.width, m)]
+        per_member = []
+        for k in range(self.members):
+            generator = torch.Generator().manual_seed(self.seed * 1000 + k)
+            layers = []
+            for fan_in, fan_out in sizes:
+                bound = 1 / np.sqrt(fan_in)
+                for shape in ((fan_in, fan_out), (1, fan_out)):
+                    layers.append((torch.rand(shape, generator=generator) * 2 - 1) * bound)
+            per_member.append(layers)
+        return [torch.stack(parts).requires_grad_() for parts in zip(*per_member, strict=True)]
+
+    def _forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        """Inputs ``(s, n, d)`` or ``(n, d)`` -> outputs ``(s, n, m)`` in standard units."""
+        import torch
+
+        w1, b1, w2, b2, w3, b3 = self._weights
+        hidden = torch.nn.functional.silu(torch.matmul(inputs, w1) + b1)
+        hidden = torch.nn.functional.silu(torch.baddbmm(b2, hidden, w2))
+        return torch.baddbmm(b3, hidden, w3)
 
     def _members(self, X: np.ndarray) -> np.ndarray:
         """Member predictions ``(s, N, m)`` in property units."""
         import torch
 
-        if not self._nets:
+        if not self._weights:
             raise RuntimeError("the ensemble has not been fitted yet: call fit(X, Y) first")
         inputs = torch.as_tensor(self._scale(X), dtype=torch.float32)
         with torch.no_grad():
-            values = np.stack([net(inputs).double().numpy() for net in self._nets])
+            values = self._forward(inputs).double().numpy()
         return values * self._y_std + self._y_mean
 
     def predict(self, X: np.ndarray) -> Prediction:
@@ -145,7 +167,7 @@ class DeepEnsemble:
 
     @property
     def model(self) -> Model:
-        if not self._nets:
+        if not self._weights:
             raise RuntimeError("the ensemble has not been fitted yet: call fit(X, Y) first")
         assert self._y_mean is not None
         return ensemble_model(self._members, len(self._y_mean))

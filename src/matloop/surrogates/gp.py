@@ -15,11 +15,13 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from matloop.protocols import Prediction
-from matloop.surrogates import FIT_POINTS
+from matloop.surrogates import EXACT_LIMIT, FIT_POINTS
 
 if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
     from botorch.models.model import Model
+
+    from matloop.surrogates.sparse import SparseGP
 
 MIN_POINTS = 2
 WARM_MAXITER = 20  # L-BFGS iterations from a warm start (cold fits run to convergence)
@@ -40,13 +42,18 @@ class GaussianProcess:
     Beyond ``fit_points`` observations of a property, the hyperparameters are fitted on
     a seeded random subset of that size (each likelihood step costs O(n³)), and the exact
     posterior is then conditioned on every observation with them (one O(n³) Cholesky).
+    Beyond ``exact_limit`` observations of any property, the model is a sparse
+    variational GP instead (``sparse.SparseGP``), whose costs grow as n·M² with M
+    inducing points; its ``hyperparameters()`` say so (``"approximation"``).
     """
 
     bounds: np.ndarray | None = None
     seed: int = 0
     warm_start: Mapping[str, Any] | None = None
     fit_points: int = FIT_POINTS
+    exact_limit: int = EXACT_LIMIT
     _model: Model | None = field(default=None, init=False, repr=False)
+    _sparse: SparseGP | None = field(default=None, init=False, repr=False)
     _fitted_on: list[int] = field(default_factory=list, init=False, repr=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
@@ -56,6 +63,12 @@ class GaussianProcess:
 
         X = np.asarray(X, dtype=float)
         Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+        self._sparse = None
+        if np.isfinite(Y).sum(axis=0).max(initial=0) > self.exact_limit:
+            from matloop.surrogates.sparse import SparseGP
+
+            self._sparse = SparseGP(bounds=self.bounds, seed=self.seed).fit(X, Y)
+            return self
         torch.manual_seed(self.seed)
         models: list[SingleTaskGP] = []
         self._fitted_on = []
@@ -124,6 +137,8 @@ class GaussianProcess:
 
     @property
     def model(self) -> Model:
+        if self._sparse is not None:
+            return self._sparse.model
         if self._model is None:
             raise RuntimeError("the GP has not been fitted yet: call fit(X, Y) first")
         return self._model
@@ -133,12 +148,16 @@ class GaussianProcess:
         """The model for scoring single candidates over large pools (same numbers, faster)."""
         from matloop.surrogates.marginal import MarginalGP
 
+        if self._sparse is not None:
+            return self._sparse.marginal_model
         return MarginalGP(self.model)
 
     def predict(self, X: np.ndarray) -> Prediction:
         """Posterior mean and std ``(n, m)`` of the latent function."""
         import torch
 
+        if self._sparse is not None:
+            return self._sparse.predict(X)
         from matloop.surrogates.marginal import MarginalGP
 
         mean, variance = MarginalGP(self.model).marginals(torch.as_tensor(X, dtype=torch.double))
@@ -148,7 +167,9 @@ class GaussianProcess:
         """Per property: length scales (normalised feature units), noise variance (in
         standardised units), the number of observations the hyperparameters were fitted
         on (fewer than measured beyond ``fit_points``) and the raw parameters (to
-        warm-start the next fit)."""
+        warm-start the next fit); or the sparse GP's."""
+        if self._sparse is not None:
+            return self._sparse.hyperparameters()
         models = getattr(self.model, "models", [self.model])
         return {
             "lengthscales": [m.covar_module.lengthscale.detach().reshape(-1).tolist()

@@ -5,7 +5,10 @@ held-out values inside the predicted 68 % and 95 % central intervals (``coverage
 ``coverage_95``), the mean squared standardised error ``z² = ((y − μ) / σ)²`` (1 when the
 stated σ is right, above 1 when the model is overconfident) and the miscalibration area:
 the mean gap between the observed and the stated fraction inside central intervals of
-every level (0 is perfect, 0.5 the worst). σ is the model's predictive std of the latent
+every level (0 is perfect, 0.5 the worst). Both together: the mean negative log predictive
+density of the held-out values under N(μ, σ²), with values in units of their standard
+deviation (``nlpd``, lower is better; about 1.4 for a model that predicts nothing but
+the mean and spread of the data). σ is the model's predictive std of the latent
 property, so measurement noise makes coverage slightly low even for a right model.
 """
 
@@ -59,6 +62,8 @@ def metrics(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray) -> dic
     error = measured - predicted
     spread = float(np.sum((measured - measured.mean()) ** 2))
     z = np.abs(error) / np.maximum(std, 1e-12)
+    scale = float(np.std(measured)) or 1.0
+    log_density = -0.5 * np.log(2 * np.pi * np.maximum(std / scale, 1e-12) ** 2) - z ** 2 / 2
     inside = (z[:, None] <= ndtri((1 + LEVELS) / 2)[None, :]).mean(axis=0)
     return {
         "n": len(measured),
@@ -69,6 +74,7 @@ def metrics(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray) -> dic
         "coverage_95": float(np.mean(z <= 1.959964)),
         "z2_mean": float(np.mean(z ** 2)),
         "miscalibration_area": float(np.mean(np.abs(inside - LEVELS))),
+        "nlpd": float(-np.mean(log_density)),
         "measured": measured.tolist(),
         "predicted": predicted.tolist(),
         "std": std.tolist(),

@@ -1,0 +1,223 @@
+"""Parity, calibration and history plots of the cross-validated surrogate, per property.
+
+They are drawn from the k-fold cross-validation figures that model cycles record in their
+``hyperparameters`` (``"validation"``, see ``matloop.surrogates.validation``): the latest
+cycle that validated gives the parity and calibration plots, every such cycle one point of
+the history. Matplotlib loads inside the functions and draws on an Agg canvas of its own
+(no pyplot, no global backend switch).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from matloop.errors import ConfigError
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from matloop.campaigns.schema import Campaign
+    from matloop.store import Store
+
+DPI = 110
+Record = dict[str, dict[str, Any]]  # property name -> cross-validation figures
+
+
+def write_report(campaign: Campaign, out: Path) -> list[Path]:
+    """The model-quality plots of ``campaign`` (from its existing store) written to ``out``."""
+    from matloop.loop.summary import evaluations_unit, open_campaign
+
+    store, campaign_id = open_campaign(campaign)
+    units: dict[str, str | None] = {t.property: t.unit for t in campaign.targets}
+    if not all(units.values()):
+        evaluations = store.evaluations(campaign_id)
+        units = {name: unit or evaluations_unit(evaluations, name)
+                 for name, unit in units.items()}
+    return model_quality_plots(store, campaign_id, campaign.properties, out, units)
+
+
+def model_quality_plots(store: Store, campaign_id: int, properties: Sequence[str], out: Path,
+                        units: Mapping[str, str | None] | None = None) -> list[Path]:
+    """Write ``parity-<property>.png`` and ``calibration-<property>.png`` for each of
+    ``properties`` validated by the latest validating cycle, then ``validation-history.png``;
+    returns the paths written. Raises ``ConfigError`` when no cycle cross-validated."""
+    history = validation_history(store.cycles(campaign_id))
+    if not history:
+        raise ConfigError("no cross-validation is recorded yet for this campaign: it runs "
+                          "every [surrogate] validate_every-th model cycle (0 switches it "
+                          "off); set validate_every = 1 and run more cycles")
+    units = units or {}
+    cycle, latest = history[-1]
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    for name in properties:
+        if name not in latest:
+            continue
+        figures, unit = latest[name], units.get(name)
+        written.append(_save(parity_figure(name, figures, cycle, unit),
+                             out / f"parity-{slug(name)}.png"))
+        written.append(_save(calibration_figure(name, figures, cycle),
+                             out / f"calibration-{slug(name)}.png"))
+    shown = [name for name in properties if any(name in record for _, record in history)]
+    written.append(_save(history_figure(history, shown, units),
+                         out / "validation-history.png"))
+    return written
+
+
+def validation_history(cycles: Iterable[Any]) -> list[tuple[int, Record]]:
+    """``(cycle number, figures per property)`` for each cycle that cross-validated at
+    least one property, oldest first (``seconds`` dropped)."""
+    history = []
+    for cycle in cycles:
+        record = json.loads(cycle.hyperparameters or "{}").get("validation") or {}
+        figures = {name: f for name, f in record.items() if isinstance(f, dict)}
+        if figures:
+            history.append((cycle.number, figures))
+    return history
+
+
+def slug(name: str) -> str:
+    """``name`` made safe for a file name: runs of other characters than letters, digits,
+    ``.``, ``_`` and ``-`` become ``_`` (never empty, never a leading dot)."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
+    return safe or "property"
+
+
+def calibration_curve(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray,
+                      levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The stated levels ``(k,)`` and the observed fraction ``(k,)`` of held-out values
+    inside the central interval of each level (``LEVELS`` by default)."""
+    from scipy.special import ndtri
+
+    from matloop.surrogates.validation import LEVELS
+
+    levels = LEVELS if levels is None else np.asarray(levels, dtype=float)
+    z = np.abs(np.asarray(measured) - np.asarray(predicted)) / np.maximum(std, 1e-12)
+    inside = (z[:, None] <= ndtri((1 + levels) / 2)[None, :]).mean(axis=0)
+    return levels, inside
+
+
+def parity_figure(name: str, figures: Mapping[str, Any], cycle: int,
+                  unit: str | None = None) -> Figure:
+    """Measured vs cross-validated prediction with ±1σ bars, the y = x line and the
+    accuracy and coverage figures."""
+    measured, predicted, std = _held_out(figures)
+    figure, axis = _figure((5.6, 5.2))
+    low, high = _span(np.concatenate([measured, predicted - std, predicted + std]))
+    axis.plot([low, high], [low, high], color="0.4", linestyle="--", linewidth=1,
+              label="y = x (perfect)")
+    axis.errorbar(measured, predicted, yerr=std, fmt="o", markersize=4, capsize=2,
+                  elinewidth=0.8, alpha=0.8, label="held-out prediction ± 1σ")
+    axis.set_xlim(low, high)
+    axis.set_ylim(low, high)
+    axis.set_aspect("equal", adjustable="box")
+    suffix = f" ({unit})" if unit else ""
+    axis.set_xlabel(f"measured {name}{suffix}")
+    axis.set_ylabel(f"cross-validated prediction{suffix}")
+    axis.set_title(f"{name}: parity, cycle {cycle} (n = {len(measured)})")
+    axis.text(0.03, 0.97, _parity_text(figures, unit), transform=axis.transAxes,
+              va="top", ha="left", fontsize="small", family="monospace",
+              bbox={"boxstyle": "round", "facecolor": "white", "alpha": 0.85})
+    axis.legend(loc="lower right", fontsize="small")
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def calibration_figure(name: str, figures: Mapping[str, Any], cycle: int) -> Figure:
+    """Observed vs stated fraction of held-out values inside central intervals."""
+    levels, inside = calibration_curve(*_held_out(figures))
+    area = float(np.mean(np.abs(inside - levels)))
+    figure, axis = _figure((5.6, 5.2))
+    axis.plot([0, 1], [0, 1], color="0.4", linestyle="--", linewidth=1,
+              label="perfect calibration")
+    axis.plot(levels, inside, linewidth=1.8, label="model")
+    axis.fill_between(levels, levels, inside, alpha=0.2,
+                      label=f"miscalibration area = {area:.3f}")
+    axis.set_xlim(0, 1)
+    axis.set_ylim(0, 1.02)
+    axis.set_aspect("equal", adjustable="box")
+    axis.set_xlabel("stated level of the central interval")
+    axis.set_ylabel("observed fraction of held-out values inside")
+    axis.set_title(f"{name}: calibration, cycle {cycle} (n = {figures['n']})")
+    axis.text(0.97, 0.03, "above the diagonal: σ too wide\nbelow: overconfident",
+              transform=axis.transAxes, ha="right", va="bottom", fontsize="x-small",
+              color="0.3")
+    axis.legend(loc="upper left", fontsize="small")
+    axis.grid(alpha=0.3)
+    return figure
+
+
+def history_figure(history: Sequence[tuple[int, Record]], properties: Sequence[str],
+                   units: Mapping[str, str | None]) -> Figure:
+    """Per property (one row each): cross-validated MAE and 95 % coverage by cycle."""
+    from matplotlib.ticker import MaxNLocator
+
+    rows = max(len(properties), 1)
+    figure, axes = _figure((10, 3.2 * rows + 0.4), rows=rows, columns=2)
+    grid = np.asarray(axes).reshape(rows, 2)
+    for (left, right), name in zip(grid, properties, strict=False):
+        points = [(number, record[name]) for number, record in history if name in record]
+        cycles = [number for number, _ in points]
+        unit = units.get(name)
+        left.plot(cycles, [f["mae"] for _, f in points], marker="o")
+        left.set_ylabel(f"CV MAE ({unit})" if unit else "CV MAE")
+        left.set_title(f"{name}: cross-validated error")
+        left.set_ylim(bottom=0)
+        right.plot(cycles, [f["coverage_95"] for _, f in points], marker="o",
+                   label="observed")
+        right.axhline(0.95, color="0.4", linestyle="--", linewidth=1, label="stated (0.95)")
+        right.set_ylim(0, 1.02)
+        right.set_ylabel("coverage of 95 % intervals")
+        right.set_title(f"{name}: uncertainty coverage")
+        right.legend(loc="lower right", fontsize="small")
+        for axis in (left, right):
+            axis.set_xlabel("cycle")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.grid(alpha=0.3)
+    figure.suptitle("Cross-validation of the surrogate over the campaign")
+    return figure
+
+
+def _held_out(figures: Mapping[str, Any]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The held-out measured values, predictions and predictive stds, each ``(n,)``."""
+    return tuple(np.asarray(figures[key], dtype=float)  # type: ignore[return-value]
+                 for key in ("measured", "predicted", "std"))
+
+
+def _parity_text(figures: Mapping[str, Any], unit: str | None) -> str:
+    r2 = figures.get("r2")
+    r2_text = "n/a" if r2 is None or not math.isfinite(r2) else f"{r2:.3f}"
+    return "\n".join([f"MAE  = {figures['mae']:.4g}{' ' + unit if unit else ''}",
+                      f"R²   = {r2_text}",
+                      f"in 68 % interval: {figures['coverage_68']:.0%}",
+                      f"in 95 % interval: {figures['coverage_95']:.0%}"])
+
+
+def _span(values: np.ndarray) -> tuple[float, float]:
+    """Axis limits around the finite ``values`` with a 5 % margin."""
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    margin = 0.05 * (high - low) or 0.5 * (abs(high) or 1.0)
+    return low - margin, high + margin
+
+
+def _figure(size: tuple[float, float], rows: int = 1, columns: int = 1) -> tuple[Figure, Any]:
+    """A figure on its own Agg canvas and its axes (tight layout)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=size, layout="tight")
+    FigureCanvasAgg(figure)
+    return figure, figure.subplots(rows, columns, squeeze=rows * columns == 1)
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    figure.savefig(path, dpi=DPI)
+    return path
