@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -70,6 +72,7 @@ def test_benchmark_refuses_bad_options(crossed_barrel, tmp_path: Path) -> None:
         assert message in done.stderr and "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_benchmark_compares_surrogate_kinds_on_one_file(crossed_barrel, tmp_path: Path) -> None:
     path = crossed_barrel(name="cb", budget=60, initial=3)
     done = subprocess.run([*MATLOOP, "benchmark", str(path), "--seeds", "1", "--budget", "5",
@@ -84,6 +87,7 @@ def test_benchmark_compares_surrogate_kinds_on_one_file(crossed_barrel, tmp_path
     assert all(Path(c["plot"]).exists() for c in summary["campaigns"])
 
 
+@pytest.mark.slow
 def test_an_interrupted_benchmark_stops_its_workers(crossed_barrel, tmp_path: Path) -> None:
     import os
     import signal

@@ -66,6 +66,7 @@ def test_auto_needs_cross_validation(crossed_barrel) -> None:
         load(path)
 
 
+@pytest.mark.slow
 def test_a_campaign_records_the_choice_and_reuses_the_figures(crossed_barrel) -> None:
     from matloop.loop.run import run
     from matloop.loop.summary import summarize

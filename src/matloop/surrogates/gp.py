@@ -73,10 +73,7 @@ class GaussianProcess:
         models: list[SingleTaskGP] = []
         self._fitted_on = []
         for j in range(Y.shape[1]):
-            rows = np.flatnonzero(np.isfinite(Y[:, j]))
-            if len(rows) < MIN_POINTS:
-                raise ValueError(f"property {j} has {len(rows)} measured values; "
-                                 f"a GP needs at least {MIN_POINTS}")
+            rows = measured_rows(Y, j)
             gp = self._build(X[rows], Y[rows, j : j + 1])
             if len(rows) <= self.fit_points:
                 self._fit_hyperparameters(gp, j)
@@ -94,20 +91,10 @@ class GaussianProcess:
         """An unfitted ``SingleTaskGP`` on features ``(n, d)`` and one property ``(n, 1)``."""
         import torch
         from botorch.models import SingleTaskGP
-        from botorch.models.transforms import Normalize, Standardize
-        from botorch.models.utils.gpytorch_modules import (
-            get_covar_module_with_dim_scaled_prior,
-        )
 
-        d = X.shape[1]
-        bounds = None if self.bounds is None else torch.as_tensor(self.bounds, dtype=torch.double)
-        return SingleTaskGP(
-            torch.as_tensor(X, dtype=torch.double), torch.as_tensor(y, dtype=torch.double),
-            covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
-                                                                use_rbf_kernel=False),
-            input_transform=Normalize(d=d, bounds=bounds),
-            outcome_transform=Standardize(m=1),
-        )
+        return SingleTaskGP(torch.as_tensor(X, dtype=torch.double),
+                            torch.as_tensor(y, dtype=torch.double),
+                            **gp_modules(X.shape[1], self.bounds))
 
     def _fit_hyperparameters(self, gp: Model, j: int) -> None:
         """Maximise the marginal likelihood, from property j's warm start if there is one."""
@@ -179,6 +166,30 @@ class GaussianProcess:
             "raw": [{name: p.detach().tolist() for name, p in m.named_parameters()}
                     for m in models],
         }
+
+
+def measured_rows(Y: np.ndarray, j: int) -> np.ndarray:
+    """Rows of ``Y`` ``(n, m)`` where property j was measured; at least ``MIN_POINTS``."""
+    rows = np.flatnonzero(np.isfinite(Y[:, j]))
+    if len(rows) < MIN_POINTS:
+        raise ValueError(f"property {j} has {len(rows)} measured values; "
+                         f"a GP needs at least {MIN_POINTS}")
+    return rows
+
+
+def gp_modules(d: int, bounds: np.ndarray | None) -> dict[str, Any]:
+    """Kernel and transforms of every matloop GP over d features: Matérn-5/2 with one
+    length scale per feature and BoTorch's dimension-scaled prior, inputs normalised to
+    ``bounds`` ``(2, d)`` (or to the data when None), outputs standardised."""
+    import torch
+    from botorch.models.transforms import Normalize, Standardize
+    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
+
+    limits = None if bounds is None else torch.as_tensor(bounds, dtype=torch.double)
+    return {"covar_module": get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
+                                                                   use_rbf_kernel=False),
+            "input_transform": Normalize(d=d, bounds=limits),
+            "outcome_transform": Standardize(m=1)}
 
 
 def fitting_subset(rows: np.ndarray, size: int, seed: int, j: int) -> np.ndarray:

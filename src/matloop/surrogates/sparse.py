@@ -30,13 +30,13 @@ from typing import TYPE_CHECKING, Any, Self
 import numpy as np
 
 from matloop.protocols import Prediction
+from matloop.surrogates.gp import gp_modules, measured_rows
 
 if TYPE_CHECKING:
     import torch
     from botorch.models import SingleTaskVariationalGP
     from botorch.models.model import Model
 
-MIN_POINTS = 2
 CHUNK = 2048  # pool rows per prediction chunk: (CHUNK, M) blocks of 4 MB at M = 256
 
 
@@ -72,10 +72,7 @@ class SparseGP:
         models: list[SingleTaskVariationalGP] = []
         self._fitted_on = []
         for j in range(Y.shape[1]):
-            rows = np.flatnonzero(np.isfinite(Y[:, j]))
-            if len(rows) < MIN_POINTS:
-                raise ValueError(f"property {j} has {len(rows)} measured values; "
-                                 f"a GP needs at least {MIN_POINTS}")
+            rows = measured_rows(Y, j)
             gp = self._build(X[rows], Y[rows, j : j + 1])
             self._fit_elbo(gp, j)
             self._fitted_on.append(len(rows))
@@ -88,13 +85,7 @@ class SparseGP:
         import torch
         from botorch.exceptions.warnings import UserInputWarning
         from botorch.models import SingleTaskVariationalGP
-        from botorch.models.transforms import Normalize, Standardize
-        from botorch.models.utils.gpytorch_modules import (
-            get_covar_module_with_dim_scaled_prior,
-        )
 
-        d = X.shape[1]
-        bounds = None if self.bounds is None else torch.as_tensor(self.bounds, dtype=torch.double)
         with warnings.catch_warnings():
             # learnable transforms would drift under minibatch training; the fit here
             # is full-batch, so both are applied once, at construction
@@ -102,11 +93,7 @@ class SparseGP:
             return SingleTaskVariationalGP(
                 torch.as_tensor(X, dtype=torch.double), torch.as_tensor(y, dtype=torch.double),
                 inducing_points=min(self.inducing, len(X)),
-                covar_module=get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
-                                                                    use_rbf_kernel=False),
-                input_transform=Normalize(d=d, bounds=bounds),
-                outcome_transform=Standardize(m=1),
-            )
+                **gp_modules(X.shape[1], self.bounds))
 
     def _fit_elbo(self, gp: SingleTaskVariationalGP, j: int) -> None:
         """Maximise property j's ELBO over kernel, noise, mean and inducing points by
