@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from matloop.campaigns import load
 from matloop.cli.main import app
 from matloop.loop.run import run
-from matloop.reporting.model_quality import calibration_curve, slug, validation_history
-from matloop.surrogates.validation import metrics
+from matloop.reporting.model_quality import slug, validation_history
+from matloop.surrogates.validation import calibration_curve, metrics
 
 PNG = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()

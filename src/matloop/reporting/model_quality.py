@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from matloop.errors import ConfigError
+from matloop.surrogates.validation import calibration_curve
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -88,20 +89,6 @@ def slug(name: str) -> str:
     ``.``, ``_`` and ``-`` become ``_`` (never empty, never a leading dot)."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
     return safe or "property"
-
-
-def calibration_curve(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray,
-                      levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The stated levels ``(k,)`` and the observed fraction ``(k,)`` of held-out values
-    inside the central interval of each level (``LEVELS`` by default)."""
-    from scipy.special import ndtri
-
-    from matloop.surrogates.validation import LEVELS
-
-    levels = LEVELS if levels is None else np.asarray(levels, dtype=float)
-    z = np.abs(np.asarray(measured) - np.asarray(predicted)) / np.maximum(std, 1e-12)
-    inside = (z[:, None] <= ndtri((1 + levels) / 2)[None, :]).mean(axis=0)
-    return levels, inside
 
 
 def parity_figure(name: str, figures: Mapping[str, Any], cycle: int,

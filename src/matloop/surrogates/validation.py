@@ -55,16 +55,26 @@ def cross_validate(make: Callable[[int], Surrogate], X: np.ndarray, Y: np.ndarra
     return results
 
 
-def metrics(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray) -> dict[str, Any]:
-    """Accuracy and calibration of predictions ``(n,)`` with std ``(n,)``."""
+def calibration_curve(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray,
+                      levels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The stated levels ``(k,)`` and the observed fraction ``(k,)`` of held-out values
+    inside the central interval of each level (``LEVELS`` by default)."""
     from scipy.special import ndtri
 
+    levels = LEVELS if levels is None else np.asarray(levels, dtype=float)
+    z = np.abs(np.asarray(measured) - np.asarray(predicted)) / np.maximum(std, 1e-12)
+    inside = (z[:, None] <= ndtri((1 + levels) / 2)[None, :]).mean(axis=0)
+    return levels, inside
+
+
+def metrics(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray) -> dict[str, Any]:
+    """Accuracy and calibration of predictions ``(n,)`` with std ``(n,)``."""
     error = measured - predicted
     spread = float(np.sum((measured - measured.mean()) ** 2))
     z = np.abs(error) / np.maximum(std, 1e-12)
     scale = float(np.std(measured)) or 1.0
     log_density = -0.5 * np.log(2 * np.pi * np.maximum(std / scale, 1e-12) ** 2) - z ** 2 / 2
-    inside = (z[:, None] <= ndtri((1 + LEVELS) / 2)[None, :]).mean(axis=0)
+    _, inside = calibration_curve(measured, predicted, std)
     return {
         "n": len(measured),
         "mae": float(np.mean(np.abs(error))),
