@@ -68,3 +68,10 @@ def test_status_without_database_fails_in_one_line_and_stays_light(
     assert "Traceback" not in stderr
     assert report["loaded"] == ["matloop.cli.main"], report
     assert sorted(tmp_path.rglob("*.db*")) == []
+
+
+def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
+    completed = subprocess.run([sys.executable, "-m", "matloop", "--help"], cwd=tmp_path,
+                               capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 0, completed.stderr
+    assert "validate" in completed.stdout and "status" in completed.stdout

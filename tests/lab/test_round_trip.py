@@ -106,7 +106,7 @@ def test_three_lab_rounds_store_every_value_failure_and_replicate(lab_campaign) 
     assert stored_failed == {k: ("infeasible", note) for k, note in expected_failed.items()}
     assert all(e["values"] == {} for e in evaluations if e["status"] == "failed")
 
-    # replicates: the models see the mean; status --json shows mean, std and count
+    # replicates: status --json shows mean, std and count; the models see every value
     status = json.loads(matloop("status", str(campaign), "--json"))
     assert status["evaluations"] == {"succeeded": 15, "failed": 2, "pending": 0,
                                      "awaiting": 0}
@@ -123,6 +123,8 @@ def test_three_lab_rounds_store_every_value_failure_and_replicate(lab_campaign) 
     # the next round: `run` on a lab campaign proposes too (and stops)
     output = matloop("run", str(campaign))
     assert output.startswith("proposed 4 candidates")
+    # the GP was fitted on each of the 15 values, not on the 12 candidates' means
+    assert store.latest_hyperparameters(cid)["fitted_on"] == [15]
     assert json.loads(matloop("status", str(campaign), "--json"))["evaluations"][
         "awaiting"] == 4
 

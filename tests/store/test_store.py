@@ -38,6 +38,20 @@ def test_outcomes_are_recorded_and_averaged(store: Store) -> None:
     assert rows[0]["units"]["p"] == "eV"
 
 
+def test_observations_keep_replicates_apart(store: Store) -> None:
+    cid = store.campaign_id("c", {"space": 1})
+    first = store.propose(cid, 0, [Proposal(3, "a", "A"), Proposal(5, "b", "B")])
+    again = store.propose(cid, 1, [Proposal(3, "a", "A")])
+    store.record(first[0].evaluation_id, Outcome.success({"p": 1.0, "q": 2.0}))
+    store.record(first[1].evaluation_id, Outcome.success({"q": 4.0}))
+    store.record(again[0].evaluation_id, Outcome.success({"p": 3.0}))
+
+    indices, values = store.observations(cid, ["p", "q"])
+    assert indices == [3, 3, 5]
+    assert values[0] == [1.0, 2.0] and values[1][0] == 3.0 and math.isnan(values[1][1])
+    assert math.isnan(values[2][0]) and values[2][1] == 4.0
+
+
 def test_missing_property_is_nan_not_zero(store: Store) -> None:
     cid = store.campaign_id("c", {"space": 1})
     (item,) = store.propose(cid, 0, [Proposal(0, "a", "A")])

@@ -139,3 +139,19 @@ def test_gp_beyond_exact_limit_is_sparse_and_says_so() -> None:
     assert np.abs(gp.predict(X_test).mean - Y_test).mean() < 0.1
     exact = make_surrogate("gp", bounds=bounds, seed=0, exact_limit=60).fit(X, Y)
     assert "approximation" not in exact.hyperparameters()
+
+
+def test_gp_fitted_on_replicates_learns_their_noise_and_trusts_repeated_candidates() -> None:
+    rng = np.random.default_rng(0)
+    x = np.linspace(0, 1, 15)
+    counts = np.full(15, 2)
+    counts[7] = 8  # one candidate measured eight times, the others twice
+    X = np.repeat(x, counts)[:, None]
+    Y = np.sin(6 * X) + rng.normal(0, 0.2, size=X.shape)  # noise variance 0.04
+    gp = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    model = gp.model
+    noise = float(model.likelihood.noise.detach()) \
+        * float(model.outcome_transform.stdvs.detach()) ** 2
+    assert 0.015 < noise < 0.08
+    std = gp.predict(x[:, None]).std[:, 0]
+    assert std[7] < 0.85 * min(std[6], std[8])  # its mean rests on four times the data

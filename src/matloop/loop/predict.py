@@ -63,7 +63,8 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
                                fit_points=campaign.surrogate.fit_points,
                                exact_limit=campaign.surrogate.exact_limit,
                                folds=campaign.surrogate.folds, reselect=False)
-    surrogate.fit(prepared.features[indices], Y)
+    observed_rows, observed = store.observations(campaign_id, targets.properties)
+    surrogate.fit(prepared.features[observed_rows], np.asarray(observed, dtype=float))
     unmeasured = np.ones(len(prepared.pool), dtype=bool)
     unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False
     rows = np.flatnonzero(unmeasured)

@@ -399,7 +399,8 @@ class _Runner:
                                    warm_start=warm, fit_points=settings.fit_points,
                                    exact_limit=settings.exact_limit, folds=settings.folds,
                                    reselect=compare)
-        surrogate.fit(self.p.features[indices], values)
+        rows, observed = self.store.observations(self.id, self.targets.properties)
+        surrogate.fit(self.p.features[rows], np.asarray(observed, dtype=float))
         classifier = feasibility_classifier(self.c, self.store, self.id, self.p, seed)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()

@@ -310,11 +310,26 @@ class Store:
         """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)."""
         rows = self._measured(campaign_id, properties, CandidateRecord.pool_index)
         sums: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for index, name, value in rows:
+        for index, _, name, value in rows:
             sums[index][name].append(value)
         indices = sorted(sums)
         values = [[sum(v) / len(v) if (v := sums[i].get(p)) else float("nan")
                    for p in properties] for i in indices]
+        return indices, values
+
+    def observations(self, campaign_id: int, properties: Sequence[str]
+                     ) -> tuple[list[int], list[list[float]]]:
+        """One row per succeeded evaluation that measured any of ``properties``: its
+        candidate's pool index and its values ``(n_evaluations, m)`` (NaN where not
+        measured), in candidate order. Replicates stay separate rows, so a model fitted
+        on them learns the measurement noise from their scatter."""
+        rows = self._measured(campaign_id, properties, CandidateRecord.pool_index)
+        by_evaluation: dict[int, tuple[int, dict[str, float]]] = {}
+        for index, evaluation_id, name, value in rows:
+            by_evaluation.setdefault(evaluation_id, (index, {}))[1][name] = value
+        indices = [index for index, _ in by_evaluation.values()]
+        values = [[measured.get(p, float("nan")) for p in properties]
+                  for _, measured in by_evaluation.values()]
         return indices, values
 
     def finished(self, campaign_id: int) -> list[tuple[int, bool, str | None]]:
@@ -519,18 +534,20 @@ class Store:
         return {d for d in digests if isinstance(d, str)}
 
     def _measured(self, campaign_id: int, properties: Sequence[str], key: Any
-                  ) -> list[tuple[Any, str, float]]:
-        """``(key of the candidate, property, value)`` of every measurement of a succeeded
-        evaluation, in candidate order; ``key`` is a ``CandidateRecord`` column."""
+                  ) -> list[tuple[Any, int, str, float]]:
+        """``(key of the candidate, evaluation id, property, value)`` of every measurement
+        of a succeeded evaluation, in candidate and then evaluation order; ``key`` is a
+        ``CandidateRecord`` column."""
         with Session(self.engine) as session:
             return list(session.exec(
-                select(key, Measurement.property, Measurement.value)
+                select(key, Measurement.evaluation_id, Measurement.property,
+                       Measurement.value)
                 .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
                 .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
                 .where(Evaluation.campaign_id == campaign_id,
                        Evaluation.status == "succeeded",
                        col(Measurement.property).in_(list(properties)))
-                .order_by(col(CandidateRecord.id))).all())
+                .order_by(col(CandidateRecord.id), col(Evaluation.id))).all())
 
     def replicates(self, campaign_id: int, properties: Sequence[str]
                    ) -> dict[str, dict[str, dict[str, float]]]:
@@ -538,7 +555,7 @@ class Store:
         succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
         rows = self._measured(campaign_id, properties, CandidateRecord.label)
         grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-        for label, name, value in rows:
+        for label, _, name, value in rows:
             grouped[label][name].append(value)
         return {label: {name: _spread(values) for name, values in by_name.items()}
                 for label, by_name in grouped.items()}

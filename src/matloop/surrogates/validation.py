@@ -32,10 +32,11 @@ def cross_validate(make: Callable[[int], Surrogate], X: np.ndarray, Y: np.ndarra
     that property was measured.
 
     Also returns the held-out ``measured``, ``predicted`` and ``std`` lists (for parity
-    plots). Properties with fewer than ``MIN_POINTS`` values are left out.
+    plots). Properties with fewer than ``MIN_POINTS`` values are left out. Rows with the
+    same features (replicates) are first averaged, so that no candidate is both trained
+    on and held out.
     """
-    X = np.asarray(X, dtype=float)
-    Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+    X, Y = replicate_means(X, Y)
     rng = np.random.default_rng(seed)
     results: dict[int, dict[str, Any]] = {}
     for j in range(Y.shape[1]):
@@ -53,6 +54,24 @@ def cross_validate(make: Callable[[int], Surrogate], X: np.ndarray, Y: np.ndarra
             std[fold_of == fold] = prediction.std[:, 0]
         results[j] = metrics(Y[rows, j], mean, std)
     return results
+
+
+def replicate_means(X: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Features ``(k, d)`` of the k distinct rows of ``X`` ``(n, d)`` and, per property,
+    the mean of their measured values ``(k, m)`` (NaN where none was measured)."""
+    X = np.asarray(X, dtype=float)
+    Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+    unique, group = np.unique(X, axis=0, return_inverse=True)
+    if len(unique) == len(X):
+        return X, Y
+    group = group.reshape(-1)
+    measured = np.isfinite(Y)
+    counts = np.stack([np.bincount(group, measured[:, j], len(unique))
+                       for j in range(Y.shape[1])], axis=1)
+    sums = np.stack([np.bincount(group, np.where(measured[:, j], Y[:, j], 0.0), len(unique))
+                     for j in range(Y.shape[1])], axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return unique, np.where(counts > 0, sums / counts, np.nan)
 
 
 def calibration_curve(measured: np.ndarray, predicted: np.ndarray, std: np.ndarray,
