@@ -135,6 +135,39 @@ def test_shortlisted_batch_equals_the_batch_over_the_whole_pool(monkeypatch) -> 
     assert shortlisted.tolist() == whole.tolist()
 
 
+def test_capped_baseline_picks_the_batch_of_the_whole_baseline(monkeypatch) -> None:
+    from matloop.loop import acquisition
+
+    rng = np.random.default_rng(3)
+    X, Y, surrogate = wavy_gp(rng, n=300, d=3)
+    choices = rng.uniform(size=(400, 3))
+    monkeypatch.setattr(acquisition, "MC_BASELINE", 40)
+    capped = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
+    monkeypatch.setattr(acquisition, "MC_BASELINE", len(X))
+    whole = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
+    assert capped.tolist() == whole.tolist()
+
+
+def test_capped_baseline_keeps_the_best_by_mean_and_the_best_hits(monkeypatch) -> None:
+    import torch
+
+    from matloop.loop import acquisition
+
+    X = np.linspace(0, 1, 61)[:, None]
+    Y = np.hstack([-((X - 0.7) ** 2), X])  # targets: y0 high, y1 below 0.3
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    targets = TargetSet.from_targets([Target(property="y0", goal="maximize"),
+                                      Target(property="y1", below=0.3)])
+    problem = acquisition.Problem(surrogate.model, targets, torch.as_tensor(X),
+                                  torch.as_tensor(Y), pending=None, seed=0, beta=2.0)
+    assert len(acquisition._baseline(problem)) == len(X)
+    monkeypatch.setattr(acquisition, "MC_BASELINE", 5)
+    kept = sorted(round(x, 4) for x in acquisition._baseline(problem)[:, 0].tolist())
+    near_optimum = sorted(X[np.argsort(np.abs(X[:, 0] - 0.7))[:5], 0].round(4).tolist())
+    best_hits = sorted(X[targets.hits(Y)][-5:, 0].round(4).tolist())  # "below" includes 0.3
+    assert kept == sorted(best_hits + near_optimum)
+
+
 def test_shortlist_grows_while_the_batch_reaches_its_lower_half(monkeypatch) -> None:
     from matloop.loop import acquisition
 

@@ -109,6 +109,17 @@ def test_ensembles_drive_every_acquisition(kind: str) -> None:
                 assert all(0.5 <= choices[i, 0] <= 0.9 for i in picks), (name, choices[picks])
 
 
+def test_forest_members_are_the_trees_own_predictions() -> None:
+    X, Y = smooth_data(40)
+    Y[::3, 1] = np.nan
+    forest = make_surrogate("forest", bounds=np.array([[0.0, 0.0], [1.0, 1.0]])).fit(X, Y)
+    X_test = np.random.default_rng(2).uniform(-0.5, 1.5, size=(64, 2))
+    members = forest._members(X_test)
+    for j, trees in enumerate(forest._forests):
+        expected = np.stack([tree.predict(X_test) for tree in trees.estimators_])
+        np.testing.assert_array_equal(members[..., j], expected)
+
+
 def test_gp_beyond_fit_points_fits_a_subset_and_conditions_on_all() -> None:
     from matloop.surrogates.gp import fitting_subset
 

@@ -57,6 +57,7 @@ ANALYTIC_CHUNK = 65536
 MC_CHUNK = 512
 MC_SAMPLES = 128
 MC_POOL = 256
+MC_BASELINE = 512
 
 
 def derive(targets: TargetSet, name: str) -> str:
@@ -289,10 +290,35 @@ def _log_ei(problem: Problem, analytic: bool) -> AcquisitionFunction:
         return LogExpectedImprovement(problem.model, best_f=sign * _incumbent(problem),
                                       posterior_transform=ScalarizedPosteriorTransform(weights))
     return qLogNoisyExpectedImprovement(
-        problem.model, X_baseline=problem.X_train,
+        problem.model, X_baseline=_baseline(problem),
         objective=GenericMCObjective(functools.partial(_signed_output, j=j, sign=sign)),
         constraints=_constraint_callables(problem.targets) or None,
         X_pending=problem.pending, sampler=_sampler(problem), prune_baseline=True)
+
+
+def _baseline(problem: Problem) -> torch.Tensor:
+    """The measured inputs ``(≤ 2·MC_BASELINE, d)`` a batch's improvement is measured
+    against: all of them when there are at most ``MC_BASELINE``, else the ``MC_BASELINE``
+    best by posterior mean of the objective and as many of the measured hits of every
+    range. BoTorch prunes its baseline by sampling the joint posterior there, an n × n
+    Cholesky factor per draw (12 s of a 23 s batch at n = 5,000), while a candidate far
+    down that ranking is practically never the incumbent."""
+    import torch
+
+    X = problem.X_train
+    if len(X) <= MC_BASELINE:
+        return X
+    assert problem.targets.objective is not None
+    j, sign = problem.targets.objective
+    with torch.no_grad():
+        posterior: Any = problem.model.posterior(X)  # the covariance stays lazy
+        mean = posterior.mean[..., j] * sign
+    keep = torch.topk(mean, MC_BASELINE).indices
+    if problem.targets.bounds:
+        hits = torch.as_tensor(problem.targets.hits(problem.Y_train.numpy())).nonzero()[:, 0]
+        best_hits = hits[torch.topk(mean[hits], min(MC_BASELINE, len(hits))).indices]
+        keep = torch.cat([keep, best_hits]).unique()
+    return X[keep.sort().values]
 
 
 def _feasibility(problem: Problem, analytic: bool) -> AcquisitionFunction:
