@@ -52,6 +52,20 @@ def test_observations_keep_replicates_apart(store: Store) -> None:
     assert math.isnan(values[2][0]) and values[2][1] == 4.0
 
 
+def test_an_outcome_is_recorded_exactly_once(store: Store) -> None:
+    cid = store.campaign_id("c", {"space": 1})
+    (item,) = store.propose(cid, 0, [Proposal(0, "a", "A")])
+    assert store.record(item.evaluation_id, Outcome.success({"p": 1.0}))
+    # a late duplicate (a worker presumed dead finished after all) changes nothing
+    assert not store.record(item.evaluation_id, Outcome.success({"p": 9.0}))
+    assert not store.record(item.evaluation_id, Outcome.failure("crashed", "late"))
+    rows, values = store.observations(cid, ["p"])
+    assert rows == [0] and values == [[1.0]]
+    assert store.evaluations(cid)[0]["status"] == "succeeded"
+    with pytest.raises(StoreError, match="does not exist"):
+        store.record(12345, Outcome.success({"p": 1.0}))
+
+
 def test_missing_property_is_nan_not_zero(store: Store) -> None:
     cid = store.campaign_id("c", {"space": 1})
     (item,) = store.propose(cid, 0, [Proposal(0, "a", "A")])

@@ -254,24 +254,30 @@ class Store:
                             .values(status="running", started_at=now(), attempt=attempt))
             session.commit()
 
-    def record(self, evaluation_id: int, outcome: Outcome) -> None:
-        """Store an outcome and its measurements in one transaction."""
+    def record(self, evaluation_id: int, outcome: Outcome) -> bool:
+        """Store an outcome and its measurements in one transaction, exactly once.
+
+        Returns False, changing nothing, when the evaluation is already finished (a late
+        duplicate result, e.g. from a worker presumed dead): the first outcome stands."""
         with Session(self.engine) as session:
-            evaluation = session.get(Evaluation, evaluation_id)
-            if evaluation is None:
-                raise StoreError(f"evaluation {evaluation_id} does not exist")
-            evaluation.status = "succeeded" if outcome.ok else "failed"
-            evaluation.reason = outcome.reason
-            evaluation.error = outcome.error
-            evaluation.finished_at = now()
-            evaluation.duration_s = outcome.duration_s
-            evaluation.provenance = json.dumps(dict(outcome.provenance), default=str)
-            session.add(evaluation)
+            finished = session.execute(
+                update(Evaluation)
+                .where(col(Evaluation.id) == evaluation_id,
+                       col(Evaluation.status).in_((*IN_FLIGHT, AWAITING)))
+                .values(status="succeeded" if outcome.ok else "failed",
+                        reason=outcome.reason, error=outcome.error, finished_at=now(),
+                        duration_s=outcome.duration_s,
+                        provenance=json.dumps(dict(outcome.provenance), default=str)))
+            if finished.rowcount != 1:  # type: ignore[attr-defined]
+                if session.get(Evaluation, evaluation_id) is None:
+                    raise StoreError(f"evaluation {evaluation_id} does not exist")
+                return False
             if outcome.ok:
                 for name, value in outcome.values.items():
                     session.add(Measurement(evaluation_id=evaluation_id, property=name,
                                             value=float(value), unit=outcome.units.get(name)))
             session.commit()
+            return True
 
     def requeue_in_flight(self, campaign_id: int) -> list[Pending]:
         """Evaluations left unfinished by a stopped run, ready to run again.
