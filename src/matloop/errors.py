@@ -3,7 +3,8 @@
 ``ConfigError`` means the user's input (campaign file, command-line options) is wrong and
 nothing was run; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
 means the database does not match the campaign; ``OracleFailing`` means a run stopped
-because most recent evaluations failed. ``EvaluationFailure`` is raised by oracles
+because most recent evaluations failed; ``ExecutorLost`` means the executor (a Dask
+scheduler) went away mid-run. ``EvaluationFailure`` is raised by oracles
 (or user functions) to report a failed evaluation with a reason; the loop records it as data.
 The CLI maps ``MatloopError`` subclasses to exit codes and prints one line, no traceback.
 """
@@ -39,6 +40,13 @@ class OracleFailing(MatloopError):
     """Too many recent evaluations failed: the oracle looks broken, the run was stopped."""
 
     exit_code = 5
+
+
+class ExecutorLost(MatloopError):
+    """The executor cannot run evaluations any more (a lost or unreachable Dask scheduler);
+    the run stopped with everything finished saved, and the next run resumes."""
+
+    exit_code = 6
 
 
 class EvaluationFailure(Exception):

@@ -153,7 +153,7 @@ def test_a_broken_pool_is_a_crash_to_retry_and_is_replaced() -> None:
     from concurrent.futures import Future
     from concurrent.futures.process import BrokenProcessPool
 
-    from matloop.loop.run import _Runner
+    from matloop.loop.executor import LocalExecutor
 
     class Pool:
         stopped = False
@@ -164,18 +164,19 @@ def test_a_broken_pool_is_a_crash_to_retry_and_is_replaced() -> None:
         def join(self, timeout: float | None = None) -> None:
             pass
 
-    runner = _Runner.__new__(_Runner)
+    executor = LocalExecutor(workers=2)
     broken_pool, new_pool = Pool(), Pool()
     first, second = Future(), Future()
     for future in (first, second):  # pebble aborts every task of a broken pool
         future.set_exception(BrokenProcessPool("All workers expired"))
-    runner.executor, runner.pool_of = broken_pool, {first: broken_pool, second: broken_pool}
-    outcome = runner._outcome_of(first)
+    executor._pool = broken_pool  # type: ignore[assignment]
+    executor._pool_of = {first: broken_pool, second: broken_pool}  # type: ignore[dict-item]
+    outcome = executor.outcome(first)
     assert outcome.reason == "crashed" and "All workers expired" in (outcome.error or "")
-    assert broken_pool.stopped and runner.executor is None
-    runner.executor = new_pool  # started for the retries
-    assert runner._outcome_of(second).reason == "crashed"
-    assert runner.executor is new_pool and not new_pool.stopped
+    assert broken_pool.stopped and executor._pool is None
+    executor._pool = new_pool  # type: ignore[assignment]  # started for the retries
+    assert executor.outcome(second).reason == "crashed"
+    assert executor._pool is new_pool and not new_pool.stopped
 
 
 def test_no_retries_when_the_policy_says_so(tmp_path: Path) -> None:

@@ -382,14 +382,37 @@ class SurrogateSection(Section):
         return self
 
 
+JobQueue = Literal["slurm", "pbs", "sge", "lsf", "htcondor", "moab", "oar"]
+
+
 class ExecutorSection(Section):
-    kind: Literal["local"] = "local"
-    workers: int = Field(default=1, ge=1, le=1024)
+    kind: Literal["local", "dask"] = Field(default="local", description="local: a process "
+                                           "pool on this machine; dask: Dask distributed")
+    workers: int = Field(default=1, ge=1, le=1024, description="evaluations run at once")
+    address: str | None = Field(default=None, description="a running Dask scheduler, "
+                                "e.g. tcp://host:8786 (dask only)")
+    cluster: JobQueue | None = Field(default=None, description="a dask-jobqueue cluster "
+                                     "type; workers = its jobs (dask only)")
+    cluster_options: dict[str, Any] = Field(default_factory=dict, description="keyword "
+                                            "arguments of the dask-jobqueue cluster")
+
+    @model_validator(mode="after")
+    def _dask_options(self) -> ExecutorSection:
+        if self.kind != "dask" and (self.address or self.cluster or self.cluster_options):
+            raise ValueError('address, cluster and cluster_options need kind = "dask"')
+        if self.address and self.cluster:
+            raise ValueError("give either address (a running scheduler) or cluster, not both")
+        if self.cluster_options and not self.cluster:
+            raise ValueError("cluster_options need a cluster")
+        return self
 
 
 class LoopSection(Section):
     initial: int = Field(default=5, ge=1, description="size of the random initial design")
     batch_size: int = Field(default=1, ge=1)
+    mode: Literal["batch", "async"] = Field(default="batch", description="batch: propose "
+                                            "batch_size, wait for all; async: keep every "
+                                            "worker busy, one proposal per finished one")
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
     acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = "auto"
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
@@ -469,6 +492,19 @@ class Campaign(Section):
             raise ValueError("loop.stop_after_hits needs range targets: a hit is a candidate "
                              "that meets all of them")
         return loop
+
+    @model_validator(mode="after")
+    def _async_fits_oracle(self) -> Campaign:
+        if self.loop.mode != "async":
+            return self
+        if self.oracle.kind == "lab":
+            raise ValueError('loop.mode "async" needs an oracle the loop runs itself; a lab '
+                             'campaign proposes batches (mode = "batch")')
+        if self.loop.batch_size != 1:
+            raise ValueError('loop.batch_size: in mode = "async" each finished evaluation '
+                             "starts one new one, and executor.workers evaluations are in "
+                             "flight; remove batch_size")
+        return self
 
     @model_validator(mode="after")
     def _oracle_fits_space(self) -> Campaign:

@@ -1,26 +1,264 @@
-"""Executors: where oracle calls run. A local process pool by default.
+"""Executors: where oracle calls run. A local process pool by default, or Dask.
 
-The local pool is Pebble's ``ProcessPool``: a task that exceeds its timeout has its worker
-process killed and replaced, and a worker that dies (segfault, ``os._exit``, out-of-memory
-kill) fails only the task it was running; the other workers and their evaluations carry
-on. Workers are started with ``spawn`` so that they never inherit torch's threads or an
-open database connection from the loop process, which alone writes the database.
+Both give standard ``concurrent.futures.Future`` objects, so the loop waits on either the
+same way, and both turn their own ways of failing into an ``Outcome`` (``outcome``): a
+timeout, a dead worker, a task that could not be sent. The loop process alone writes the
+database; workers get plain picklable values (oracle, candidate) and return an outcome.
+
+- ``local``: Pebble's ``ProcessPool``. A task that exceeds its timeout has its worker
+  process killed and replaced; a worker that dies (segfault, ``os._exit``, out-of-memory
+  kill) fails only the task it was running. Workers are started with ``spawn`` so that
+  they never inherit torch's threads or an open database connection.
+- ``dask``: a ``distributed.Client`` on a ``LocalCluster`` started for the run (one
+  single-threaded worker process per ``workers``), on a running scheduler (``address``),
+  or on a dask-jobqueue cluster (``cluster = "slurm"``, ...). Dask cannot interrupt a
+  running task, so the task runs the oracle in a thread and gives up after the timeout;
+  the loop then restarts that worker process (through its nanny) to stop the runaway call.
+  A worker that dies mid-evaluation fails the task (``KilledWorker``, the LocalCluster is
+  told to allow no silent re-runs) and the loop's retry policy runs it again as a new,
+  recorded attempt. A lost scheduler raises ``ExecutorLost``: the run stops, keeping
+  everything finished, and the next run re-runs what was in flight.
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from concurrent.futures import CancelledError, Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any, Protocol
 
 from matloop.campaigns.schema import ExecutorSection
+from matloop.errors import ExecutorLost
+from matloop.protocols import Outcome
 
 if TYPE_CHECKING:
+    from distributed import Client
     from pebble import ProcessPool
 
+CONNECT_TIMEOUT_S = 30
 
-def make_executor(section: ExecutorSection) -> ProcessPool:
-    """A process pool for the ``[executor]`` section (``schedule(fn, args, timeout=s)``)."""
-    from pebble import ProcessPool
 
-    return ProcessPool(max_workers=section.workers,
-                       context=multiprocessing.get_context("spawn"))
+class Executor(Protocol):
+    """Runs ``fn(*args)`` somewhere; ``timeout`` (s) bounds the call once it has started."""
+
+    workers: int
+
+    def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
+               ) -> Future[Outcome]: ...
+
+    def outcome(self, future: Future[Outcome]) -> Outcome:
+        """The finished future's outcome, or the failure that stands for it; raises
+        ``ExecutorLost`` when the executor itself is gone."""
+        ...
+
+    def shutdown(self) -> None: ...
+
+
+def make_executor(section: ExecutorSection, timeout_s: float | None = None) -> Executor:
+    """The executor for the ``[executor]`` section; ``timeout_s`` is the oracle's."""
+    if section.kind == "dask":
+        return DaskExecutor(section, timeout_s)
+    return LocalExecutor(section.workers, timeout_s)
+
+
+class LocalExecutor:
+    """A Pebble process pool on this machine, started on first use."""
+
+    def __init__(self, workers: int, timeout_s: float | None = None) -> None:
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._pool: ProcessPool | None = None
+        self._pool_of: dict[Future[Outcome], ProcessPool] = {}
+
+    def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
+               ) -> Future[Outcome]:
+        from pebble import ProcessPool
+
+        if self._pool is None:
+            self._pool = ProcessPool(max_workers=self.workers,
+                                     context=multiprocessing.get_context("spawn"))
+        future: Future[Outcome] = self._pool.schedule(fn, args=args, timeout=timeout)
+        self._pool_of[future] = self._pool
+        return future
+
+    def outcome(self, future: Future[Outcome]) -> Outcome:
+        from pebble import ProcessExpired
+
+        pool = self._pool_of.pop(future, None)
+        try:
+            return future.result()
+        except BrokenProcessPool as exc:
+            # Pebble gives up its whole pool when a worker dies before the task it took is
+            # acknowledged (a crash at once); every evaluation in it ends so. A new pool
+            # runs the retries.
+            if pool is not None and pool is self._pool:
+                self._stop_pool()
+            why = str(exc) or "a worker died"
+            return Outcome.failure("crashed", f"the process pool broke ({why}) while the "
+                                   "evaluation was queued or running; a new pool was started")
+        except FutureTimeout:
+            return Outcome.failure("timeout", f"no result after {self.timeout_s} s; the "
+                                   "worker process was killed")
+        except ProcessExpired as exc:
+            return Outcome.failure("crashed", f"the worker process died during the evaluation "
+                                   f"(exit code {exc.exitcode}: killed, out of memory or a "
+                                   "crash)")
+        except Exception as exc:  # e.g. an outcome that cannot be sent back (pickling)
+            return Outcome.failure("error", f"{type(exc).__name__}: {exc}")
+
+    def _stop_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join(timeout=5)
+            self._pool = None
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.stop()
+            self._pool.join()
+            self._pool = None
+
+
+class WorkerTimeout(Exception):
+    """Raised on a Dask worker when an oracle call outlives its timeout."""
+
+    def __init__(self, worker: str, timeout: float) -> None:
+        super().__init__(worker, timeout)
+        self.worker = worker
+        self.timeout = timeout
+
+    def __str__(self) -> str:
+        return f"no result after {self.timeout} s on worker {self.worker}"
+
+
+def call_with_timeout(fn: Callable[..., Outcome], args: tuple[Any, ...],
+                      timeout: float | None) -> Outcome:
+    """What a Dask worker runs: ``fn(*args)``, abandoned after ``timeout`` seconds (the
+    call goes on in its thread until the loop restarts this worker)."""
+    if timeout is None:
+        return fn(*args)
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed import get_worker
+
+    pool = ThreadPoolExecutor(1, thread_name_prefix="matloop-oracle")
+    try:
+        return pool.submit(fn, *args).result(timeout)
+    except FutureTimeout:
+        raise WorkerTimeout(get_worker().address, timeout) from None
+    finally:
+        pool.shutdown(wait=False)
+
+
+class DaskExecutor:
+    """Oracle calls on a Dask cluster: started here, or reached at ``address``."""
+
+    def __init__(self, section: ExecutorSection, timeout_s: float | None = None) -> None:
+        self.workers = section.workers
+        self.timeout_s = timeout_s
+        self.section = section
+        self._cluster: Any = None
+        self._client: Client | None = None
+        self._executor: Any = None  # the client's concurrent.futures face
+
+    @property
+    def client(self) -> Client:
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
+
+    def _connect(self) -> Client:
+        import dask
+        from distributed import Client, LocalCluster
+
+        section = self.section
+        try:
+            if section.address:
+                return Client(section.address, timeout=CONNECT_TIMEOUT_S)
+            if section.cluster:
+                self._cluster = jobqueue_cluster(section)
+                self._cluster.scale(jobs=section.workers)
+                return Client(self._cluster, timeout=CONNECT_TIMEOUT_S)
+            # no silent re-run of a task whose worker died: the loop's retry policy decides
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+                self._cluster = LocalCluster(n_workers=section.workers, threads_per_worker=1,
+                                             processes=True, dashboard_address=None,
+                                             silence_logs=logging.ERROR)
+            return Client(self._cluster)
+        except OSError as exc:  # distributed's connection timeouts are OSErrors
+            where = section.address or section.cluster or "a local cluster"
+            raise ExecutorLost(f"cannot reach the Dask scheduler at {where}: {exc}") from None
+
+    def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
+               ) -> Future[Outcome]:
+        if self._executor is None:
+            self._executor = self.client.get_executor(pure=False)
+        future: Future[Outcome] = self._executor.submit(call_with_timeout, fn, args, timeout)
+        return future
+
+    def outcome(self, future: Future[Outcome]) -> Outcome:
+        from distributed import KilledWorker
+
+        try:
+            return future.result()
+        except WorkerTimeout as exc:
+            restarted = self._restart(exc.worker)
+            return Outcome.failure("timeout", f"{exc}; " + (
+                "the worker was restarted" if restarted else
+                "the worker could not be restarted and may stay busy until the call ends"))
+        except KilledWorker as exc:
+            return Outcome.failure("crashed", f"the Dask worker died during the evaluation "
+                                   f"(killed, out of memory or a crash): {exc}")
+        except CancelledError:
+            raise ExecutorLost("the Dask scheduler was lost (its tasks were cancelled); "
+                               "finished evaluations are saved: run again to resume") from None
+        except Exception as exc:  # the oracle's own errors are caught on the worker
+            if self._client is not None and self._client.status != "running":
+                raise ExecutorLost(f"the Dask scheduler was lost ({exc}); finished "
+                                   "evaluations are saved: run again to resume") from None
+            return Outcome.failure("error", f"{type(exc).__name__}: {exc}")
+
+    def _restart(self, worker: str) -> bool:
+        try:
+            self.client.restart_workers([worker], timeout=CONNECT_TIMEOUT_S,
+                                        raise_for_error=True)
+            return True
+        except Exception:  # no nanny, or already gone: the worker is not ours to fix
+            return False
+
+    def shutdown(self) -> None:
+        self._executor = None
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",
+                     "lsf": "LSFCluster", "htcondor": "HTCondorCluster",
+                     "moab": "MoabCluster", "oar": "OARCluster"}
+
+
+def jobqueue_cluster(section: ExecutorSection) -> Any:
+    """The dask-jobqueue cluster for ``cluster`` with ``cluster_options`` (``cores``,
+    ``memory``, ``walltime``, ``queue``, ``account``, ``job_extra_directives``...); one
+    job per worker unless the options say ``processes``. Submits no job until scaled."""
+    from matloop.errors import ConfigError
+
+    assert section.cluster is not None
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ConfigError("executor.cluster needs dask-jobqueue: pip install "
+                          "'matloop[dask]'") from None
+    cls = getattr(dask_jobqueue, JOBQUEUE_CLUSTERS[section.cluster])
+    options = {"processes": 1, "cores": 1, "memory": "4GB", **section.cluster_options}
+    try:
+        return cls(**options)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"executor.cluster_options for {section.cluster}: {exc}") from None

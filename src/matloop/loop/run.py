@@ -11,8 +11,6 @@ import json
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,11 +19,11 @@ import numpy as np
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.spaces import Pool, build_pool
 from matloop.campaigns.targets import TargetSet
-from matloop.errors import OracleFailing, StoreError
+from matloop.errors import ExecutorLost, OracleFailing, StoreError
 from matloop.features import featurizer_for
 from matloop.loop.acquisition import derive
 from matloop.loop.evaluate import evaluate
-from matloop.loop.executor import make_executor
+from matloop.loop.executor import Executor, make_executor
 from matloop.oracles import build_oracle
 from matloop.protocols import Oracle, Outcome
 from matloop.store import Pending, Proposal, Store
@@ -219,6 +217,16 @@ def _lab_prediction(strategy: str, predicted: dict | None, k: int,
     return out
 
 
+@dataclass(frozen=True)
+class _Task:
+    """An evaluation handed to the executor: its attempt, re-runs so far and cycle."""
+
+    item: Pending
+    attempt: int
+    retried: int
+    cycle: int
+
+
 class _Runner:
     """One run of one campaign; holds only what can be rebuilt from the store."""
 
@@ -230,8 +238,7 @@ class _Runner:
         self.id = campaign_id
         self.on_progress = on_progress
         self.targets = TargetSet.from_targets(self.c.targets)
-        self.executor: Any = None  # a pebble ProcessPool, started on first use
-        self.pool_of: dict[Future[Outcome], Any] = {}  # the pool each evaluation runs in
+        self.executor: Executor | None = None  # started on first use
         self.reference: np.ndarray | None = None  # signed, fixed once chosen (multi-objective)
         self.finished_before = len(store.finished(campaign_id))  # by earlier runs
 
@@ -245,16 +252,18 @@ class _Runner:
                          f"structure{'s' if removed != 1 else ''} removed")
         try:
             resumed = self.store.requeue_in_flight(self.id)
-            if resumed:
-                self._dispatch(resumed, cycle=self.store.next_cycle(self.id) - 1)
-            reason = self._cycles()
-        except OracleFailing as exc:
+            if self.c.loop.mode == "async":
+                reason = self._async(resumed)
+            else:
+                if resumed:
+                    self._dispatch(resumed, cycle=self.store.next_cycle(self.id) - 1)
+                reason = self._cycles()
+        except (OracleFailing, ExecutorLost) as exc:
             self.store.set_stop_reason(self.id, str(exc))
             raise
         finally:
             if self.executor is not None:
-                self.executor.stop()
-                self.executor.join()
+                self.executor.shutdown()
         self.store.set_stop_reason(self.id, reason)
         _, values = self._training()
         return RunResult(self.id, reason, self.store.counts(self.id),
@@ -336,10 +345,14 @@ class _Runner:
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
 
     def _choose(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-                finished: int, remaining: int, cycle: int
+                finished: int, remaining: int, cycle: int, pending: list[int] | None = None
                 ) -> tuple[str, tuple[np.ndarray, float, float, dict | None, dict | None]]:
         """The cycle's strategy and its picks, fit and select seconds, hyperparameters and
-        predictions: a random design until the model has data, then the acquisition."""
+        predictions: a random design until the model has data, then the acquisition.
+
+        ``finished`` counts the evaluations planned so far; ``remaining`` caps the picks;
+        ``pending`` are pool rows in flight (async mode), which the acquisition treats as
+        pending points."""
         loop = self.c.loop
         too_few = len(indices) == 0 or np.isfinite(values).sum(axis=0).min() < 2
         if finished < loop.initial or too_few or loop.acquisition == "random":
@@ -350,7 +363,7 @@ class _Runner:
         q = min(loop.batch_size, remaining)
         try:
             return derive(self.targets, loop.acquisition), self._model_based(
-                indices, values, available, q, cycle)
+                indices, values, available, q, cycle, pending)
         except _numerical_failures() as exc:  # a random cycle beats a crash
             strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
             return strategy, (self._random(available, q, cycle), 0.0, 0.0, None, None)
@@ -382,7 +395,8 @@ class _Runner:
         return rng.choice(choices, size=min(q, len(choices)), replace=False)
 
     def _model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-                     q: int, cycle: int) -> tuple[np.ndarray, float, float, dict, dict]:
+                     q: int, cycle: int, pending: list[int] | None = None
+                     ) -> tuple[np.ndarray, float, float, dict, dict]:
         """Fit, score and select; also the model's prediction for the chosen candidates."""
         from matloop.loop.acquisition import select
 
@@ -407,6 +421,7 @@ class _Runner:
         choices = np.flatnonzero(available)
         picked = select(self.c.loop.acquisition, surrogate, self.p.features[choices],
                         self.p.features[indices], values, self.targets, q, seed=seed,
+                        X_pending=self.p.features[pending] if pending else None,
                         beta=self.c.loop.beta, reference=self._reference(values, choose=True),
                         success=None if classifier is None else classifier.probability,
                         min_success=settings.min_success_probability)
@@ -456,7 +471,74 @@ class _Runner:
                 **{self.targets.properties[j]: f for j, f in figures.items()}}
 
     def _dispatch(self, pending: Iterable[Pending], cycle: int) -> None:
-        """Run evaluations in the pool, recording each outcome as it arrives.
+        """Run a batch of evaluations, recording each outcome as it arrives."""
+        running: dict[Future[Outcome], _Task] = {}
+        for item in pending:
+            self._start(running, _Task(item, item.attempt, 0, cycle))
+        while running:
+            self._collect(running)
+
+    def _async(self, resumed: list[Pending]) -> str:
+        """Asynchronous mode: keep ``[executor] workers`` evaluations in flight. Each one
+        that finishes is recorded and replaced by one new proposal, chosen by a model refit
+        on everything finished, with the ones still in flight as pending points."""
+        running: dict[Future[Outcome], _Task] = {}
+        cycle = self.store.next_cycle(self.id) - 1
+        for item in resumed:
+            self._start(running, _Task(item, item.attempt, 0, cycle))
+        stop: str | None = None
+        while True:
+            while stop is None and len(running) < self.c.executor.workers:
+                stop = self._propose_async(running)
+            if not running:
+                assert stop is not None
+                return stop
+            for task in self._collect(running):
+                self.store.finish_cycle(self.id, task.cycle,
+                                        self._best_record(self._training()[1]))
+
+    def _propose_async(self, running: dict[Future[Outcome], _Task]) -> str | None:
+        """Propose and start evaluations for the free workers (one, past the initial
+        design); returns why nothing more will be proposed, if so."""
+        loop = self.c.loop
+        counts = self.store.counts(self.id)
+        planned = counts["succeeded"] + counts["failed"] + len(running)
+        remaining = min(loop.budget - planned, self.c.executor.workers - len(running))
+        if loop.budget - planned <= 0:
+            return "budget"
+        available = np.ones(len(self.p.pool), dtype=bool)
+        available[list(self.store.tried_pool_indices(self.id).values())] = False
+        if not available.any():
+            return "pool exhausted"
+        indices, values = self._training()
+        stop = self._stop_rule(values)
+        if stop is not None:
+            return stop
+        cycle = self.store.next_cycle(self.id)
+        in_flight = [task.item.pool_index for task in running.values()]
+        strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
+            indices, values, available, planned, remaining, cycle, in_flight)
+        proposals = [Proposal(int(i), self.p.pool.key(int(i)),
+                              self.p.pool.candidate(int(i)).label) for i in chosen]
+        pending = self.store.propose(self.id, cycle, proposals)
+        self.store.record_cycle(self.id, cycle, strategy, n_train=len(indices),
+                                n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
+                                hyperparameters=hyper, best=self._best_record(values),
+                                predicted=predicted)
+        model = describe_model(hyper or {})
+        self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}"
+                     + (f" ({model})" if model else "")
+                     + (f", {len(running)} in flight" if running else ""))
+        for item in pending:
+            self._start(running, _Task(item, item.attempt, 0, cycle))
+        return None
+
+    def _start(self, running: dict[Future[Outcome], _Task], task: _Task) -> None:
+        self.store.mark_running(task.item.evaluation_id, task.attempt)
+        running[self._submit(task.item)] = task
+
+    def _collect(self, running: dict[Future[Outcome], _Task]) -> list[_Task]:
+        """Wait for at least one evaluation to end and record it; returns the recorded.
 
         A failure whose reason is in the oracle's ``retry_on`` (by default a timeout or a
         dead worker) is run again, up to ``retries`` times, as a new attempt; only the last
@@ -464,54 +546,23 @@ class _Runner:
         failed (in-flight ones are left to be re-run by the next ``run``).
         """
         settings = self.c.oracle
-        running: dict[Future[Outcome], tuple[Pending, int, int]] = {}  # attempt, retries
-
-        def start(item: Pending, attempt: int, retried: int) -> None:
-            self.store.mark_running(item.evaluation_id, attempt)
-            running[self._submit(item)] = (item, attempt, retried)
-
-        for item in pending:
-            start(item, item.attempt, 0)
-        while running:
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                item, attempt, retried = running.pop(future)
-                outcome = self._outcome_of(future)
-                if (not outcome.ok and outcome.reason in settings.retry_on
-                        and retried < settings.retries):
-                    self._report(cycle, f"{self._label(item)}: {outcome.reason}, retrying")
-                    start(item, attempt + 1, retried + 1)
-                    continue
-                self._record(item, outcome, cycle)
-                self._check_failure_rate()
-
-    def _outcome_of(self, future: Future[Outcome]) -> Outcome:
-        """The evaluation's outcome, or the failure the pool reports instead of one."""
-        from pebble import ProcessExpired
-
-        pool = self.pool_of.pop(future, None)
-        try:
-            return future.result()
-        except BrokenProcessPool as exc:
-            # Pebble gives up its whole pool when a worker dies before the task it took is
-            # acknowledged (a crash at once); every evaluation in it ends so. A new pool
-            # runs the retries.
-            if pool is not None and pool is self.executor:
-                self.executor.stop()
-                self.executor.join(timeout=5)
-                self.executor = None
-            why = str(exc) or "a worker died"
-            return Outcome.failure("crashed", f"the process pool broke ({why}) while the "
-                                   "evaluation was queued or running; a new pool was started")
-        except FutureTimeout:
-            return Outcome.failure("timeout", f"no result after {self.c.oracle.timeout_s} s; "
-                                   "the worker process was killed")
-        except ProcessExpired as exc:
-            return Outcome.failure("crashed", f"the worker process died during the evaluation "
-                                   f"(exit code {exc.exitcode}: killed, out of memory or a "
-                                   "crash)")
-        except Exception as exc:  # e.g. an outcome that cannot be sent back (pickling)
-            return Outcome.failure("error", f"{type(exc).__name__}: {exc}")
+        assert self.executor is not None
+        done, _ = wait(running, return_when=FIRST_COMPLETED)
+        recorded = []
+        for future in done:
+            task = running.pop(future)
+            outcome = self.executor.outcome(future)
+            if (not outcome.ok and outcome.reason in settings.retry_on
+                    and task.retried < settings.retries):
+                self._report(task.cycle, f"{self._label(task.item)}: {outcome.reason}, "
+                             "retrying")
+                self._start(running, _Task(task.item, task.attempt + 1, task.retried + 1,
+                                           task.cycle))
+                continue
+            self._record(task.item, outcome, task.cycle)
+            recorded.append(task)
+            self._check_failure_rate()
+        return recorded
 
     def _check_failure_rate(self) -> None:
         """Abort when too many of this run's latest evaluations failed (a new run, e.g.
@@ -537,12 +588,10 @@ class _Runner:
 
     def _submit(self, item: Pending) -> Future[Outcome]:
         if self.executor is None:
-            self.executor = make_executor(self.c.executor)
-        future: Future[Outcome] = self.executor.schedule(
-            evaluate, args=(self.p.oracle, self.p.pool.candidate(item.pool_index),
-                            self.p.oracle.properties), timeout=self.c.oracle.timeout_s)
-        self.pool_of[future] = self.executor
-        return future
+            self.executor = make_executor(self.c.executor, self.c.oracle.timeout_s)
+        return self.executor.submit(evaluate, self.p.oracle,
+                                    self.p.pool.candidate(item.pool_index),
+                                    self.p.oracle.properties, timeout=self.c.oracle.timeout_s)
 
     def _best_record(self, values: np.ndarray) -> dict[str, Any]:
         """Best value and hit count so far; ``progress`` grows when the campaign improves
