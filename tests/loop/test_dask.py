@@ -1,0 +1,240 @@
+"""Campaigns on a real Dask ``LocalCluster`` (two single-threaded worker processes):
+completion in batch and async mode, a worker killed mid-evaluation, a timeout, a run
+killed and resumed, and the dask-jobqueue configuration path (no batch system here)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from matloop.campaigns import load
+from matloop.errors import ConfigError, StoreError
+from matloop.loop.run import run
+from matloop.store import Store
+
+pytest.importorskip("distributed")
+
+MATLOOP = [sys.executable, "-m", "matloop"]
+
+ORACLE = '''
+import os
+import time
+from pathlib import Path
+
+HERE = Path(__file__).parent
+
+
+def evaluate(x):
+    x = float(x)
+    (HERE / "started").mkdir(exist_ok=True)
+    (HERE / "started" / f"{x:g}-{os.getpid()}-{time.monotonic_ns()}").touch()
+    if x == 3 and not (HERE / "killed-once").exists():
+        (HERE / "victim").write_text(str(os.getpid()))  # the test kills this worker
+        time.sleep(60)
+    if x == 5:
+        time.sleep(120)  # past the timeout
+    time.sleep(float(os.environ.get("ORACLE_SLEEP", "0.2")))
+    return {"y": -(x - 6.5) ** 2}
+'''
+
+
+def write_campaign(folder: Path, budget: int, loop: str = "", oracle: str = "",
+                   executor: str = "", initial: int = 4) -> Path:
+    (folder / "oracle_module.py").write_text(ORACLE)
+    (folder / "xs.csv").write_text("x\n" + "\n".join(str(x) for x in range(12)) + "\n")
+    path = folder / "dask.toml"
+    path.write_text(textwrap.dedent(f"""
+        [campaign]
+        name = "dask"
+        seed = 3
+
+        [space]
+        kind = "table"
+        path = "xs.csv"
+        inputs = ["x"]
+
+        [[targets]]
+        property = "y"
+        goal = "maximize"
+
+        [oracle]
+        kind = "python"
+        function = "oracle_module:evaluate"
+        {oracle}
+
+        [executor]
+        kind = "dask"
+        workers = 2
+        {executor}
+
+        [loop]
+        initial = {initial}
+        budget = {budget}
+        {loop}
+    """))
+    return path
+
+
+def evaluations(path: Path) -> list[dict]:
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    return store.evaluations(store.campaign_id(campaign.campaign.name))
+
+
+def xs(rows: list[dict]) -> list[float]:
+    return sorted(float(r["key"].split("=")[1]) for r in rows)
+
+
+@pytest.mark.parametrize("mode", ["batch", "async"])
+def test_a_campaign_completes_on_a_local_cluster(tmp_path: Path, mode: str) -> None:
+    candidates = [0, 1, 2, 4, 6, 7, 8, 9, 10, 11]  # 3 (killed) and 5 (hangs) left out
+    path = write_campaign(tmp_path, budget=8, loop=f'mode = "{mode}"' + (
+        "\nbatch_size = 2" if mode == "batch" else ""))
+    (tmp_path / "xs.csv").write_text("x\n" + "\n".join(map(str, candidates)) + "\n")
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    assert result.counts["succeeded"] == 8 and result.counts["failed"] == 0
+    rows = evaluations(path)
+    assert len(rows) == 8 and len(set(xs(rows))) == 8  # each once
+    # the work ran in the cluster's worker processes, never in this one
+    pids = {name.split("-")[1] for name in os.listdir(tmp_path / "started")}
+    assert str(os.getpid()) not in pids and 1 <= len(pids) <= 2
+
+
+def test_async_keeps_both_workers_busy(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, budget=10, loop='mode = "async"')
+    candidates = [0, 1, 2, 4, 6, 7, 8, 9, 10, 11]
+    (tmp_path / "xs.csv").write_text("x\n" + "\n".join(map(str, candidates)) + "\n")
+    run(load(path))
+    rows = sorted(evaluations(path), key=lambda r: r["evaluation_id"])
+    cycles = Store(load(path).database_url).cycles(1)
+    # the initial design filled both workers; past it, one proposal per finished one
+    assert cycles[0].strategy == "initial" and cycles[0].n_proposed == 2
+    assert all(c.n_proposed == 1 for c in cycles[1:])
+    assert len(rows) == 10 and len(set(xs(rows))) == 10
+
+
+def _kill_victim_when_running(folder: Path, stop: threading.Event) -> None:
+    while not stop.is_set():
+        victim = folder / "victim"
+        if victim.exists() and victim.read_text():
+            (folder / "killed-once").touch()
+            os.kill(int(victim.read_text()), signal.SIGKILL)
+            return
+        time.sleep(0.05)
+
+
+def test_a_worker_killed_mid_evaluation_is_rerun_and_counted_once(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, budget=4, loop="batch_size = 2")
+    (tmp_path / "xs.csv").write_text("x\n3\n4\n6\n7\n")
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_victim_when_running, args=(tmp_path, stop))
+    killer.start()
+    try:
+        result = run(load(path))
+    finally:
+        stop.set()
+        killer.join()
+    assert (tmp_path / "killed-once").exists()
+    assert result.counts["succeeded"] == 4 and result.counts["failed"] == 0
+    rows = {float(r["key"].split("=")[1]): r for r in evaluations(path)}
+    assert len(rows) == 4  # one evaluation per candidate: the rerun is its second attempt
+    assert rows[3.0]["attempt"] == 2 and rows[3.0]["status"] == "succeeded"
+    assert all(rows[x]["attempt"] == 1 for x in (4.0, 6.0, 7.0))
+
+
+def test_a_timeout_on_a_worker_is_recorded_and_the_worker_restarted(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, budget=3, initial=3, loop="batch_size = 3",
+                          oracle="timeout_s = 3\nretries = 0")
+    (tmp_path / "xs.csv").write_text("x\n5\n6\n7\n")
+    start = time.monotonic()
+    result = run(load(path))
+    assert time.monotonic() - start < 60  # not the oracle's 120 s
+    rows = {float(r["key"].split("=")[1]): r for r in evaluations(path)}
+    assert rows[5.0]["reason"] == "timeout" and "restarted" in rows[5.0]["error"]
+    assert result.counts["succeeded"] == 2
+
+
+def test_a_killed_run_resumes_on_the_cluster_with_nothing_lost_or_repeated(
+        tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, budget=10, loop='mode = "async"')
+    (tmp_path / "xs.csv").write_text("x\n" + "\n".join(
+        str(x) for x in (0, 1, 2, 4, 6, 7, 8, 9, 10, 11)) + "\n")
+    env = {**os.environ, "ORACLE_SLEEP": "0.6"}
+    process = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet"], env=env,
+                               start_new_session=True, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    finished: list[dict] = []
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            finished = [r for r in evaluations(path) if r["status"] == "succeeded"]
+        except StoreError:  # not created yet
+            finished = []
+        if len(finished) >= 4:
+            break
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)  # the loop and its cluster, mid-run
+    process.wait()
+    killed_at = {r["evaluation_id"] for r in evaluations(path) if r["status"] == "succeeded"}
+    assert 4 <= len(killed_at) < 10
+
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    rows = evaluations(path)
+    assert len(rows) == 10 and len(set(xs(rows))) == 10  # none lost, none twice
+    assert killed_at <= {r["evaluation_id"] for r in rows if r["status"] == "succeeded"}
+    assert result.counts["succeeded"] == 10
+
+
+def test_the_executor_section_is_checked(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, budget=4, executor='address = "tcp://h:8786"\n'
+                          'cluster = "slurm"')
+    with pytest.raises(ConfigError, match="either address"):
+        load(path)
+    path = write_campaign(tmp_path, budget=4, loop='mode = "async"\nbatch_size = 2')
+    with pytest.raises(ConfigError, match="batch_size"):
+        load(path)
+    text = path.read_text().replace('kind = "dask"', 'kind = "local"').replace(
+        "batch_size = 2", "").replace("[executor]", '[executor]\naddress = "tcp://h:1"')
+    path.write_text(text)
+    with pytest.raises(ConfigError, match='kind = "dask"'):
+        load(path)
+
+
+def test_a_slurm_cluster_is_configured_without_submitting(tmp_path: Path) -> None:
+    pytest.importorskip("dask_jobqueue")
+    from matloop.loop.executor import jobqueue_cluster
+
+    path = write_campaign(tmp_path, budget=4, executor=textwrap.dedent('''
+        cluster = "slurm"
+        [executor.cluster_options]
+        cores = 8
+        memory = "16GB"
+        walltime = "02:00:00"
+        queue = "compute"
+        account = "mat123"
+        job_extra_directives = ["--constraint=cpu"]
+    '''))
+    section = load(path).executor
+    cluster = jobqueue_cluster(section)
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p compute" in script and "#SBATCH -A mat123" in script
+    assert "#SBATCH -t 02:00:00" in script and "#SBATCH --constraint=cpu" in script
+    assert "--nthreads 8" in script or "--nworkers 1" in script
+
+    bad = path.read_text().replace("cores = 8", "cores = 8\nbanana = 1")
+    path.write_text(bad)
+    with pytest.raises(ConfigError, match="cluster_options"):
+        jobqueue_cluster(load(path).executor)
