@@ -238,3 +238,75 @@ def test_a_slurm_cluster_is_configured_without_submitting(tmp_path: Path) -> Non
     path.write_text(bad)
     with pytest.raises(ConfigError, match="cluster_options"):
         jobqueue_cluster(load(path).executor)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_cluster(port: int) -> list[subprocess.Popen]:
+    """A scheduler and two single-threaded workers, as separate processes (``dask
+    scheduler`` / ``dask worker``), the way a cluster is run by hand."""
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    scheduler = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_scheduler",
+                                  "--host", "127.0.0.1", "--port", str(port),
+                                  "--no-dashboard"], **quiet)
+    workers = subprocess.Popen([sys.executable, "-m", "distributed.cli.dask_worker",
+                                f"tcp://127.0.0.1:{port}", "--nworkers", "2", "--nthreads",
+                                "1", "--no-dashboard"], **quiet)
+    from distributed import Client
+
+    with Client(f"tcp://127.0.0.1:{port}", timeout=60) as client:
+        client.wait_for_workers(2, timeout=60)
+    return [scheduler, workers]
+
+
+def _stop(processes: list[subprocess.Popen]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            process.kill()
+        process.wait()
+
+
+@pytest.mark.slow
+def test_a_lost_scheduler_stops_the_run_and_a_new_one_resumes_it(tmp_path: Path) -> None:
+    port = _free_port()
+    path = write_campaign(tmp_path, budget=10, loop='mode = "async"',
+                          executor=f'address = "tcp://127.0.0.1:{port}"')
+    (tmp_path / "xs.csv").write_text("x\n" + "\n".join(
+        str(x) for x in (0, 1, 2, 4, 6, 7, 8, 9, 10, 11)) + "\n")
+    cluster = _start_cluster(port)
+    try:
+        process = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet"],
+                                   env={**os.environ, "ORACLE_SLEEP": "0.6"},
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if sum(r["status"] == "succeeded" for r in evaluations(path)) >= 3:
+                    break
+            except StoreError:
+                pass
+            time.sleep(0.1)
+        cluster[0].kill()  # the scheduler
+        _, stderr = process.communicate(timeout=120)
+    finally:
+        _stop(cluster)
+    assert process.returncode == 6, stderr
+    assert "scheduler was lost" in stderr and "Traceback" not in stderr
+    saved = {r["evaluation_id"] for r in evaluations(path) if r["status"] == "succeeded"}
+    assert 3 <= len(saved) < 10
+
+    cluster = _start_cluster(port)
+    try:
+        result = run(load(path))
+    finally:
+        _stop(cluster)
+    assert result.stop_reason == "budget" and result.counts["succeeded"] == 10
+    rows = evaluations(path)
+    assert len(rows) == 10 and len(set(xs(rows))) == 10
+    assert saved <= {r["evaluation_id"] for r in rows if r["status"] == "succeeded"}
