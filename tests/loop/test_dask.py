@@ -116,8 +116,9 @@ def test_async_keeps_both_workers_busy(tmp_path: Path) -> None:
     run(load(path))
     rows = sorted(evaluations(path), key=lambda r: r["evaluation_id"])
     cycles = Store(load(path).database_url).cycles(1)
-    # the initial design filled both workers; past it, one proposal per finished one
-    assert cycles[0].strategy == "initial" and cycles[0].n_proposed == 2
+    # the initial design filled both workers and the one-deep queue (queued = 1); past
+    # it, one proposal per finished evaluation
+    assert cycles[0].strategy == "initial" and cycles[0].n_proposed == 3
     assert all(c.n_proposed == 1 for c in cycles[1:])
     assert len(rows) == 10 and len(set(xs(rows))) == 10
 

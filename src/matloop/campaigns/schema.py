@@ -413,6 +413,9 @@ class LoopSection(Section):
     mode: Literal["batch", "async"] = Field(default="batch", description="batch: propose "
                                             "batch_size, wait for all; async: keep every "
                                             "worker busy, one proposal per finished one")
+    queued: int = Field(default=1, ge=0, le=64, description="async mode: proposals queued "
+                        "beyond the busy workers, so that a worker that frees up starts at "
+                        "once instead of waiting for the refit (0: refit before each start)")
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
     acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = "auto"
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
@@ -423,6 +426,12 @@ class LoopSection(Section):
     max_failure_rate: float = Field(default=0.9, gt=0, le=1, description="abort when more "
                                     "than this fraction of the last failure_window failed")
     failure_window: int = Field(default=10, ge=1)
+
+    @model_validator(mode="after")
+    def _queued_is_async(self) -> LoopSection:
+        if "queued" in self.model_fields_set and self.mode != "async":
+            raise ValueError('queued applies to mode = "async"')
+        return self
 
     @model_validator(mode="after")
     def _budget_covers_initial(self) -> LoopSection:

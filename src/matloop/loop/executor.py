@@ -182,8 +182,11 @@ class DaskExecutor:
                 self._cluster = jobqueue_cluster(section)
                 self._cluster.scale(jobs=section.workers)
                 return Client(self._cluster, timeout=CONNECT_TIMEOUT_S)
-            # no silent re-run of a task whose worker died: the loop's retry policy decides
-            with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+            # No silent re-run of a task whose worker died: the loop's retry policy decides.
+            # One task per worker thread: a queued evaluation waits on the scheduler for
+            # whichever worker frees up first, not behind a long one on a busy worker.
+            with dask.config.set({"distributed.scheduler.allowed-failures": 0,
+                                  "distributed.scheduler.worker-saturation": 1.0}):
                 self._cluster = LocalCluster(n_workers=section.workers, threads_per_worker=1,
                                              processes=True, dashboard_address=None,
                                              silence_logs=logging.ERROR)

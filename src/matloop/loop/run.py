@@ -80,6 +80,14 @@ def _numerical_failures() -> tuple[type[Exception], ...]:
     return ModelFittingError, NotPSDError
 
 
+def _import_models() -> None:
+    """Import torch, BoTorch and the acquisitions (1-2 s the first time)."""
+    from botorch.acquisition import logei  # noqa: F401
+
+    import matloop.loop.acquisition
+    import matloop.surrogates.gp  # noqa: F401
+
+
 def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
                            prepared: Prepared, seed: int) -> FeasibilityClassifier | None:
     """P(success) learned from the finished evaluations: successes against failures whose
@@ -217,6 +225,30 @@ def _lab_prediction(strategy: str, predicted: dict | None, k: int,
     return out
 
 
+@dataclass
+class _Choice:
+    """A cycle's picks (pool rows) and how they were made. ``validate`` (the
+    cross-validation, when due) runs after the picks are dispatched, so that workers do
+    not wait for diagnostics the choice did not need."""
+
+    strategy: str
+    chosen: np.ndarray
+    fit_s: float = 0.0
+    select_s: float = 0.0
+    hyperparameters: dict[str, Any] | None = None
+    predicted: dict[str, Any] | None = None
+    validate: Callable[[], dict[str, Any] | None] | None = None
+
+    def validated_hyperparameters(self) -> dict[str, Any] | None:
+        """The hyperparameters, with the cross-validation figures once it has run."""
+        if self.validate is not None and self.hyperparameters is not None:
+            validation = self.validate()
+            self.validate = None
+            if validation is not None:
+                self.hyperparameters["validation"] = validation
+        return self.hyperparameters
+
+
 @dataclass(frozen=True)
 class _Task:
     """An evaluation handed to the executor: its attempt, re-runs so far and cycle."""
@@ -295,19 +327,16 @@ class _Runner:
         stop = self._stop_rule(values)
         if stop is not None:
             return stop
-        strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
-            indices, values, available, finished + waiting, remaining, cycle)
-        proposals = [Proposal(int(i), self.p.pool.key(int(i)),
-                              self.p.pool.candidate(int(i)).label) for i in chosen]
+        choice = self._choose(indices, values, available, finished + waiting, remaining,
+                              cycle)
+        proposals = self._proposals(choice)
         self.store.propose_awaiting(self.id, cycle, proposals,
-                                    [{"lab": _lab_prediction(strategy, predicted, k,
-                                                             self.targets.properties)}
+                                    [{"lab": _lab_prediction(choice.strategy, choice.predicted,
+                                                             k, self.targets.properties)}
                                      for k in range(len(proposals))])
-        self.store.record_cycle(self.id, cycle, strategy, n_train=len(indices),
-                                n_proposed=len(proposals), fit_s=fit_s, select_s=select_s,
-                                hyperparameters=hyper, best=self._best_record(values),
-                                predicted=predicted)
-        self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(proposals)} to the lab")
+        self._record_cycle(cycle, choice, len(indices), len(proposals), values)
+        self._report(cycle, f"cycle {cycle}: {choice.strategy} proposed {len(proposals)} to "
+                     "the lab")
         return AWAITING_LAB
 
     def _cycles(self) -> str:
@@ -328,27 +357,18 @@ class _Runner:
             if stop is not None:
                 return stop
             cycle = self.store.next_cycle(self.id)
-            n_ok = len(indices)
-            strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
-                indices, values, available, finished, remaining, cycle)
-            proposals = [Proposal(int(i), self.p.pool.key(int(i)),
-                                  self.p.pool.candidate(int(i)).label) for i in chosen]
-            pending = self.store.propose(self.id, cycle, proposals)
-            self.store.record_cycle(self.id, cycle, strategy, n_train=n_ok,
-                                    n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
-                                    hyperparameters=hyper, best=self._best_record(values),
-                                    predicted=predicted)
-            model = describe_model(hyper or {})
-            self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}"
-                         + (f" ({model})" if model else ""))
-            self._dispatch(pending, cycle)
+            choice = self._choose(indices, values, available, finished, remaining, cycle)
+            running: dict[Future[Outcome], _Task] = {}
+            self._launch(cycle, choice, len(indices), values, running)
+            while running:
+                self._collect(running)
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
 
     def _choose(self, indices: list[int], values: np.ndarray, available: np.ndarray,
                 finished: int, remaining: int, cycle: int, pending: list[int] | None = None
-                ) -> tuple[str, tuple[np.ndarray, float, float, dict | None, dict | None]]:
-        """The cycle's strategy and its picks, fit and select seconds, hyperparameters and
-        predictions: a random design until the model has data, then the acquisition.
+                ) -> _Choice:
+        """The cycle's picks: a random design until the model has data, then the
+        acquisition.
 
         ``finished`` counts the evaluations planned so far; ``remaining`` caps the picks;
         ``pending`` are pool rows in flight (async mode), which the acquisition treats as
@@ -359,14 +379,13 @@ class _Runner:
             q = min(loop.initial - finished if finished < loop.initial else loop.batch_size,
                     remaining)
             strategy = "initial" if finished < loop.initial else "random"
-            return strategy, (self._random(available, q, cycle), 0.0, 0.0, None, None)
+            return _Choice(strategy, self._random(available, q, cycle))
         q = min(loop.batch_size, remaining)
         try:
-            return derive(self.targets, loop.acquisition), self._model_based(
-                indices, values, available, q, cycle, pending)
+            return self._model_based(indices, values, available, q, cycle, pending)
         except _numerical_failures() as exc:  # a random cycle beats a crash
             strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
-            return strategy, (self._random(available, q, cycle), 0.0, 0.0, None, None)
+            return _Choice(strategy, self._random(available, q, cycle))
 
     def _training(self) -> tuple[list[int], np.ndarray]:
         """Pool rows of measured candidates and their mean values ``(n, m)``."""
@@ -395,8 +414,7 @@ class _Runner:
         return rng.choice(choices, size=min(q, len(choices)), replace=False)
 
     def _model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-                     q: int, cycle: int, pending: list[int] | None = None
-                     ) -> tuple[np.ndarray, float, float, dict, dict]:
+                     q: int, cycle: int, pending: list[int] | None = None) -> _Choice:
         """Fit, score and select; also the model's prediction for the chosen candidates."""
         from matloop.loop.acquisition import select
 
@@ -437,11 +455,11 @@ class _Runner:
             predicted["success_probability"] = classifier.probability(
                 self.p.features[chosen]).tolist()
             hyperparameters["feasibility"] = classifier.hyperparameters()
-        validation = self._validate(cycle, indices, values, hyperparameters, seed,
-                                    getattr(surrogate, "cross_validation", None))
-        if validation is not None:
-            hyperparameters["validation"] = validation
-        return chosen, fit_s, select_s, hyperparameters, predicted
+        done = getattr(surrogate, "cross_validation", None)
+        return _Choice(derive(self.targets, self.c.loop.acquisition), chosen, fit_s, select_s,
+                       hyperparameters, predicted,
+                       lambda: self._validate(cycle, indices, values, hyperparameters, seed,
+                                              done))
 
     def _validate(self, cycle: int, indices: list[int], values: np.ndarray,
                   hyperparameters: dict[str, Any], seed: int,
@@ -479,16 +497,17 @@ class _Runner:
             self._collect(running)
 
     def _async(self, resumed: list[Pending]) -> str:
-        """Asynchronous mode: keep ``[executor] workers`` evaluations in flight. Each one
-        that finishes is recorded and replaced by one new proposal, chosen by a model refit
-        on everything finished, with the ones still in flight as pending points."""
+        """Asynchronous mode: keep ``[executor] workers`` evaluations running and
+        ``[loop] queued`` more waiting for a free worker. Each one that finishes is
+        recorded and replaced by one new proposal, chosen by a model refit on everything
+        finished, with the ones still in flight as pending points."""
         running: dict[Future[Outcome], _Task] = {}
         cycle = self.store.next_cycle(self.id) - 1
         for item in resumed:
             self._start(running, _Task(item, item.attempt, 0, cycle))
         stop: str | None = None
         while True:
-            while stop is None and len(running) < self.c.executor.workers:
+            while stop is None and len(running) < self._slots():
                 stop = self._propose_async(running)
             if not running:
                 assert stop is not None
@@ -497,13 +516,16 @@ class _Runner:
                 self.store.finish_cycle(self.id, task.cycle,
                                         self._best_record(self._training()[1]))
 
+    def _slots(self) -> int:
+        return self.c.executor.workers + self.c.loop.queued
+
     def _propose_async(self, running: dict[Future[Outcome], _Task]) -> str | None:
         """Propose and start evaluations for the free workers (one, past the initial
         design); returns why nothing more will be proposed, if so."""
         loop = self.c.loop
         counts = self.store.counts(self.id)
         planned = counts["succeeded"] + counts["failed"] + len(running)
-        remaining = min(loop.budget - planned, self.c.executor.workers - len(running))
+        remaining = min(loop.budget - planned, self._slots() - len(running))
         if loop.budget - planned <= 0:
             return "budget"
         available = np.ones(len(self.p.pool), dtype=bool)
@@ -516,22 +538,38 @@ class _Runner:
             return stop
         cycle = self.store.next_cycle(self.id)
         in_flight = [task.item.pool_index for task in running.values()]
-        strategy, (chosen, fit_s, select_s, hyper, predicted) = self._choose(
-            indices, values, available, planned, remaining, cycle, in_flight)
-        proposals = [Proposal(int(i), self.p.pool.key(int(i)),
-                              self.p.pool.candidate(int(i)).label) for i in chosen]
-        pending = self.store.propose(self.id, cycle, proposals)
-        self.store.record_cycle(self.id, cycle, strategy, n_train=len(indices),
-                                n_proposed=len(pending), fit_s=fit_s, select_s=select_s,
-                                hyperparameters=hyper, best=self._best_record(values),
-                                predicted=predicted)
-        model = describe_model(hyper or {})
-        self._report(cycle, f"cycle {cycle}: {strategy} proposed {len(pending)}"
-                     + (f" ({model})" if model else "")
-                     + (f", {len(running)} in flight" if running else ""))
+        choice = self._choose(indices, values, available, planned, remaining, cycle,
+                              in_flight)
+        self._launch(cycle, choice, len(indices), values, running)
+        return None
+
+    def _proposals(self, choice: _Choice) -> list[Proposal]:
+        return [Proposal(int(i), self.p.pool.key(int(i)), self.p.pool.candidate(int(i)).label)
+                for i in choice.chosen]
+
+    def _launch(self, cycle: int, choice: _Choice, n_train: int, values: np.ndarray,
+                running: dict[Future[Outcome], _Task]) -> None:
+        """Record the cycle's proposals, start them, then (while they run) validate the
+        model and record the cycle."""
+        before = len(running)
+        pending = self.store.propose(self.id, cycle, self._proposals(choice))
         for item in pending:
             self._start(running, _Task(item, item.attempt, 0, cycle))
-        return None
+        if choice.strategy == "initial" and self.c.loop.acquisition != "random":
+            _import_models()  # while the initial design runs, not in the first model cycle
+        self._record_cycle(cycle, choice, n_train, len(pending), values)
+        model = describe_model(choice.hyperparameters or {})
+        self._report(cycle, f"cycle {cycle}: {choice.strategy} proposed {len(pending)}"
+                     + (f" ({model})" if model else "")
+                     + (f", {before} more in flight" if before else ""))
+
+    def _record_cycle(self, cycle: int, choice: _Choice, n_train: int, n_proposed: int,
+                      values: np.ndarray) -> None:
+        self.store.record_cycle(self.id, cycle, choice.strategy, n_train=n_train,
+                                n_proposed=n_proposed, fit_s=choice.fit_s,
+                                select_s=choice.select_s,
+                                hyperparameters=choice.validated_hyperparameters(),
+                                best=self._best_record(values), predicted=choice.predicted)
 
     def _start(self, running: dict[Future[Outcome], _Task], task: _Task) -> None:
         self.store.mark_running(task.item.evaluation_id, task.attempt)
