@@ -311,3 +311,17 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_one_resumes_it(tmp_path: Path)
     rows = evaluations(path)
     assert len(rows) == 10 and len(set(xs(rows))) == 10
     assert saved <= {r["evaluation_id"] for r in rows if r["status"] == "succeeded"}
+
+
+def test_a_missing_dask_is_a_config_error_before_any_database(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch
+                                                              ) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    path = write_campaign(tmp_path, budget=4)
+    with pytest.raises(ConfigError, match=r"pip install 'matloop\[dask\]'"):
+        run(load(path))
+    assert not (tmp_path / "dask.db").exists()

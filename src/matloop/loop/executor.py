@@ -57,6 +57,20 @@ class Executor(Protocol):
     def shutdown(self) -> None: ...
 
 
+def check_executor(section: ExecutorSection) -> None:
+    """Raise ``ConfigError`` now if the section's engine is not installed."""
+    from importlib.util import find_spec
+
+    from matloop.errors import ConfigError
+
+    if section.kind == "dask" and find_spec("distributed") is None:
+        raise ConfigError('executor.kind = "dask" needs Dask distributed: pip install '
+                          "'matloop[dask]'")
+    if section.cluster and find_spec("dask_jobqueue") is None:
+        raise ConfigError(f"executor.cluster = {section.cluster!r} needs dask-jobqueue: pip "
+                          "install 'matloop[dask]'")
+
+
 def make_executor(section: ExecutorSection, timeout_s: float | None = None) -> Executor:
     """The executor for the ``[executor]`` section; ``timeout_s`` is the oracle's."""
     if section.kind == "dask":
@@ -254,11 +268,9 @@ def jobqueue_cluster(section: ExecutorSection) -> Any:
     from matloop.errors import ConfigError
 
     assert section.cluster is not None
-    try:
-        import dask_jobqueue
-    except ImportError:
-        raise ConfigError("executor.cluster needs dask-jobqueue: pip install "
-                          "'matloop[dask]'") from None
+    check_executor(section)
+    import dask_jobqueue
+
     cls = getattr(dask_jobqueue, JOBQUEUE_CLUSTERS[section.cluster])
     options = {"processes": 1, "cores": 1, "memory": "4GB", **section.cluster_options}
     try:

@@ -23,7 +23,7 @@ from matloop.errors import ExecutorLost, OracleFailing, StoreError
 from matloop.features import featurizer_for
 from matloop.loop.acquisition import derive
 from matloop.loop.evaluate import evaluate
-from matloop.loop.executor import Executor, make_executor
+from matloop.loop.executor import Executor, check_executor, make_executor
 from matloop.oracles import build_oracle
 from matloop.protocols import Oracle, Outcome
 from matloop.store import Pending, Proposal, Store
@@ -113,6 +113,7 @@ def prepare(campaign: Campaign) -> Prepared:
     campaign's database has any, are appended to the pool (see ``matloop.lab.external``)."""
     from matloop.lab.external import extend, stored
 
+    check_executor(campaign.executor)
     oracle = build_oracle(campaign)  # first: a bad oracle section leaves no feature cache
     pool = extend(build_pool(campaign.space, campaign.scratch_dir),
                   stored(campaign.database_url, campaign.campaign.name))
