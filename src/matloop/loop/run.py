@@ -80,14 +80,6 @@ def _numerical_failures() -> tuple[type[Exception], ...]:
     return ModelFittingError, NotPSDError
 
 
-def _import_models() -> None:
-    """Import torch, BoTorch and the acquisitions (1-2 s the first time)."""
-    from botorch.acquisition import logei  # noqa: F401
-
-    import matloop.loop.acquisition
-    import matloop.surrogates.gp  # noqa: F401
-
-
 def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
                            prepared: Prepared, seed: int) -> FeasibilityClassifier | None:
     """P(success) learned from the finished evaluations: successes against failures whose
@@ -556,8 +548,6 @@ class _Runner:
         pending = self.store.propose(self.id, cycle, self._proposals(choice))
         for item in pending:
             self._start(running, _Task(item, item.attempt, 0, cycle))
-        if choice.strategy == "initial" and self.c.loop.acquisition != "random":
-            _import_models()  # while the initial design runs, not in the first model cycle
         self._record_cycle(cycle, choice, n_train, len(pending), values)
         model = describe_model(choice.hyperparameters or {})
         self._report(cycle, f"cycle {cycle}: {choice.strategy} proposed {len(pending)}"
