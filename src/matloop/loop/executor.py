@@ -28,6 +28,7 @@ from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from matloop.campaigns.schema import ExecutorSection
@@ -136,20 +137,20 @@ class LocalExecutor:
             self._pool = None
 
 
-class WorkerTimeout(Exception):
-    """Raised on a Dask worker when an oracle call outlives its timeout."""
+@dataclass(frozen=True)
+class WorkerTimeout:
+    """What a Dask task returns, instead of an outcome, when the oracle call outlived its
+    timeout (returned rather than raised: a raised error is logged by every worker)."""
 
-    def __init__(self, worker: str, timeout: float) -> None:
-        super().__init__(worker, timeout)
-        self.worker = worker
-        self.timeout = timeout
+    worker: str
+    timeout: float
 
     def __str__(self) -> str:
         return f"no result after {self.timeout} s on worker {self.worker}"
 
 
 def call_with_timeout(fn: Callable[..., Outcome], args: tuple[Any, ...],
-                      timeout: float | None) -> Outcome:
+                      timeout: float | None) -> Outcome | WorkerTimeout:
     """What a Dask worker runs: ``fn(*args)``, abandoned after ``timeout`` seconds (the
     call goes on in its thread until the loop restarts this worker)."""
     if timeout is None:
@@ -162,7 +163,7 @@ def call_with_timeout(fn: Callable[..., Outcome], args: tuple[Any, ...],
     try:
         return pool.submit(fn, *args).result(timeout)
     except FutureTimeout:
-        raise WorkerTimeout(get_worker().address, timeout) from None
+        return WorkerTimeout(get_worker().address, timeout)
     finally:
         pool.shutdown(wait=False)
 
@@ -214,18 +215,19 @@ class DaskExecutor:
         if self._executor is None:
             self._executor = self.client.get_executor(pure=False)
         future: Future[Outcome] = self._executor.submit(call_with_timeout, fn, args, timeout)
-        return future
+        return future  # an Outcome, or a WorkerTimeout that ``outcome`` turns into one
 
     def outcome(self, future: Future[Outcome]) -> Outcome:
         from distributed import KilledWorker
 
         try:
-            return future.result()
-        except WorkerTimeout as exc:
-            restarted = self._restart(exc.worker)
-            return Outcome.failure("timeout", f"{exc}; " + (
-                "the worker was restarted" if restarted else
-                "the worker could not be restarted and may stay busy until the call ends"))
+            result: Outcome | WorkerTimeout = future.result()
+            if isinstance(result, WorkerTimeout):
+                restarted = self._restart(result.worker)
+                return Outcome.failure("timeout", f"{result}; " + (
+                    "the worker was restarted" if restarted else
+                    "the worker could not be restarted and may stay busy until the call ends"))
+            return result
         except KilledWorker as exc:
             return Outcome.failure("crashed", f"the Dask worker died during the evaluation "
                                    f"(killed, out of memory or a crash): {exc}")
