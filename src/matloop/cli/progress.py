@@ -40,20 +40,25 @@ def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None
             if event.hypervolume is not None:
                 best = f", hypervolume {event.hypervolume:.6g}"
             hits = "" if event.hits is None else f", hits {event.hits}"
-            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{best}{hits}] "
+            flight = f", {event.in_flight} in flight" if event.in_flight else ""
+            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{flight}{best}"
+                  f"{hits}] "
                   f"{event.message}", file=sys.stderr, flush=True)
 
         yield line
         return
     with terminal_bar("cycle {task.fields[cycle]}", "failed {task.fields[failed]}  "
-                      "best {task.fields[best]}  hits {task.fields[hits]}") as bar:
-        task = bar.add_task("run", total=budget, cycle="-", failed=0, best="-", hits=0)
+                      "in flight {task.fields[in_flight]}  best {task.fields[best]}  "
+                      "hits {task.fields[hits]}") as bar:
+        task = bar.add_task("run", total=budget, cycle="-", failed=0, in_flight=0, best="-",
+                            hits=0)
 
         def update(event: Any) -> None:
             best = "-" if event.best is None else f"{event.best:.6g}"
             if event.hypervolume is not None:
                 best = f"HV {event.hypervolume:.4g}"
             bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
-                       best=best, hits="-" if event.hits is None else event.hits)
+                       in_flight=event.in_flight, best=best,
+                       hits="-" if event.hits is None else event.hits)
 
         yield update

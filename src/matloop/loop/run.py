@@ -58,6 +58,7 @@ class Progress:
     hits: int | None  # None when the set has no range targets
     message: str
     hypervolume: float | None = None  # of the measured Pareto front (multi-objective)
+    in_flight: int = 0  # evaluations proposed or running
 
 
 @dataclass(frozen=True)
@@ -675,7 +676,8 @@ class _Runner:
                                   self.targets.best(values),
                                   int(self.targets.hits(values).sum())
                                   if self.targets.bounds else None, message,
-                                  self._hypervolume(values)))
+                                  self._hypervolume(values),
+                                  counts["proposed"] + counts["running"]))
 
     def _check_pool_unchanged(self) -> None:
         for key, index in self.store.tried_pool_indices(self.id).items():
