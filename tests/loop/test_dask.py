@@ -325,3 +325,21 @@ def test_a_missing_dask_is_a_config_error_before_any_database(tmp_path: Path,
     with pytest.raises(ConfigError, match=r"pip install 'matloop\[dask\]'"):
         run(load(path))
     assert not (tmp_path / "dask.db").exists()
+
+
+def test_an_unreachable_scheduler_is_one_clear_error(tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from matloop.errors import ExecutorLost
+    from matloop.loop import executor
+
+    monkeypatch.setattr(executor, "CONNECT_TIMEOUT_S", 2)
+    path = write_campaign(tmp_path, budget=4,
+                          executor=f'address = "tcp://127.0.0.1:{_free_port()}"')
+    with pytest.raises(ExecutorLost, match="cannot start or reach the Dask scheduler"):
+        run(load(path))
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    cid = store.campaign_id("dask")
+    assert "cannot start or reach" in (store.stop_reason(cid) or "")
+    # what was proposed is kept, never started, for the next run (as attempt 1)
+    assert store.counts(cid)["proposed"] == 4 and store.counts(cid)["running"] == 0

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import warnings
 from collections.abc import Callable
 from concurrent.futures import CancelledError, Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -201,14 +202,19 @@ class DaskExecutor:
             # One task per worker thread: a queued evaluation waits on the scheduler for
             # whichever worker frees up first, not behind a long one on a busy worker.
             with dask.config.set({"distributed.scheduler.allowed-failures": 0,
-                                  "distributed.scheduler.worker-saturation": 1.0}):
+                                  "distributed.scheduler.worker-saturation": 1.0}), \
+                    warnings.catch_warnings():
+                # the scheduler's HTTP server (health, metrics) moves to a free port when
+                # another cluster holds 8787; that is no news to the user
+                warnings.filterwarnings("ignore", "Port .* is already in use", UserWarning)
                 self._cluster = LocalCluster(n_workers=section.workers, threads_per_worker=1,
                                              processes=True, dashboard_address=None,
                                              silence_logs=logging.ERROR)
             return Client(self._cluster)
-        except OSError as exc:  # distributed's connection timeouts are OSErrors
+        except (OSError, RuntimeError) as exc:  # connection timeouts are OSErrors
             where = section.address or section.cluster or "a local cluster"
-            raise ExecutorLost(f"cannot reach the Dask scheduler at {where}: {exc}") from None
+            raise ExecutorLost(f"cannot start or reach the Dask scheduler ({where}): "
+                               f"{exc}") from None
 
     def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
                ) -> Future[Outcome]:

@@ -564,8 +564,8 @@ class _Runner:
                                 best=self._best_record(values), predicted=choice.predicted)
 
     def _start(self, running: dict[Future[Outcome], _Task], task: _Task) -> None:
-        self.store.mark_running(task.item.evaluation_id, task.attempt)
         running[self._submit(task.item)] = task
+        self.store.mark_running(task.item.evaluation_id, task.attempt)
 
     def _collect(self, running: dict[Future[Outcome], _Task]) -> list[_Task]:
         """Wait for at least one evaluation to end and record it; returns the recorded.
