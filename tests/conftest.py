@@ -1,11 +1,19 @@
-"""Shared fixtures: small real campaigns written into a temporary folder."""
+"""Shared fixtures: small real campaigns written into a temporary folder, and the
+databases they run on (SQLite files, and PostgreSQL databases on a private server)."""
 
 from __future__ import annotations
 
+import json
+import os
 import shutil
+import socket
+import subprocess
+import tempfile
 import textwrap
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,12 +23,18 @@ CROSSED_BARREL_CSV = ROOT / "examples" / "data" / "liang_crossed_barrel.csv"
 CampaignWriter = Callable[..., Path]
 
 
+def _database_line(database: str | None) -> str:
+    """``database = "..."`` for a campaign file's [campaign] section (or nothing)."""
+    return "" if database is None else f"database = {json.dumps(database)}"
+
+
 @pytest.fixture
 def crossed_barrel(tmp_path: Path) -> CampaignWriter:
     """Write a crossed-barrel (table oracle) campaign file; returns its path."""
 
     def write(name: str = "cb", budget: int = 12, initial: int = 4, batch_size: int = 1,
-              workers: int = 1, acquisition: str = "logei", seed: int = 0) -> Path:
+              workers: int = 1, acquisition: str = "logei", seed: int = 0,
+              database: str | None = None) -> Path:
         data = tmp_path / "data"
         data.mkdir(exist_ok=True)
         shutil.copy(CROSSED_BARREL_CSV, data / "barrel.csv")
@@ -29,6 +43,7 @@ def crossed_barrel(tmp_path: Path) -> CampaignWriter:
             [campaign]
             name = "{name}"
             seed = {seed}
+            {_database_line(database)}
 
             [space]
             kind = "table"
@@ -66,7 +81,8 @@ def python_campaign(tmp_path: Path) -> CampaignWriter:
     """
 
     def write(name: str = "toy", budget: int = 10, initial: int = 4, batch_size: int = 1,
-              workers: int = 1, delay: float = 0.0, seed: int = 0) -> Path:
+              workers: int = 1, delay: float = 0.0, seed: int = 0,
+              database: str | None = None) -> Path:
         grid = "\n".join(f"{x / 10},{y / 10}" for x in range(11) for y in range(11))
         (tmp_path / "grid.csv").write_text("x,y\n" + grid + "\n")
         (tmp_path / "toy.py").write_text(textwrap.dedent(f"""
@@ -86,6 +102,7 @@ def python_campaign(tmp_path: Path) -> CampaignWriter:
             [campaign]
             name = "{name}"
             seed = {seed}
+            {_database_line(database)}
 
             [space]
             kind = "table"
@@ -144,3 +161,199 @@ def fcc_cifs(tmp_path: Path) -> Callable[..., Path]:
         return out
 
     return write
+
+
+# --- databases: SQLite and PostgreSQL --------------------------------------------------
+#
+# ``database_url`` runs a test twice: on an SQLite file and on a fresh PostgreSQL database
+# (the ``postgres`` mark). The PostgreSQL databases live on one private server per test
+# session: initdb into a temporary folder, listening on 127.0.0.1 only (on a free port,
+# its unix socket in that folder), stopped and deleted at the end. As root (CI) the server
+# runs as the ``postgres`` system user, since initdb refuses root. MATLOOP_TEST_POSTGRES_URL
+# (a SQLAlchemy URL of a role that may CREATE DATABASE) uses an existing server instead.
+# Without either the PostgreSQL variants are skipped — except in CI (``CI`` set, or
+# MATLOOP_REQUIRE_POSTGRES=1), where they fail: CI must not pass without running them.
+
+POSTGRES_MISSING = "PostgreSQL not installed: apt-get install postgresql"
+POSTGRES_ENV = "MATLOOP_TEST_POSTGRES_URL"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "postgres: the variant of a test that runs on PostgreSQL (a private "
+        f"server the tests start, or {POSTGRES_ENV})")
+
+
+def _postgres_required() -> bool:
+    return bool(os.environ.get("CI")) or os.environ.get("MATLOOP_REQUIRE_POSTGRES") == "1"
+
+
+def _no_postgres(reason: str) -> None:
+    if _postgres_required():
+        pytest.fail(f"{reason} (PostgreSQL is required here: CI or "
+                    "MATLOOP_REQUIRE_POSTGRES=1)", pytrace=False)
+    pytest.skip(reason)
+
+
+def _postgres_bin() -> Path | None:
+    """The folder of initdb and pg_ctl: from PATH, else Debian's newest."""
+    for name in ("initdb", "pg_ctl"):
+        found = shutil.which(name)
+        if found and (Path(found).resolve().parent / "pg_ctl").exists():
+            return Path(found).resolve().parent
+
+    def major(folder: Path) -> tuple[int, ...]:
+        return tuple(int(p) for p in folder.parent.name.split(".") if p.isdigit())
+
+    debian = [p for p in Path("/usr/lib/postgresql").glob("*/bin")
+              if (p / "initdb").exists() and (p / "pg_ctl").exists()]
+    return max(debian, key=major) if debian else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class PostgresServer:
+    """A server the tests may create databases on (as ``url``'s role)."""
+
+    def __init__(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        self.url = make_url(url)
+
+    def _admin(self) -> Any:  # a psycopg connection (psycopg is imported lazily)
+        import psycopg
+
+        u = self.url
+        params = {"host": u.host, "port": u.port, "user": u.username,
+                  "password": u.password, "dbname": u.database or "postgres",
+                  **{k: v for k, v in u.query.items() if isinstance(v, str)}}
+        return psycopg.connect(**{k: v for k, v in params.items() if v is not None},
+                               autocommit=True, connect_timeout=10)
+
+    def create_database(self) -> str:
+        """A new, empty database; its SQLAlchemy URL (password included)."""
+        from psycopg import sql
+
+        name = f"matloop_test_{uuid.uuid4().hex[:12]}"
+        with self._admin() as connection:
+            connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        return self.url.set(drivername="postgresql+psycopg", database=name).render_as_string(
+            hide_password=False)
+
+    def drop_database(self, url: str) -> None:
+        """Drop a database made by ``create_database`` (ending its open connections)."""
+        from psycopg import sql
+        from sqlalchemy.engine import make_url
+
+        name = make_url(url).database
+        assert name and name.startswith("matloop_test_"), name
+        with self._admin() as connection:
+            connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+def _as_postgres_user(command: list[str]) -> list[str]:
+    """``command`` run as the ``postgres`` system user when we are root (initdb and the
+    server refuse to run as root), else as is."""
+    if os.geteuid() != 0:
+        return command
+    if shutil.which("runuser"):
+        return ["runuser", "-u", "postgres", "--", *command]
+    import shlex
+
+    return ["su", "postgres", "-s", "/bin/sh", "-c", shlex.join(command)]
+
+
+def _start_private_server(folder: Path, binaries: Path) -> tuple[str, list[str]]:
+    """initdb + pg_ctl start in ``folder``; the admin URL and the stop command."""
+    data, log = folder / "data", folder / "server.log"
+    done = subprocess.run(
+        _as_postgres_user([str(binaries / "initdb"), "-D", str(data), "-U", "matloop",
+                           "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]),
+        cwd=folder, capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.fail(f"initdb failed:\n{done.stdout}{done.stderr}", pytrace=False)
+    stop = _as_postgres_user([str(binaries / "pg_ctl"), "-D", str(data), "-m", "fast", "-w",
+                              "stop"])
+    for _ in range(3):  # the free port may be taken between the probe and the start
+        port = _free_port()
+        # a throwaway server: no fsync; a non-UTC time zone, so that the tests catch
+        # times that depend on the server's zone
+        options = (f"-c listen_addresses=127.0.0.1 -c port={port} "
+                   f"-c unix_socket_directories='{folder}' -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off "
+                   "-c max_connections=200 -c TimeZone=America/New_York")
+        started = subprocess.run(
+            _as_postgres_user([str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log),
+                               "-w", "-t", "60", "-o", options, "start"]),
+            cwd=folder, capture_output=True, text=True)
+        if started.returncode == 0:
+            return f"postgresql+psycopg://matloop@127.0.0.1:{port}/postgres", stop
+    server_log = log.read_text() if log.exists() else ""
+    pytest.fail(f"pg_ctl start failed:\n{started.stdout}{started.stderr}\n{server_log}",
+                pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server for the whole session (see the notes above)."""
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _no_postgres("psycopg is not installed: pip install -e '.[postgres]'")
+    if os.environ.get(POSTGRES_ENV):
+        yield PostgresServer(os.environ[POSTGRES_ENV])
+        return
+    binaries = _postgres_bin()
+    if binaries is None:
+        _no_postgres(POSTGRES_MISSING)
+    assert binaries is not None
+    folder = Path(tempfile.mkdtemp(prefix="matloop-pg-"))
+    if os.geteuid() == 0:
+        import pwd
+
+        try:
+            owner = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(folder)
+            _no_postgres(f"running as root needs the postgres system user; {POSTGRES_MISSING}")
+        os.chown(folder, owner.pw_uid, owner.pw_gid)
+    stop: list[str] = []
+    try:
+        url, stop = _start_private_server(folder, binaries)
+        yield PostgresServer(url)
+    finally:
+        if stop:
+            subprocess.run(stop, cwd=folder, capture_output=True)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def new_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """A maker of fresh, empty databases of one kind (the test runs once per kind):
+    ``new_database(name)`` is the URL of ``tmp_path/<name>.db`` or of a new PostgreSQL
+    database (dropped after the test)."""
+    if request.param == "sqlite":
+        yield lambda name="c": f"sqlite:///{tmp_path / name}.db"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    made: list[str] = []
+
+    def make(name: str = "c") -> str:
+        made.append(server.create_database())
+        return made[-1]
+
+    yield make
+    for url in made:
+        server.drop_database(url)
+
+
+@pytest.fixture
+def database_url(new_database: Callable[..., str]) -> str:
+    """A fresh, empty database: an SQLite file, then (a second run of the test) a new
+    PostgreSQL database."""
+    return new_database()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -17,14 +18,17 @@ RESULT = f"{PROPERTY} [S/cm]"
 
 
 @pytest.fixture
-def lab_campaign(tmp_path: Path) -> Callable[..., Path]:
-    """Write ``examples/lab-p3ht.toml`` (with its data) into ``tmp_path``; ``replace``
-    edits its text (``{old: new}``)."""
+def lab_campaign(tmp_path: Path, database_url: str) -> Callable[..., Path]:
+    """Write ``examples/lab-p3ht.toml`` (with its data) into ``tmp_path``, its database
+    ``database_url`` (so every test that uses it runs on SQLite and on PostgreSQL);
+    ``replace`` edits its text (``{old: new}``)."""
 
     def write(replace: dict[str, str] | None = None) -> Path:
         (tmp_path / "data").mkdir(exist_ok=True)
         shutil.copy(P3HT_CSV, tmp_path / "data" / "liang_p3ht_cnt.csv")
         text = (ROOT / "examples" / "lab-p3ht.toml").read_text()
+        text = text.replace('name = "lab-p3ht"\n',
+                            f'name = "lab-p3ht"\ndatabase = {json.dumps(database_url)}\n', 1)
         for old, new in (replace or {}).items():
             assert old in text, old
             text = text.replace(old, new)
@@ -61,3 +65,29 @@ def fill(rows: list[dict[str, str]]) -> None:
     for row in rows:
         row[RESULT] = repr(answers[tuple(float(row[n]) for n in INPUTS)])
         row["status"] = "ok"
+
+
+def dump(url: str) -> list[tuple]:
+    """The database's whole content: each table's name and rows (by primary key); empty
+    when there is no database or no table yet. The same on SQLite and PostgreSQL."""
+    from sqlalchemy import create_engine, inspect, select
+    from sqlmodel import SQLModel
+
+    import matloop.store.tables  # noqa: F401  (registers the tables)
+    from matloop.store import sqlite_path
+
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return []
+    engine = create_engine(url)
+    try:
+        names = set(inspect(engine).get_table_names())
+        content: list[tuple] = [("tables", *sorted(names))]
+        with engine.connect() as connection:
+            for table in SQLModel.metadata.sorted_tables:
+                if table.name in names:
+                    rows = connection.execute(select(table).order_by(*table.primary_key))
+                    content.append((table.name, *map(tuple, rows)))
+        return content if names else []
+    finally:
+        engine.dispose()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,9 @@ from typer.testing import CliRunner
 from matloop.campaigns import load
 from matloop.cli.main import app
 from matloop.lab.proposals import propose
-from matloop.store import sqlite_path
 
 from .conftest import INPUTS, RESULT, fill, read_rows, write_rows
+from .conftest import dump as dump_database
 
 runner = CliRunner()
 
@@ -29,14 +28,9 @@ def awaiting(lab_campaign) -> tuple[Path, Path, list[str], list[dict[str, str]]]
     return campaign, batch, header, rows
 
 
-def dump(campaign: Path) -> list[str]:
-    """Every row of every table, as SQL (the database's whole content)."""
-    path = sqlite_path(load(campaign).database_url)
-    assert path is not None
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as connection:
-        return list(connection.iterdump())
+def dump(campaign: Path) -> list[tuple]:
+    """Every row of every table (the database's whole content, SQLite or PostgreSQL)."""
+    return dump_database(load(campaign).database_url)
 
 
 def refused(campaign: Path, results: Path, *options: str) -> list[str]:
@@ -202,14 +196,35 @@ def test_importing_into_a_campaign_that_does_not_exist(awaiting, tmp_path) -> No
 
 
 def test_ids_from_another_database_are_unknown_and_nothing_is_created(awaiting,
-                                                                      tmp_path) -> None:
+                                                                      new_database) -> None:
     campaign, batch, header, rows = awaiting
-    other = tmp_path / "other.db"
+    other = new_database("other")  # an SQLite file not made yet, or an empty database
     done = runner.invoke(app, ["import", str(campaign), str(write(batch, header, rows)),
-                               "--db", str(other)])
+                               "--db", other])
     assert done.exit_code == 2
     assert done.output.count("unknown candidate id") == 6
-    assert not other.exists()
+    assert dump_database(other) == []
+
+
+def test_a_database_that_cannot_be_opened_is_named_and_nothing_is_checked(awaiting,
+                                                                          tmp_path) -> None:
+    """Not "unknown candidate id" six times: the import cannot read the campaign."""
+    import socket
+
+    campaign, batch, header, rows = awaiting
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://lab:s3cret@127.0.0.1:{port}/campaigns"
+    before = dump(campaign)
+    for dry_run in ([], ["--dry-run"]):
+        done = runner.invoke(app, ["import", str(campaign), str(write(batch, header, rows)),
+                                   "--db", url, *dry_run])
+        assert done.exit_code == 4, done.output
+        assert done.output.startswith("error: cannot open database postgresql+psycopg://"
+                                      f"lab:***@127.0.0.1:{port}/campaigns: ")
+        assert "s3cret" not in done.output and "Traceback" not in done.output
+    assert dump(campaign) == before
 
 
 def test_the_same_file_is_not_imported_twice(awaiting, tmp_path) -> None:

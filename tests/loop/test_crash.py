@@ -1,33 +1,49 @@
-"""A run killed with SIGKILL resumes with no evaluation lost and none done twice."""
+"""A run killed with SIGKILL resumes with no evaluation lost and none done twice; a
+second run of the same campaign is refused while the first runs. Both on SQLite and on
+PostgreSQL (``--db URL``)."""
 
 from __future__ import annotations
 
 import csv
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+from matloop.store import sqlite_path
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 
 
-def count(db: Path, statuses: str = "'succeeded', 'failed'") -> int:
-    if not db.exists():
-        return 0
-    with sqlite3.connect(db, timeout=30) as connection:
-        try:
-            return connection.execute("select count(*) from evaluation where status in "
-                                      f"({statuses})").fetchone()[0]
-        except sqlite3.OperationalError:  # tables not created yet
-            return 0
+def query(url: str, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the database at ``url`` (none before the run has made it)."""
+    path = sqlite_path(url)
+    if path is not None and not path.exists():
+        return []
+    engine = create_engine(url, poolclass=NullPool,
+                           connect_args={"timeout": 30} if path is not None else {})
+    try:
+        with engine.connect() as connection:
+            return [tuple(row) for row in connection.execute(text(sql))]
+    except DBAPIError:  # tables not created yet
+        return []
+    finally:
+        engine.dispose()
 
 
-def finished(db: Path) -> int:
-    return count(db)
+def count(url: str, statuses: str = "'succeeded', 'failed'") -> int:
+    rows = query(url, f"select count(*) from evaluation where status in ({statuses})")
+    return int(rows[0][0]) if rows else 0
+
+
+def finished(url: str) -> int:
+    return count(url)
 
 
 def wait_for(condition, timeout: float = 120.0) -> None:
@@ -40,10 +56,11 @@ def wait_for(condition, timeout: float = 120.0) -> None:
 
 @pytest.mark.slow
 def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(python_campaign,
-                                                                tmp_path: Path) -> None:
+                                                                tmp_path: Path,
+                                                                database_url: str) -> None:
     path = python_campaign(budget=14, initial=4, batch_size=2, workers=2, delay=0.4)
-    db = tmp_path / "toy.db"
-    first = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet"],
+    db = database_url
+    first = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet", "--db", db],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     wait_for(lambda: finished(db) >= 5 and count(db, "'running'") > 0)
     first.send_signal(signal.SIGKILL)
@@ -51,31 +68,33 @@ def test_sigkill_then_resume_loses_nothing_and_repeats_nothing(python_campaign,
     killed_at = finished(db)
     assert 5 <= killed_at < 14
 
-    second = subprocess.run([*MATLOOP, "run", str(path)], capture_output=True, text=True)
+    second = subprocess.run([*MATLOOP, "run", str(path), "--db", db], capture_output=True,
+                            text=True)
     assert second.returncode == 0, second.stderr
 
     out = tmp_path / "all.csv"
-    subprocess.run([*MATLOOP, "export", str(path), "--out", str(out)], check=True,
-                   capture_output=True)
+    subprocess.run([*MATLOOP, "export", str(path), "--out", str(out), "--db", db],
+                   check=True, capture_output=True)
     rows = list(csv.DictReader(out.open()))
     assert len(rows) == 14
     assert all(r["status"] in ("succeeded", "failed") for r in rows)
     candidates = [r["candidate"] for r in rows]
     assert len(set(candidates)) == 14  # no candidate evaluated twice
     # the evaluations in flight at the kill were run again, as a new attempt
-    with sqlite3.connect(db) as connection:
-        attempts = [a for (a,) in connection.execute("select attempt from evaluation")]
+    attempts = [a for (a,) in query(db, "select attempt from evaluation")]
     assert max(attempts) == 2
 
 
 @pytest.mark.slow
-def test_a_second_concurrent_run_is_refused(python_campaign, tmp_path: Path) -> None:
+def test_a_second_concurrent_run_is_refused(python_campaign, database_url: str) -> None:
     path = python_campaign(budget=8, initial=4, workers=1, delay=0.5)
-    first = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet"],
+    db = database_url
+    first = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet", "--db", db],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
-        wait_for(lambda: finished(tmp_path / "toy.db") >= 1)
-        second = subprocess.run([*MATLOOP, "run", str(path)], capture_output=True, text=True)
+        wait_for(lambda: finished(db) >= 1)
+        second = subprocess.run([*MATLOOP, "run", str(path), "--db", db],
+                                capture_output=True, text=True)
         assert second.returncode == 3
         assert second.stderr.startswith("error: campaign is being run by process "
                                         f"{first.pid}")
@@ -83,4 +102,4 @@ def test_a_second_concurrent_run_is_refused(python_campaign, tmp_path: Path) -> 
     finally:
         first.wait(timeout=120)
     assert first.returncode == 0
-    assert finished(tmp_path / "toy.db") == 8
+    assert finished(db) == 8

@@ -9,6 +9,7 @@ region where candidates fail.
 
 from __future__ import annotations
 
+import json
 import signal
 import subprocess
 import sys
@@ -61,13 +62,15 @@ EXPECTED = {1: "error", 2: "timeout", 3: "crashed", 4: "crashed", 5: "invalid",
 
 
 def write_campaign(folder: Path, module: str, cases: list[float], budget: int,
-                   oracle: str = "", loop: str = "", initial: int | None = None) -> Path:
+                   oracle: str = "", loop: str = "", initial: int | None = None,
+                   database: str | None = None) -> Path:
     (folder / "oracle_module.py").write_text(module)
     (folder / "cases.csv").write_text("case\n" + "\n".join(f"{c:g}" for c in cases) + "\n")
     path = folder / "faulty.toml"
     path.write_text(textwrap.dedent(f"""
         [campaign]
         name = "faulty"
+        {"" if database is None else f"database = {json.dumps(database)}"}
 
         [space]
         kind = "table"
@@ -186,10 +189,12 @@ def test_no_retries_when_the_policy_says_so(tmp_path: Path) -> None:
     assert crashed["reason"] == "crashed" and crashed["attempt"] == 1
 
 
-def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path) -> None:
+def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path,
+                                                                  database_url: str) -> None:
     broken = "def evaluate(case):\n    raise ImportError('libxc.so not found')\n"
     path = write_campaign(tmp_path, broken, list(range(20)), budget=20, initial=4,
-                          loop="max_failure_rate = 0.5\nfailure_window = 4")
+                          loop="max_failure_rate = 0.5\nfailure_window = 4",
+                          database=database_url)
     with pytest.raises(OracleFailing, match=r"aborted: 4 of the last 4 evaluations failed"):
         run(load(path))
     campaign = load(path)

@@ -39,8 +39,9 @@ def test_table_campaign_spends_its_budget_without_repeats(crossed_barrel) -> Non
     assert summary["last_cycle"]["hyperparameters"]["lengthscales"]
 
 
-def test_a_finished_campaign_resumes_only_with_a_larger_budget(crossed_barrel) -> None:
-    path = crossed_barrel(budget=6, initial=4)
+def test_a_finished_campaign_resumes_only_with_a_larger_budget(crossed_barrel,
+                                                               database_url: str) -> None:
+    path = crossed_barrel(budget=6, initial=4, database=database_url)
     run(load(path))
     assert len(proposals(path)) == 6
     run(load(path))

@@ -17,7 +17,7 @@ from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.spaces import Pool, build_pool
 from matloop.errors import ConfigError, StoreError
 from matloop.lab.results import Checked, Known, Result, check, read_sheet
-from matloop.store import Proposal, Store, sqlite_path
+from matloop.store import DatabaseUnavailable, Proposal, Store, sqlite_path
 from matloop.store.store import Recorded
 
 
@@ -85,14 +85,17 @@ def read_known(campaign: Campaign, pool: Pool) -> Known:
     try:
         store = Store(campaign.database_url, create=False)
         campaign_id = store.campaign_id(campaign.campaign.name)
-    except StoreError:
+    except DatabaseUnavailable:  # no server, no such database: not "no campaign yet"
+        raise
+    except StoreError:  # not a matloop database yet, or no such campaign in it
         return Known()
     stored = store.config(campaign_id)
     current = campaign.model_dump(mode="json")
     changed = sorted(k for k in SEARCH_SECTIONS if stored.get(k) != current.get(k))
     if changed:
-        raise StoreError(f"campaign {campaign.campaign.name!r} in {store.url} was run with "
-                         f"different {', '.join(changed)} settings; nothing was imported")
+        raise StoreError(f"campaign {campaign.campaign.name!r} in {store.safe_url} was run "
+                         f"with different {', '.join(changed)} settings; nothing was "
+                         "imported")
     candidates = {}
     for record in store.candidates(campaign_id):
         assert record.id is not None

@@ -1,5 +1,5 @@
 """The store: SQLModel tables and the only place that holds queries."""
 
-from matloop.store.store import Pending, Proposal, Store, sqlite_path
+from matloop.store.store import DatabaseUnavailable, Pending, Proposal, Store, sqlite_path
 
-__all__ = ["Pending", "Proposal", "Store", "sqlite_path"]
+__all__ = ["DatabaseUnavailable", "Pending", "Proposal", "Store", "sqlite_path"]

@@ -2,14 +2,22 @@
 
 Each write is its own transaction, so a killed run loses at most the evaluations that
 were in flight. SQLite files are opened in WAL mode with a busy timeout so that
-``matloop status`` can read while a run writes.
+``matloop status`` can read while a run writes. PostgreSQL
+(``postgresql+psycopg://user@host/db``, an existing database) gets the same schema, the
+same run lock and the same resume: every statement here is portable, every query whose
+order matters has an ORDER BY, the tables are created under a lock, and writes that
+could race are conditional (an INSERT that may hit a unique key, an UPDATE that checks
+the status it changes), so two processes at once leave one result.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import socket
+import sqlite3
+import time
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -17,9 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, func, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy import event, func, insert, text, update
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 from sqlmodel import Session, SQLModel, col, create_engine, select
 
 from matloop.errors import CampaignLocked, StoreError
@@ -37,9 +45,19 @@ from matloop.store.tables import (
     now,
 )
 
+# PostgreSQL: the advisory lock that serialises creating the tables (two runs starting at
+# once on an empty database would otherwise both issue CREATE TABLE)
+SCHEMA_LOCK = 0x6D61746C6F6F70  # "matloop"
+
 IN_FLIGHT = ("proposed", "running")  # re-run by the next run when left unfinished
 AWAITING = "awaiting"  # proposed to a lab: in flight, but never re-run by the loop
 FINISHED = ("succeeded", "failed")
+
+
+class DatabaseUnavailable(StoreError):
+    """The database cannot be opened at all: a malformed URL, a missing driver, a server
+    that does not answer, a database that does not exist or a refused login. (Readers
+    that treat "no campaign yet" as empty must not treat this so.)"""
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,14 @@ class Recorded:
     kind: str = "inputs"
 
 
+def safe_url(url: str) -> str:
+    """``url`` as it may be shown: its password replaced by ``***``."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+
+
 def sqlite_path(url: str) -> Path | None:
     """The file behind an SQLite URL, or None for other databases and ``:memory:``."""
     if not url.startswith("sqlite:///"):
@@ -93,35 +119,48 @@ class Store:
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
+        self.safe_url = safe_url(url)  # for messages: without the password
         path = sqlite_path(url)
         if path is not None and not create and not path.exists():
             raise StoreError(f"no database at {path}: the campaign has not been run yet")
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
-        self.engine = _engine(url)
+        self.engine = _engine(url, self.safe_url)
         try:
             if create:
-                SQLModel.metadata.create_all(self.engine)
-                self._check_schema_version()
+                self._create_tables()
             elif not self._has_tables():
-                raise StoreError(f"{url}: not a matloop database")
-        except OperationalError as exc:
-            raise StoreError(f"cannot open database {url}: {exc.orig}") from None
+                raise StoreError(f"{self.safe_url}: not a matloop database")
+        except DBAPIError as exc:  # unreachable server, no such database, refused login
+            self.engine.dispose()
+            reason = " ".join(str(exc.orig).split())  # libpq's messages span lines
+            raise DatabaseUnavailable(f"cannot open database {self.safe_url}: {reason}"
+                                      ) from None
 
     def _has_tables(self) -> bool:
         from sqlalchemy import inspect
 
         return inspect(self.engine).has_table("campaign")
 
-    def _check_schema_version(self) -> None:
-        with Session(self.engine) as session:
-            meta = session.get(Meta, "schema_version")
-            if meta is None:
-                session.add(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
-                session.commit()
-            elif int(meta.value) != SCHEMA_VERSION:
-                raise StoreError(f"{self.url} has schema version {meta.value}; this matloop "
-                                 f"reads version {SCHEMA_VERSION}")
+    def _create_tables(self) -> None:
+        """Create what is missing and check the schema version in one transaction that
+        holds the database's write lock (SQLite: BEGIN IMMEDIATE) or an advisory lock
+        (PostgreSQL): runs starting at once on a new database create it in turn."""
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            elif connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": SCHEMA_LOCK})
+            SQLModel.metadata.create_all(connection)
+            version = connection.execute(select(Meta.value).where(
+                Meta.key == "schema_version")).scalar_one_or_none()
+            if version is None:
+                connection.execute(insert(Meta).values(key="schema_version",
+                                                       value=str(SCHEMA_VERSION)))
+            elif int(version) != SCHEMA_VERSION:
+                raise StoreError(f"{self.safe_url} has schema version {version}; this "
+                                 f"matloop reads version {SCHEMA_VERSION}")
 
     # --- campaigns -------------------------------------------------------------------
 
@@ -134,28 +173,34 @@ class Store:
         same history would mix incomparable data — and ``config`` replaces the stored one
         (so it records the latest run's seed and budget).
         """
-        with Session(self.engine) as session:
-            record = session.exec(select(CampaignRecord).where(CampaignRecord.name == name)
-                                  ).first()
-            if record is None:
-                if config is None:
-                    raise StoreError(f"campaign {name!r} is not in {self.url}")
-                record = CampaignRecord(name=name, config=json.dumps(dict(config)))
-                session.add(record)
-                session.commit()
-                session.refresh(record)
-            elif config is not None:
-                stored = json.loads(record.config)
-                changed = sorted(k for k in fixed if stored.get(k) != config.get(k))
-                if changed:
-                    raise StoreError(
-                        f"campaign {name!r} in {self.url} was run with different "
-                        f"{', '.join(changed)} settings; use a new campaign name or --db")
-                record.config = json.dumps(dict(config))
-                session.add(record)
-                session.commit()
-            assert record.id is not None
-            return record.id
+        for _ in range(2):
+            with Session(self.engine) as session:
+                record = session.exec(select(CampaignRecord)
+                                      .where(CampaignRecord.name == name)).first()
+                if record is None:
+                    if config is None:
+                        raise StoreError(f"campaign {name!r} is not in {self.safe_url}")
+                    record = CampaignRecord(name=name, config=json.dumps(dict(config)))
+                    session.add(record)
+                    try:
+                        session.commit()
+                    except IntegrityError:  # created by a run starting at the same time:
+                        session.rollback()  # read it (and check its settings) instead
+                        continue
+                    session.refresh(record)
+                elif config is not None:
+                    stored = json.loads(record.config)
+                    changed = sorted(k for k in fixed if stored.get(k) != config.get(k))
+                    if changed:
+                        raise StoreError(
+                            f"campaign {name!r} in {self.safe_url} was run with different "
+                            f"{', '.join(changed)} settings; use a new campaign name or --db")
+                    record.config = json.dumps(dict(config))
+                    session.add(record)
+                    session.commit()
+                assert record.id is not None
+                return record.id
+        raise StoreError(f"campaign {name!r} in {self.safe_url} could not be created")
 
     def set_stop_reason(self, campaign_id: int, reason: str | None) -> None:
         with Session(self.engine) as session:
@@ -196,30 +241,38 @@ class Store:
                 session.commit()
 
     def _acquire(self, campaign_id: int, host: str, pid: int) -> None:
-        with Session(self.engine) as session:
-            try:
-                session.add(RunLock(campaign_id=campaign_id, host=host, pid=pid))
+        """Insert the lock row; when there is one, take it over if its owner is dead.
+
+        Two processes inserting at once: the database lets one in and gives the other an
+        IntegrityError (PostgreSQL makes it wait for the first to commit). After an error
+        PostgreSQL refuses every statement until the rollback, so each try gets its own
+        transaction."""
+        for _ in range(3):  # a holder may release between our insert and our read
+            with Session(self.engine) as session:
+                try:
+                    session.add(RunLock(campaign_id=campaign_id, host=host, pid=pid))
+                    session.commit()
+                    return
+                except IntegrityError:
+                    session.rollback()
+                held = session.get(RunLock, campaign_id)
+                if held is None:
+                    continue
+                if held.host != host or _alive(held.pid):
+                    raise CampaignLocked(
+                        f"campaign is being run by process {held.pid} on {held.host} since "
+                        f"{held.acquired_at:%Y-%m-%d %H:%M:%S} UTC; wait for it or stop it "
+                        "first")
+                taken = session.execute(
+                    update(RunLock)
+                    .where(col(RunLock.campaign_id) == campaign_id,
+                           col(RunLock.pid) == held.pid, col(RunLock.host) == held.host)
+                    .values(pid=pid, host=host, acquired_at=now()))
                 session.commit()
+                if taken.rowcount != 1:  # type: ignore[attr-defined]
+                    raise CampaignLocked("another run took over the campaign's lock just now")
                 return
-            except IntegrityError:
-                session.rollback()
-            held = session.get(RunLock, campaign_id)
-            if held is None:  # released between our insert and read: try once more
-                session.add(RunLock(campaign_id=campaign_id, host=host, pid=pid))
-                session.commit()
-                return
-            if held.host != host or _alive(held.pid):
-                raise CampaignLocked(
-                    f"campaign is being run by process {held.pid} on {held.host} since "
-                    f"{held.acquired_at:%Y-%m-%d %H:%M:%S}; wait for it or stop it first")
-            taken = session.execute(
-                update(RunLock)
-                .where(col(RunLock.campaign_id) == campaign_id, col(RunLock.pid) == held.pid,
-                       col(RunLock.host) == held.host)
-                .values(pid=pid, host=host, acquired_at=now()))
-            session.commit()
-            if taken.rowcount != 1:  # type: ignore[attr-defined]
-                raise CampaignLocked("another run took over the campaign's lock just now")
+        raise CampaignLocked("the campaign's lock changed hands repeatedly; try again")
 
     # --- evaluations -----------------------------------------------------------------
 
@@ -265,7 +318,8 @@ class Store:
                 .where(col(Evaluation.id) == evaluation_id,
                        col(Evaluation.status).in_((*IN_FLIGHT, AWAITING)))
                 .values(status="succeeded" if outcome.ok else "failed",
-                        reason=outcome.reason, error=outcome.error, finished_at=now(),
+                        reason=outcome.reason, error=_text(outcome.error),
+                        finished_at=now(),
                         duration_s=outcome.duration_s,
                         provenance=json.dumps(dict(outcome.provenance), default=str)))
             if finished.rowcount != 1:  # type: ignore[attr-defined]
@@ -308,7 +362,8 @@ class Store:
         """Key -> pool index of every candidate with an evaluation of any status."""
         with Session(self.engine) as session:
             rows = session.exec(select(CandidateRecord.key, CandidateRecord.pool_index)
-                                .where(CandidateRecord.campaign_id == campaign_id)).all()
+                                .where(CandidateRecord.campaign_id == campaign_id)
+                                .order_by(col(CandidateRecord.id))).all()
             return {key: index for key, index in rows}
 
     def training_data(self, campaign_id: int, properties: Sequence[str]
@@ -373,7 +428,8 @@ class Store:
             for m in session.exec(
                     select(Measurement).join(Evaluation,
                                              col(Evaluation.id) == Measurement.evaluation_id)
-                    .where(Evaluation.campaign_id == campaign_id)).all():
+                    .where(Evaluation.campaign_id == campaign_id)
+                    .order_by(col(Measurement.id))).all():
                 values[m.evaluation_id][m.property] = m.value
                 units.setdefault(m.property, m.unit)
         return [
@@ -493,18 +549,39 @@ class Store:
         Raises ``StoreError`` (and writes nothing) when an evaluation to fill is no longer
         awaiting — e.g. another import got there first."""
         with Session(self.engine) as session:
-            ids = [self._store_result(session, campaign_id, result) for result in results]
-            session.commit()
+            try:
+                ids = [self._store_result(session, campaign_id, result)
+                       for result in results]
+                session.commit()
+            except IntegrityError:  # a candidate added by another import meanwhile
+                session.rollback()
+                raise StoreError("another import changed the campaign at the same time; "
+                                 "nothing was imported, import again") from None
         return ids
 
     def _store_result(self, session: Session, campaign_id: int, result: Recorded) -> int:
+        outcome: dict[str, Any] = {
+            "status": "failed" if result.failed else "succeeded",
+            "reason": "infeasible" if result.failed else None,
+            "error": _text(result.note) if result.failed else None,
+            "finished_at": now()}
         if result.evaluation_id is not None:
+            gone = StoreError(f"{result.candidate.label}: evaluation {result.evaluation_id} "
+                              "is no longer awaiting results (imported by someone else?); "
+                              "nothing was imported")
             evaluation = session.get(Evaluation, result.evaluation_id)
             if evaluation is None or evaluation.status != AWAITING:
-                raise StoreError(f"{result.candidate.label}: evaluation "
-                                 f"{result.evaluation_id} is no longer awaiting results "
-                                 "(imported by someone else?); nothing was imported")
+                raise gone
             provenance = {**json.loads(evaluation.provenance or "{}"), **result.provenance}
+            # filled only if still awaiting when written: of two imports at once, one does
+            filled = session.execute(
+                update(Evaluation)
+                .where(col(Evaluation.id) == result.evaluation_id,
+                       col(Evaluation.status) == AWAITING)
+                .values(**outcome, provenance=json.dumps(provenance, default=str)))
+            if filled.rowcount != 1:  # type: ignore[attr-defined]
+                raise gone
+            evaluation_id = result.evaluation_id
         else:
             if result.external is not None:
                 _check_free_row(session, campaign_id, result.candidate)
@@ -515,20 +592,17 @@ class Store:
                                               kind=result.kind,
                                               values=json.dumps(dict(result.external))))
             evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
-                                    cycle=result.cycle)
-            provenance = dict(result.provenance)
-        evaluation.status = "failed" if result.failed else "succeeded"
-        evaluation.reason = "infeasible" if result.failed else None
-        evaluation.error = result.note if result.failed else None
-        evaluation.finished_at = now()
-        evaluation.provenance = json.dumps(provenance, default=str)
-        session.add(evaluation)
-        session.flush()
-        assert evaluation.id is not None
+                                    cycle=result.cycle, **outcome,
+                                    provenance=json.dumps(dict(result.provenance),
+                                                          default=str))
+            session.add(evaluation)
+            session.flush()
+            assert evaluation.id is not None
+            evaluation_id = evaluation.id
         for name, value in result.values.items():
-            session.add(Measurement(evaluation_id=evaluation.id, property=name,
+            session.add(Measurement(evaluation_id=evaluation_id, property=name,
                                     value=float(value), unit=result.units.get(name)))
-        return evaluation.id
+        return evaluation_id
 
     def imported_files(self, campaign_id: int) -> set[str]:
         """The checksums of the result files imported into the campaign so far."""
@@ -592,6 +666,11 @@ def _check_free_row(session: Session, campaign_id: int, proposal: Proposal) -> N
                          f"another import ({taken}); nothing was imported, import again")
 
 
+def _text(value: str | None) -> str | None:
+    """Free text as both databases store it: PostgreSQL refuses NUL characters."""
+    return None if value is None else value.replace("\x00", "\\x00")
+
+
 def _spread(values: Sequence[float]) -> dict[str, float]:
     n = len(values)
     mean = sum(values) / n
@@ -609,15 +688,48 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _engine(url: str) -> Engine:
-    if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
-    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+def _engine(url: str, shown: str) -> Engine:
+    """An engine for ``url``; ``StoreError`` for a malformed URL or a missing driver."""
+    try:
+        parsed = make_url(url)
+        if parsed.get_backend_name() != "sqlite":
+            connect_args: dict[str, Any] = {}
+            if parsed.get_driver_name() in ("psycopg", "psycopg2") and \
+                    "connect_timeout" not in parsed.query:
+                connect_args["connect_timeout"] = 10  # an unreachable host fails in 10 s
+            return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+        engine = create_engine(url, connect_args={"timeout": 30,
+                                                  "check_same_thread": False})
+    except ImportError as exc:
+        hint = ""
+        if exc.name == "psycopg2":
+            hint = "; use postgresql+psycopg://... (psycopg 3: pip install 'matloop[postgres]')"
+        elif exc.name == "psycopg":
+            hint = " (pip install 'matloop[postgres]')"
+        raise DatabaseUnavailable(f"cannot open database {shown}: its driver {exc.name!r} "
+                                  f"is not installed{hint}") from None
+    except NoSuchModuleError:
+        hint = "; for PostgreSQL use postgresql+psycopg://" if "postgres" in url else ""
+        raise DatabaseUnavailable(f"{shown}: unknown kind of database "
+                                  f"{url.split(':')[0]!r}{hint}") from None
+    except ArgumentError:
+        raise DatabaseUnavailable(f"{shown} is not a database URL (e.g. "
+                                  "sqlite:///path/to/file.db or "
+                                  "postgresql+psycopg://user@host/db)") from None
 
     @event.listens_for(engine, "connect")
     def _pragmas(connection: Any, _record: Any) -> None:
         cursor = connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
+        # switching a new file to WAL needs it alone, and SQLite answers "locked" at once
+        # (no busy timeout) when another process opens it at the same moment: retry
+        for attempt in range(100):
+            try:
+                cursor.execute("PRAGMA journal_mode=WAL")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 99:
+                    raise
+                time.sleep(0.05)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
