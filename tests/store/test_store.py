@@ -308,3 +308,27 @@ def test_a_url_matloop_cannot_use_is_a_clear_error() -> None:
                                          "PostgreSQL use postgresql") as raised:
         Store("postgres://u:pw@127.0.0.1/db")
     assert str(raised.value).startswith("postgres://u:***@127.0.0.1/db: ")
+
+
+@pytest.mark.postgres
+def test_status_and_validate_show_the_database_without_its_password(
+        crossed_barrel, postgres_server) -> None:
+    from sqlalchemy.engine import make_url
+    from typer.testing import CliRunner
+
+    from matloop.campaigns import load
+    from matloop.cli.main import app
+    from matloop.loop.run import run
+
+    url = postgres_server.create_database()
+    try:
+        # the private server trusts loopback logins, so any password is accepted
+        secret = make_url(url).set(password="s3cret").render_as_string(hide_password=False)
+        path = crossed_barrel(budget=4, initial=4, database=secret)
+        run(load(path))
+        for command in (["status", str(path), "--json"], ["validate", str(path)]):
+            done = CliRunner().invoke(app, command)
+            assert done.exit_code == 0, done.output
+            assert "s3cret" not in done.output and ":***@" in done.output
+    finally:
+        postgres_server.drop_database(url)

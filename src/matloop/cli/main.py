@@ -98,6 +98,7 @@ def _absolute_db(value: str) -> str:
 def validate(ctx: typer.Context, path: CampaignFile) -> None:
     """Check a campaign file and its data without running anything."""
     from matloop.loop.run import prepare
+    from matloop.store import safe_url
 
     prepared = prepare(_load(path))
     campaign = prepared.campaign
@@ -106,7 +107,7 @@ def validate(ctx: typer.Context, path: CampaignFile) -> None:
                f"{_duplicates(prepared.pool.duplicates_removed)}), "
                f"{prepared.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
                f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
-               f"database {campaign.database_url}")
+               f"database {safe_url(campaign.database_url)}")
 
 
 def _duplicates(removed: int) -> str:

@@ -48,7 +48,7 @@ def summarize(campaign: Campaign) -> dict[str, Any]:
     budget = store.config(campaign_id).get("loop", {}).get("budget", campaign.loop.budget)
     return {
         "campaign": campaign.campaign.name,
-        "database": campaign.database_url,
+        "database": store.safe_url,
         "cycles": len(cycles),
         "budget": budget,
         "evaluations": _evaluation_counts(campaign, counts),
