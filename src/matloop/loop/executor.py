@@ -179,6 +179,7 @@ class DaskExecutor:
         self._cluster: Any = None
         self._client: Client | None = None
         self._executor: Any = None  # the client's concurrent.futures face
+        self._client_log_level: int | None = None
 
     @property
     def client(self) -> Client:
@@ -190,6 +191,11 @@ class DaskExecutor:
         import dask
         from distributed import Client, LocalCluster
 
+        # The client logs each failed reconnection with a traceback; the loop reports a
+        # lost scheduler itself, in one line.
+        client_log = logging.getLogger("distributed.client")
+        self._client_log_level = client_log.level
+        client_log.setLevel(logging.CRITICAL)
         section = self.section
         try:
             if section.address:
@@ -262,6 +268,9 @@ class DaskExecutor:
         if self._cluster is not None:
             self._cluster.close()
             self._cluster = None
+        if self._client_log_level is not None:
+            logging.getLogger("distributed.client").setLevel(self._client_log_level)
+            self._client_log_level = None
 
 
 JOBQUEUE_CLUSTERS = {"slurm": "SLURMCluster", "pbs": "PBSCluster", "sge": "SGECluster",

@@ -310,8 +310,7 @@ class _Runner:
         remaining = loop.budget - finished - waiting
         if remaining <= 0:
             return "budget"
-        available = np.ones(len(self.p.pool), dtype=bool)
-        available[list(self.store.tried_pool_indices(self.id).values())] = False
+        available = self._untried()
         if not available.any():
             return "pool exhausted"
         indices, values = self._training()
@@ -334,26 +333,12 @@ class _Runner:
         return AWAITING_LAB
 
     def _cycles(self) -> str:
-        loop = self.c.loop
         while True:
-            counts = self.store.counts(self.id)
-            finished = counts["succeeded"] + counts["failed"]
-            remaining = loop.budget - finished
-            if remaining <= 0:
-                return "budget"
-            tried = self.store.tried_pool_indices(self.id)
-            available = np.ones(len(self.p.pool), dtype=bool)
-            available[list(tried.values())] = False
-            if not available.any():
-                return "pool exhausted"
-            indices, values = self._training()
-            stop = self._stop_rule(values)
+            running: dict[Future[Outcome], _Task] = {}
+            stop = self._propose(running)
             if stop is not None:
                 return stop
-            cycle = self.store.next_cycle(self.id)
-            choice = self._choose(indices, values, available, finished, remaining, cycle)
-            running: dict[Future[Outcome], _Task] = {}
-            self._launch(cycle, choice, len(indices), values, running)
+            cycle = next(iter(running.values())).cycle
             while running:
                 self._collect(running)
             self.store.finish_cycle(self.id, cycle, self._best_record(self._training()[1]))
@@ -387,8 +372,18 @@ class _Runner:
         indices, values = self.store.training_data(self.id, properties)
         return indices, np.asarray(values, dtype=float).reshape(len(indices), len(properties))
 
-    def _stop_rule(self, values: np.ndarray) -> str | None:
-        """The reason to stop before the next cycle (hits found, no progress), if any."""
+    def _untried(self) -> np.ndarray:
+        """``(N,)`` bool: pool rows never proposed in this campaign."""
+        available = np.ones(len(self.p.pool), dtype=bool)
+        available[list(self.store.tried_pool_indices(self.id).values())] = False
+        return available
+
+    def _stop_rule(self, values: np.ndarray, available: np.ndarray | None = None
+                   ) -> str | None:
+        """The reason to stop before the next cycle (pool exhausted, hits found, no
+        progress), if any."""
+        if available is not None and not available.any():
+            return "pool exhausted"
         loop = self.c.loop
         hits = int(self.targets.hits(values).sum())
         if loop.stop_after_hits is not None and hits >= loop.stop_after_hits:
@@ -502,7 +497,7 @@ class _Runner:
         stop: str | None = None
         while True:
             while stop is None and len(running) < self._slots():
-                stop = self._propose_async(running)
+                stop = self._propose(running, free=self._slots() - len(running))
             if not running:
                 assert stop is not None
                 return stop
@@ -513,21 +508,22 @@ class _Runner:
     def _slots(self) -> int:
         return self.c.executor.workers + self.c.loop.queued
 
-    def _propose_async(self, running: dict[Future[Outcome], _Task]) -> str | None:
-        """Propose and start evaluations for the free workers (one, past the initial
-        design); returns why nothing more will be proposed, if so."""
+    def _propose(self, running: dict[Future[Outcome], _Task], free: int | None = None
+                 ) -> str | None:
+        """Propose the next cycle and start its evaluations (added to ``running``);
+        returns why nothing more will be proposed, if so. ``free``: how many may start
+        (async mode: one past the initial design, the others in flight being pending
+        points); None: a whole batch."""
         loop = self.c.loop
         counts = self.store.counts(self.id)
         planned = counts["succeeded"] + counts["failed"] + len(running)
-        remaining = min(loop.budget - planned, self._slots() - len(running))
         if loop.budget - planned <= 0:
             return "budget"
-        available = np.ones(len(self.p.pool), dtype=bool)
-        available[list(self.store.tried_pool_indices(self.id).values())] = False
-        if not available.any():
-            return "pool exhausted"
+        remaining = loop.budget - planned if free is None else min(loop.budget - planned,
+                                                                    free)
+        available = self._untried()
         indices, values = self._training()
-        stop = self._stop_rule(values)
+        stop = self._stop_rule(values, available)
         if stop is not None:
             return stop
         cycle = self.store.next_cycle(self.id)
