@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -28,37 +29,110 @@ def terminal_bar(label: str, fields: str) -> Iterator[Any]:
         yield bar
 
 
+class Pace:
+    """Seconds per evaluation and per cycle in this run so far, and the time left.
+
+    Counted from the first event: evaluations finished by earlier runs (a resume) do not
+    make this run look fast."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self.start: float | None = None
+        self.finished_at_start = 0
+        self.cycles: dict[int, float] = {}  # cycle number -> when it was first reported
+        self._now, self._finished, self._budget = 0.0, 0, 0
+
+    def update(self, event: Any) -> None:
+        now = self.clock()
+        if self.start is None:
+            self.start, self.finished_at_start = now, event.finished
+        self.cycles.setdefault(event.cycle, now)
+        self._now, self._finished, self._budget = now, event.finished, event.budget
+
+    @property
+    def per_evaluation(self) -> float | None:
+        done = self._finished - self.finished_at_start
+        return (self._now - self.start) / done if self.start is not None and done else None
+
+    @property
+    def per_cycle(self) -> float | None:
+        """Mean time between the starts of this run's cycles (None before the second)."""
+        starts = sorted(self.cycles.values())
+        return (starts[-1] - starts[0]) / (len(starts) - 1) if len(starts) > 1 else None
+
+    @property
+    def remaining(self) -> float | None:
+        each = self.per_evaluation
+        return None if each is None else each * max(self._budget - self._finished, 0)
+
+    def describe(self) -> str:
+        """``1.2 s/eval, 4.8 s/cycle, 2m10s left`` (parts unknown yet left out)."""
+        parts = []
+        if self.per_evaluation is not None:
+            parts.append(f"{_duration(self.per_evaluation)}/eval")
+        if self.per_cycle is not None:
+            parts.append(f"{_duration(self.per_cycle)}/cycle")
+        if self.remaining is not None:
+            parts.append(f"{_duration(self.remaining)} left")
+        return ", ".join(parts)
+
+
+def _duration(seconds: float) -> str:
+    """``0.42 s``, ``12 s``, ``3m05s``, ``2h07m``."""
+    if seconds < 10:
+        return f"{seconds:.2g} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    minutes, secs = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m{secs:02d}s"
+    return f"{minutes // 60}h{minutes % 60:02d}m"
+
+
+def describe_event(event: Any) -> str:
+    """The counters of a progress event: ``12/60 done, 1 failed, 2 in flight, best 3.1``."""
+    best = "" if event.best is None else f", best {event.best:.6g}"
+    if event.hypervolume is not None:
+        best = f", hypervolume {event.hypervolume:.6g}"
+    hits = "" if event.hits is None else f", hits {event.hits}"
+    flight = f", {event.in_flight} in flight" if event.in_flight else ""
+    return f"{event.finished}/{event.budget} done, {event.failed} failed{flight}{best}{hits}"
+
+
 @contextmanager
-def progress_reporter(budget: int, quiet: bool) -> Iterator[Callable[[Any], None]]:
-    """Yield a callback for ``matloop.loop.run.Progress`` events."""
+def progress_reporter(budget: int, quiet: bool,
+                      clock: Callable[[], float] = time.monotonic
+                      ) -> Iterator[Callable[[Any], None]]:
+    """Yield a callback for ``matloop.loop.run.Progress`` events: a live bar on a
+    terminal, one line per event elsewhere (CI, files), nothing when ``quiet``."""
     if quiet:
         yield lambda _: None
         return
+    pace = Pace(clock)
     if not sys.stderr.isatty():
         def line(event: Any) -> None:
-            best = "" if event.best is None else f", best {event.best:.6g}"
-            if event.hypervolume is not None:
-                best = f", hypervolume {event.hypervolume:.6g}"
-            hits = "" if event.hits is None else f", hits {event.hits}"
-            flight = f", {event.in_flight} in flight" if event.in_flight else ""
-            print(f"[{event.finished}/{event.budget} done, {event.failed} failed{flight}{best}"
-                  f"{hits}] "
+            pace.update(event)
+            timing = pace.describe()
+            print(f"[{describe_event(event)}{'; ' + timing if timing else ''}] "
                   f"{event.message}", file=sys.stderr, flush=True)
 
         yield line
         return
     with terminal_bar("cycle {task.fields[cycle]}", "failed {task.fields[failed]}  "
                       "in flight {task.fields[in_flight]}  best {task.fields[best]}  "
-                      "hits {task.fields[hits]}") as bar:
+                      "hits {task.fields[hits]}  {task.fields[pace]}") as bar:
         task = bar.add_task("run", total=budget, cycle="-", failed=0, in_flight=0, best="-",
-                            hits=0)
+                            hits=0, pace="")
 
         def update(event: Any) -> None:
+            pace.update(event)
             best = "-" if event.best is None else f"{event.best:.6g}"
             if event.hypervolume is not None:
                 best = f"HV {event.hypervolume:.4g}"
+            per = [f"{_duration(t)}/{unit}" for t, unit in
+                   ((pace.per_evaluation, "eval"), (pace.per_cycle, "cycle")) if t is not None]
             bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
                        in_flight=event.in_flight, best=best,
-                       hits="-" if event.hits is None else event.hits)
+                       hits="-" if event.hits is None else event.hits, pace=", ".join(per))
 
         yield update
