@@ -131,7 +131,8 @@ def progress_reporter(budget: int, quiet: bool,
                 best = f"HV {event.hypervolume:.4g}"
             per = [f"{_duration(t)}/{unit}" for t, unit in
                    ((pace.per_evaluation, "eval"), (pace.per_cycle, "cycle")) if t is not None]
-            bar.update(task, completed=event.finished, cycle=event.cycle, failed=event.failed,
+            bar.update(task, completed=event.finished, cycle=max(pace.cycles),
+                       failed=event.failed,
                        in_flight=event.in_flight, best=best,
                        hits="-" if event.hits is None else event.hits, pace=", ".join(per))
 
