@@ -46,8 +46,6 @@ CONNECT_TIMEOUT_S = 30
 class Executor(Protocol):
     """Runs ``fn(*args)`` somewhere; ``timeout`` (s) bounds the call once it has started."""
 
-    workers: int
-
     def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
                ) -> Future[Outcome]: ...
 
@@ -76,7 +74,7 @@ def check_executor(section: ExecutorSection) -> None:
 def make_executor(section: ExecutorSection, timeout_s: float | None = None) -> Executor:
     """The executor for the ``[executor]`` section; ``timeout_s`` is the oracle's."""
     if section.kind == "dask":
-        return DaskExecutor(section, timeout_s)
+        return DaskExecutor(section)
     return LocalExecutor(section.workers, timeout_s)
 
 
@@ -172,9 +170,7 @@ def call_with_timeout(fn: Callable[..., Outcome], args: tuple[Any, ...],
 class DaskExecutor:
     """Oracle calls on a Dask cluster: started here, or reached at ``address``."""
 
-    def __init__(self, section: ExecutorSection, timeout_s: float | None = None) -> None:
-        self.workers = section.workers
-        self.timeout_s = timeout_s
+    def __init__(self, section: ExecutorSection) -> None:
         self.section = section
         self._cluster: Any = None
         self._client: Client | None = None

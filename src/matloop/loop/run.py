@@ -501,9 +501,11 @@ class _Runner:
             if not running:
                 assert stop is not None
                 return stop
-            for task in self._collect(running):
-                self.store.finish_cycle(self.id, task.cycle,
-                                        self._best_record(self._training()[1]))
+            recorded = self._collect(running)
+            if recorded:
+                best = self._best_record(self._training()[1])
+                for number in {task.cycle for task in recorded}:
+                    self.store.finish_cycle(self.id, number, best)
 
     def _slots(self) -> int:
         return self.c.executor.workers + self.c.loop.queued
