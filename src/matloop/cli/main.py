@@ -227,16 +227,23 @@ def report(
     ctx: typer.Context,
     path: CampaignFile,
     db: DbOption = None,
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for the PNGs "
-                                             "(default: <name>-report beside the campaign "
-                                             "file)")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="folder for report.html "
+                                             "and its PNGs (default: <name>-report beside "
+                                             "the campaign file)")] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="print only the page's path")
+                     ] = False,
 ) -> None:
-    """Plot the cross-validated surrogate: parity and calibration per property, history."""
-    from matloop.reporting.model_quality import write_report
+    """Write an HTML report with plots: progress, target and candidate space, model
+    quality, feature relevance and the best candidates."""
+    from matloop.reporting.report import write_report
 
     folder = out if out is not None else path.with_name(f"{path.stem}-report")
-    for written in write_report(_load(path, db), folder):
-        typer.echo(f"wrote {_relative(written)}")
+    steps = None if quiet else (lambda step: typer.echo(f"{step} ...", err=True))
+    written = write_report(_load(path, db), folder, on_step=steps)
+    if not quiet:
+        for image in written[:-1]:
+            typer.echo(f"wrote {_relative(image)}")
+    typer.echo(f"wrote {_relative(written[-1])}")
 
 
 @app.command()

@@ -42,15 +42,20 @@ def reference_point(targets: TargetSet, Y: np.ndarray) -> np.ndarray:
 def hypervolume(targets: TargetSet, Y: np.ndarray, reference: np.ndarray) -> float:
     """Hypervolume (signed objective units multiplied) dominated by the measured Pareto
     front of ``Y`` ``(n, m)`` and bounded by ``reference`` ``(k,)``; 0 without a front."""
+    return signed_hypervolume(targets.signed_objectives(Y)[targets.pareto(Y)], reference)
+
+
+def signed_hypervolume(points: np.ndarray, reference: np.ndarray) -> float:
+    """Hypervolume dominated by signed objective ``points`` ``(n, k)`` (larger is better;
+    dominated ones may be included) and bounded by ``reference`` ``(k,)``."""
     import torch
     from botorch.utils.multi_objective.hypervolume import Hypervolume
 
-    front = targets.signed_objectives(Y)[targets.pareto(Y)]
-    front = front[(front > reference).all(axis=1)]
-    if not len(front):
+    points = points[(points > reference).all(axis=1)]
+    if not len(points):
         return 0.0
     return float(Hypervolume(torch.as_tensor(reference, dtype=torch.double)).compute(
-        torch.as_tensor(front, dtype=torch.double)))
+        torch.as_tensor(points, dtype=torch.double)))
 
 
 def raw_reference(targets: TargetSet, reference: np.ndarray) -> dict[str, float]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,6 +19,9 @@ from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import StoreError
 from matloop.loop.summary import open_campaign
+
+if TYPE_CHECKING:
+    from matloop.loop.space import Featurised
 
 
 @dataclass(frozen=True)
@@ -35,19 +39,24 @@ class Ranking:
     std: np.ndarray
     n_measured: int
     n_unmeasured: int
+    rows: np.ndarray  # (k,) the candidates' rows in the pool
     success: np.ndarray | None = None  # (k,) P(an evaluation succeeds), when failures are learnt
 
 
-def rank(campaign: Campaign, top: int | None = None) -> Ranking:
+def rank(campaign: Campaign, top: int | None = None, space: Featurised | None = None
+         ) -> Ranking:
     """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all): by
     P(hit) with range targets, else by the acquisition; where evaluations have failed,
-    times P(success), with candidates below ``min_success_probability`` last."""
+    times P(success), with candidates below ``min_success_probability`` last.
+
+    ``space``: the campaign's featurised pool when the caller has built it already."""
     from matloop.loop.acquisition import derive, scores
     from matloop.loop.pareto import stored_reference
-    from matloop.loop.run import feasibility_classifier, prepare
+    from matloop.loop.run import feasibility_classifier
+    from matloop.loop.space import featurise
     from matloop.surrogates import make_surrogate
 
-    prepared = prepare(campaign)
+    prepared = space if space is not None else featurise(campaign)
     store, campaign_id = open_campaign(campaign)
     targets = TargetSet.from_targets(campaign.targets)
     indices, values = store.training_data(campaign_id, targets.properties)
@@ -99,7 +108,7 @@ def rank(campaign: Campaign, top: int | None = None) -> Ranking:
                    score=score[order], mean=prediction.mean[order],
                    std=prediction.std[order], n_measured=len(indices),
                    success=None if success is None else success[order],
-                   n_unmeasured=len(rows))
+                   n_unmeasured=len(rows), rows=chosen)
 
 
 def write_ranking(ranking: Ranking, out: Path) -> None:

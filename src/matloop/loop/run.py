@@ -17,13 +17,12 @@ from typing import Any
 import numpy as np
 
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
-from matloop.campaigns.spaces import Pool, build_pool
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ExecutorLost, OracleFailing, StoreError
-from matloop.features import featurizer_for
 from matloop.loop.acquisition import derive
 from matloop.loop.evaluate import evaluate
 from matloop.loop.executor import Executor, check_executor, make_executor
+from matloop.loop.space import Featurised, featurise
 from matloop.oracles import build_oracle
 from matloop.protocols import Oracle, Outcome
 from matloop.store import Pending, Proposal, Store
@@ -32,17 +31,10 @@ from matloop.surrogates.feasibility import FeasibilityClassifier
 
 
 @dataclass(frozen=True)
-class Prepared:
-    """Everything a run needs besides the store: checked before a database is touched.
-
-    ``features`` ``(N, d)`` has the pool's constant feature columns removed; ``bounds``
-    ``(2, d)`` are its column minima and maxima.
-    """
+class Prepared(Featurised):
+    """Everything a run needs besides the store: checked before a database is touched."""
 
     campaign: Campaign
-    pool: Pool
-    features: np.ndarray
-    bounds: np.ndarray
     oracle: Oracle
 
 
@@ -82,7 +74,7 @@ def _numerical_failures() -> tuple[type[Exception], ...]:
 
 
 def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
-                           prepared: Prepared, seed: int) -> FeasibilityClassifier | None:
+                           prepared: Featurised, seed: int) -> FeasibilityClassifier | None:
     """P(success) learned from the finished evaluations: successes against failures whose
     reason is in ``[surrogate] feasibility_reasons``; None when switched off or when there
     is no such failure (or no success) yet."""
@@ -100,21 +92,12 @@ def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
 
 
 def prepare(campaign: Campaign) -> Prepared:
-    """Build pool, features and oracle; raises ``ConfigError`` on any invalid input.
-
-    Measured candidates outside the pool (``matloop import --allow-new``), when the
-    campaign's database has any, are appended to the pool (see ``matloop.lab.external``)."""
-    from matloop.lab.external import extend, stored
-
+    """Check the executor, build the oracle, then the featurised pool (``featurise``);
+    raises ``ConfigError`` on any invalid input."""
     check_executor(campaign.executor)
     oracle = build_oracle(campaign)  # first: a bad oracle section leaves no feature cache
-    pool = extend(build_pool(campaign.space, campaign.scratch_dir),
-                  stored(campaign.database_url, campaign.campaign.name))
-    raw = featurizer_for(pool).transform(pool.values)
-    varying = np.ptp(raw, axis=0) > 0
-    features = raw[:, varying] if varying.any() else raw[:, :1]
-    bounds = np.stack([features.min(axis=0), features.max(axis=0)])
-    return Prepared(campaign, pool, features, bounds, oracle)
+    space = featurise(campaign)
+    return Prepared(space.pool, space.features, space.bounds, space.names, campaign, oracle)
 
 
 def run(campaign: Campaign, on_progress: ProgressCallback | None = None) -> RunResult:

@@ -11,64 +11,41 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matloop.errors import ConfigError
+from matloop.reporting.figures import new_figure, save, slug, span
 from matloop.surrogates.validation import calibration_curve
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
-    from matloop.campaigns.schema import Campaign
-    from matloop.store import Store
-
-DPI = 110
 Record = dict[str, dict[str, Any]]  # property name -> cross-validation figures
 
 
-def write_report(campaign: Campaign, out: Path) -> list[Path]:
-    """The model-quality plots of ``campaign`` (from its existing store) written to ``out``."""
-    from matloop.loop.summary import evaluations_unit, open_campaign
-
-    store, campaign_id = open_campaign(campaign)
-    units: dict[str, str | None] = {t.property: t.unit for t in campaign.targets}
-    if not all(units.values()):
-        evaluations = store.evaluations(campaign_id)
-        units = {name: unit or evaluations_unit(evaluations, name)
-                 for name, unit in units.items()}
-    return model_quality_plots(store, campaign_id, campaign.properties, out, units)
-
-
-def model_quality_plots(store: Store, campaign_id: int, properties: Sequence[str], out: Path,
-                        units: Mapping[str, str | None] | None = None) -> list[Path]:
+def model_quality_plots(cycles: Iterable[Any], properties: Sequence[str], out: Path,
+                        units: Mapping[str, str | None]) -> list[Path]:
     """Write ``parity-<property>.png`` and ``calibration-<property>.png`` for each of
     ``properties`` validated by the latest validating cycle, then ``validation-history.png``;
-    returns the paths written. Raises ``ConfigError`` when no cycle cross-validated."""
-    history = validation_history(store.cycles(campaign_id))
+    returns the paths written (none when no cycle cross-validated)."""
+    history = validation_history(cycles)
     if not history:
-        raise ConfigError("no cross-validation is recorded yet for this campaign: it runs "
-                          "every [surrogate] validate_every-th model cycle (0 switches it "
-                          "off); set validate_every = 1 and run more cycles")
-    units = units or {}
+        return []
     cycle, latest = history[-1]
-    out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
     for name in properties:
         if name not in latest:
             continue
         figures, unit = latest[name], units.get(name)
-        written.append(_save(parity_figure(name, figures, cycle, unit),
-                             out / f"parity-{slug(name)}.png"))
-        written.append(_save(calibration_figure(name, figures, cycle),
-                             out / f"calibration-{slug(name)}.png"))
+        written.append(save(parity_figure(name, figures, cycle, unit),
+                            out / f"parity-{slug(name)}.png"))
+        written.append(save(calibration_figure(name, figures, cycle),
+                            out / f"calibration-{slug(name)}.png"))
     shown = [name for name in properties if any(name in record for _, record in history)]
-    written.append(_save(history_figure(history, shown, units),
-                         out / "validation-history.png"))
+    written.append(save(history_figure(history, shown, units), out / "validation-history.png"))
     return written
 
 
@@ -84,20 +61,13 @@ def validation_history(cycles: Iterable[Any]) -> list[tuple[int, Record]]:
     return history
 
 
-def slug(name: str) -> str:
-    """``name`` made safe for a file name: runs of other characters than letters, digits,
-    ``.``, ``_`` and ``-`` become ``_`` (never empty, never a leading dot)."""
-    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name).strip("._")
-    return safe or "property"
-
-
 def parity_figure(name: str, figures: Mapping[str, Any], cycle: int,
                   unit: str | None = None) -> Figure:
     """Measured vs cross-validated prediction with ±1σ bars, the y = x line and the
     accuracy and coverage figures."""
     measured, predicted, std = _held_out(figures)
-    figure, axis = _figure((5.6, 5.2))
-    low, high = _span(np.concatenate([measured, predicted - std, predicted + std]))
+    figure, axis = new_figure((5.6, 5.2))
+    low, high = span(np.concatenate([measured, predicted - std, predicted + std]))
     axis.plot([low, high], [low, high], color="0.4", linestyle="--", linewidth=1,
               label="y = x (perfect)")
     axis.errorbar(measured, predicted, yerr=std, fmt="o", markersize=4, capsize=2,
@@ -121,7 +91,7 @@ def calibration_figure(name: str, figures: Mapping[str, Any], cycle: int) -> Fig
     """Observed vs stated fraction of held-out values inside central intervals."""
     levels, inside = calibration_curve(*_held_out(figures))
     area = float(np.mean(np.abs(inside - levels)))
-    figure, axis = _figure((5.6, 5.2))
+    figure, axis = new_figure((5.6, 5.2))
     axis.plot([0, 1], [0, 1], color="0.4", linestyle="--", linewidth=1,
               label="perfect calibration")
     axis.plot(levels, inside, linewidth=1.8, label="model")
@@ -147,7 +117,7 @@ def history_figure(history: Sequence[tuple[int, Record]], properties: Sequence[s
     from matplotlib.ticker import MaxNLocator
 
     rows = max(len(properties), 1)
-    figure, axes = _figure((10, 3.2 * rows + 0.4), rows=rows, columns=2)
+    figure, axes = new_figure((10, 3.2 * rows + 0.4), rows=rows, columns=2)
     grid = np.asarray(axes).reshape(rows, 2)
     for (left, right), name in zip(grid, properties, strict=False):
         points = [(number, record[name]) for number, record in history if name in record]
@@ -185,26 +155,3 @@ def _parity_text(figures: Mapping[str, Any], unit: str | None) -> str:
                       f"R²   = {r2_text}",
                       f"in 68 % interval: {figures['coverage_68']:.0%}",
                       f"in 95 % interval: {figures['coverage_95']:.0%}"])
-
-
-def _span(values: np.ndarray) -> tuple[float, float]:
-    """Axis limits around the finite ``values`` with a 5 % margin."""
-    finite = values[np.isfinite(values)]
-    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
-    margin = 0.05 * (high - low) or 0.5 * (abs(high) or 1.0)
-    return low - margin, high + margin
-
-
-def _figure(size: tuple[float, float], rows: int = 1, columns: int = 1) -> tuple[Figure, Any]:
-    """A figure on its own Agg canvas and its axes (tight layout)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=size, layout="tight")
-    FigureCanvasAgg(figure)
-    return figure, figure.subplots(rows, columns, squeeze=rows * columns == 1)
-
-
-def _save(figure: Figure, path: Path) -> Path:
-    figure.savefig(path, dpi=DPI)
-    return path

@@ -436,7 +436,8 @@ class Store:
             {"evaluation_id": e.id, "candidate_id": c.id, "candidate": c.label, "key": c.key,
              "pool_index": c.pool_index, "status": e.status, "cycle": e.cycle,
              "attempt": e.attempt, "reason": e.reason, "error": e.error,
-             "duration_s": e.duration_s, "values": values.get(e.id or -1, {}),
+             "duration_s": e.duration_s, "finished_at": e.finished_at,
+             "values": values.get(e.id or -1, {}),
              "units": units}
             for e, c in rows
         ]
