@@ -56,7 +56,7 @@ def relevance_figure(relevance: Relevance, names: Sequence[str],
     """Per property, the ``TOP`` most relevant features as horizontal bars."""
     m = len(relevance.scores)
     shown = min(TOP, len(names))
-    figure, axes = new_figure((5.4 * m, 0.32 * shown + 1.6), columns=m)
+    figure, axes = new_figure((5.4 * m, max(0.32 * shown + 1.6, 3.2)), columns=m)
     for axis, scores, name in zip(np.ravel(axes), relevance.scores, properties,
                                   strict=False):
         order = np.argsort(-scores, kind="stable")[:shown][::-1]

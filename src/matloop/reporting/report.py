@@ -89,8 +89,8 @@ def write_report(campaign: Campaign, out: Path,
     written.append(save(progress_figure(series, objective, units.get(objective or "")),
                         out / "progress.png"))
     sections.append(Section(
-        "Progress", f"{series.label.capitalize()} after each finished evaluation, in the "
-        "order they finished. The grey band is the random initial design; the model picks "
+        "Progress", f"{series.label[0].upper()}{series.label[1:]} after each finished "
+        "evaluation, in the order they finished. The grey band is the random initial design; the model picks "
         "everything after it. Red crosses on the x-axis are failed evaluations.",
         [written[-1]]))
 
@@ -231,8 +231,9 @@ def _candidates_section(targets: TargetSet, measured: np.ndarray, Y: np.ndarray,
                               labels, predictions, units)]
     notes = []
     if targets.bounds:
-        tables.append(candidate_table(f"Hits ({len(hits)}), in the order found", targets, measured, Y,
-                                      hits[:HIT_ROWS], labels, predictions, units))
+        tables.append(candidate_table(f"Hits ({len(hits)}), in the order found", targets,
+                                      measured, Y, hits[:HIT_ROWS], labels, predictions,
+                                      units))
         if len(hits) > HIT_ROWS:
             notes.append(f"The first {HIT_ROWS} of {len(hits)} hits are listed; "
                          "`matloop export` writes them all.")

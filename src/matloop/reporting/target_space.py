@@ -120,8 +120,10 @@ def _histogram(axis: Axes, targets: TargetSet, values: np.ndarray, hits: np.ndar
                next_std: np.ndarray | None) -> None:
     name = targets.properties[0]
     measured = np.isfinite(values)
-    low, high = span(np.concatenate([values[measured], _finite_bounds(targets, 0)]))
-    edges = np.linspace(low, high, 31)
+    predicted = next_mean[:, 0] if next_mean is not None else np.zeros(0)
+    low, high = span(np.concatenate([values[measured], _finite_bounds(targets, 0),
+                                     predicted]))
+    edges = np.linspace(low, high, 31).tolist()
     axis.hist(values[measured & ~hits], bins=edges, color=MEASURED, alpha=0.7,
               label=f"measured ({int(measured.sum())})")
     if hits.any():
