@@ -12,6 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet
+from matloop.loop.space import Featurised
 from matloop.reporting.figures import save
 from matloop.reporting.page import Section, render
 from matloop.reporting.tables import Prediction, candidate_table, next_table, order_best
@@ -44,113 +46,151 @@ class NextPicks:
     score_name: str = ""
 
 
+@dataclass(frozen=True)
+class Gathered:
+    """What the sections draw from: the store's records, the measured candidates (pool
+    ``rows`` ``(n,)``, mean values ``Y`` ``(n, m)``), the featurised pool and the next picks."""
+
+    campaign: Campaign
+    targets: TargetSet
+    summary: dict[str, Any]
+    units: dict[str, str | None]
+    evaluations: list[dict[str, Any]]
+    cycles: list[Any]
+    rows: np.ndarray
+    Y: np.ndarray
+    labels: dict[int, str]
+    predictions: dict[int, Prediction]
+    space: Featurised
+    picks: NextPicks | None
+    pick_note: str | None
+
+
 def write_report(campaign: Campaign, out: Path,
                  on_step: Callable[[str], None] | None = None) -> list[Path]:
     """Write the PNGs and ``report.html`` of ``campaign`` (which must have been run) into
     ``out``; returns the paths written, the page last. ``on_step`` hears what is being
-    done (featurising, fitting, drawing)."""
-    from matloop.loop.pareto import signed_reference
+    done (featurising, ranking, drawing)."""
+    tell = on_step or (lambda _: None)
+    data = gather(campaign, tell)
+    tell("drawing")
+    out.mkdir(parents=True, exist_ok=True)
+    sections = [build(data, out) for build in (_progress_section, _target_section,
+                                              _candidate_space_section, _model_section,
+                                              _relevance_section)]
+    sections.append(_candidates_section(data))
+    page = out / REPORT
+    page.write_text(render(f"matloop report: {campaign.campaign.name}",
+                           _facts(campaign, data.summary), sections), encoding="utf-8")
+    return [image for section in sections for image in section.images] + [page]
+
+
+def gather(campaign: Campaign, tell: Callable[[str], None]) -> Gathered:
+    """Read the store, featurise the pool and find the next picks."""
     from matloop.loop.space import featurise
     from matloop.loop.summary import open_campaign, summarize
-    from matloop.reporting.candidate_space import candidate_space_figure
-    from matloop.reporting.model_quality import model_quality_plots
-    from matloop.reporting.progress import progress_figure, progress_series
-    from matloop.reporting.relevance import latest_relevance, relevance_figure
-    from matloop.reporting.target_space import target_space_figure
 
-    tell = on_step or (lambda _: None)
-    summary = summarize(campaign)
+    summary = summarize(campaign)  # first: a campaign never run is a StoreError
     store, campaign_id = open_campaign(campaign)
     targets = TargetSet.from_targets(campaign.targets)
     evaluations = store.evaluations(campaign_id)
     cycles = store.cycles(campaign_id)
-    units: dict[str, str | None] = summary["units"]
     indices, mean_values = store.training_data(campaign_id, targets.properties)
-    measured = np.asarray(indices, dtype=int)
-    Y = np.asarray(mean_values, dtype=float).reshape(len(measured), len(targets.properties))
-    labels = {e["pool_index"]: e["candidate"] for e in evaluations}
+    rows = np.asarray(indices, dtype=int)
+    Y = np.asarray(mean_values, dtype=float).reshape(len(rows), len(targets.properties))
     predictions = _predictions(cycles, evaluations)
     tell("featurising the pool")
     space = featurise(campaign)
     tell("ranking the next picks")
-    picks, pick_note = _next_picks(campaign, space, evaluations, predictions, measured)
-    out.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    sections: list[Section] = []
+    picks, pick_note = _next_picks(campaign, space, evaluations, predictions, rows)
+    return Gathered(campaign, targets, summary, summary["units"], evaluations, cycles, rows,
+                    Y, {e["pool_index"]: e["candidate"] for e in evaluations}, predictions,
+                    space, picks, pick_note)
 
-    tell("drawing")
-    raw_reference = summary.get("reference_point")
-    series = progress_series(targets, evaluations,
-                             {c.number for c in cycles if c.strategy == "initial"}, units,
-                             signed_reference(targets, raw_reference)
-                             if raw_reference else None)
+
+def _progress_section(data: Gathered, out: Path) -> Section:
+    from matloop.loop.pareto import signed_reference
+    from matloop.reporting.progress import progress_figure, progress_series
+
+    targets, raw_reference = data.targets, data.summary.get("reference_point")
+    series = progress_series(targets, data.evaluations,
+                             {c.number for c in data.cycles if c.strategy == "initial"},
+                             data.units,
+                             signed_reference(targets, raw_reference) if raw_reference
+                             else None)
     objective = targets.properties[targets.objectives[0][0]] \
         if targets.kind == "single" else None
-    written.append(save(progress_figure(series, objective, units.get(objective or "")),
-                        out / "progress.png"))
-    sections.append(Section(
+    image = save(progress_figure(series, objective, data.units.get(objective or "")),
+                 out / "progress.png")
+    return Section(
         "Progress", f"{series.label[0].upper()}{series.label[1:]} after each finished "
-        "evaluation, in the order they finished. The grey band is the random initial design; the model picks "
-        "everything after it. Red crosses on the x-axis are failed evaluations.",
-        [written[-1]]))
+        "evaluation, in the order they finished. The grey band is the random initial "
+        "design; the model picks everything after it. Red crosses on the x-axis are failed "
+        "evaluations.", [image])
 
-    next_mean = picks.mean if picks is not None else None
-    next_std = picks.std if picks is not None else None
-    written.append(save(target_space_figure(targets, Y, units, next_mean, next_std),
-                        out / "target-space.png"))
-    sections.append(Section(
+
+def _target_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.target_space import target_space_figure
+
+    picks = data.picks
+    image = save(target_space_figure(data.targets, data.Y, data.units,
+                                     picks.mean if picks else None,
+                                     picks.std if picks else None), out / "target-space.png")
+    return Section(
         "Target space", "Each measured candidate at its measured values (the mean of "
         "replicates). The green area is the target region, orange points are hits, "
         "purple rings the measured Pareto front, black stars the next picks at their "
-        "predicted values with ±1σ bars.", [written[-1]],
-        notes=[pick_note] if pick_note else []))
+        "predicted values with ±1σ bars.", [image],
+        notes=[data.pick_note] if data.pick_note else [])
 
-    failed = _failed_rows(evaluations, measured)
-    next_rows = picks.rows if picks is not None else np.zeros(0, dtype=int)
-    written.append(save(candidate_space_figure(
-        space.features, space.bounds, measured, Y, targets.properties, units, failed,
-        next_rows, picks.labels if picks is not None else [], seed=campaign.campaign.seed),
-        out / "candidate-space.png"))
-    sections.append(Section(
+
+def _candidate_space_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.candidate_space import candidate_space_figure
+
+    space, picks = data.space, data.picks
+    image = save(candidate_space_figure(
+        space.features, space.bounds, data.rows, data.Y, data.targets.properties, data.units,
+        _failed_rows(data.evaluations, data.rows),
+        picks.rows if picks else np.zeros(0, dtype=int), picks.labels if picks else [],
+        seed=data.campaign.campaign.seed), out / "candidate-space.png")
+    return Section(
         "Candidate space", f"The {len(space.features)} candidates of the pool projected on "
         f"the first two principal components of their {space.features.shape[1]} features "
         "(scaled to [0, 1] over the pool). Measured candidates are coloured by their value; "
         "red crosses failed and were never measured; black stars are the next picks.",
-        [written[-1]]))
+        [image])
 
-    quality = model_quality_plots(cycles, targets.properties, out, units)
-    written += quality
-    sections.append(Section(
+
+def _model_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.model_quality import model_quality_plots
+
+    images = model_quality_plots(data.cycles, data.targets.properties, out, data.units)
+    missing = [] if images else [
+        "No cross-validation is recorded yet: it runs every [surrogate] validate_every-th "
+        "model cycle (0 switches it off); set validate_every = 1 and run more cycles."]
+    return Section(
         "Model quality", "k-fold cross-validation of the surrogate, recorded by the "
         "latest cycle that validated: each held-out value against its prediction with ±1σ "
         "(parity), the fraction of held-out values inside the model's central intervals "
-        "against their stated level (calibration), and both over the cycles.", quality,
-        notes=list(summary["validation_warnings"]) + ([] if quality else [
-            "No cross-validation is recorded yet: it runs every [surrogate] "
-            "validate_every-th model cycle (0 switches it off); set validate_every = 1 "
-            "and run more cycles."])))
+        "against their stated level (calibration), and both over the cycles.", images,
+        notes=list(data.summary["validation_warnings"]) + missing)
 
-    relevance = latest_relevance(cycles, len(space.names))
-    if relevance is not None:
-        written.append(save(relevance_figure(relevance, space.names, targets.properties),
-                            out / "relevance.png"))
-    sections.append(Section(
-        "What drives the model", "The features the latest fitted model relies on most, "
-        "per property: for a GP the inverse length scale of each scaled feature (larger: "
-        "the property changes faster along it), for the forest its impurity importance.",
-        [written[-1]] if relevance is not None else [],
-        notes=[] if relevance is not None else [
-            f"The latest model ({campaign.surrogate.kind}) records no feature relevance "
+
+def _relevance_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.relevance import latest_relevance, relevance_figure
+
+    intro = ("The features the latest fitted model relies on most, per property: for a GP "
+             "the inverse length scale of each scaled feature (larger: the property changes "
+             "faster along it), for the forest its impurity importance.")
+    relevance = latest_relevance(data.cycles, len(data.space.names))
+    if relevance is None:
+        return Section("What drives the model", intro, notes=[
+            f"The latest model ({data.campaign.surrogate.kind}) records no feature relevance "
             "(the neural ensemble has none; a campaign with no model cycle yet has no "
-            "model)."]))
-
-    sections.append(_candidates_section(targets, measured, Y, labels, predictions, units,
-                                        picks))
-    page = out / REPORT
-    page.write_text(render(f"matloop report: {campaign.campaign.name}",
-                           _facts(campaign, summary), sections), encoding="utf-8")
-    written.append(page)
-    return written
+            "model)."])
+    image = save(relevance_figure(relevance, data.space.names, data.targets.properties),
+                 out / "relevance.png")
+    return Section("What drives the model", intro, [image])
 
 
 def _predictions(cycles: Sequence[Any], evaluations: Sequence[dict[str, Any]]
@@ -176,7 +216,7 @@ def _predictions(cycles: Sequence[Any], evaluations: Sequence[dict[str, Any]]
     return out
 
 
-def _next_picks(campaign: Campaign, space: Any, evaluations: Sequence[dict[str, Any]],
+def _next_picks(campaign: Campaign, space: Featurised, evaluations: Sequence[dict[str, Any]],
                 predictions: dict[int, Prediction], measured: np.ndarray
                 ) -> tuple[NextPicks | None, str | None]:
     """The evaluations in flight or awaiting lab results, with what the model predicted
@@ -218,28 +258,27 @@ def _failed_rows(evaluations: Sequence[dict[str, Any]], measured: np.ndarray) ->
     return np.array(sorted(failed - set(measured.tolist())), dtype=int)
 
 
-def _candidates_section(targets: TargetSet, measured: np.ndarray, Y: np.ndarray,
-                        labels: dict[int, str], predictions: dict[int, Prediction],
-                        units: dict[str, str | None], picks: NextPicks | None) -> Section:
+def _candidates_section(data: Gathered) -> Section:
+    targets, Y, picks = data.targets, data.Y, data.picks
     order = order_best(targets, Y)
     hits = np.flatnonzero(targets.hits(Y))
-    found = [predictions[int(measured[i])].cycle if int(measured[i]) in predictions else -1
-             for i in hits]
+    found = [data.predictions[int(data.rows[i])].cycle
+             if int(data.rows[i]) in data.predictions else -1 for i in hits]
     hits = hits[np.argsort(found, kind="stable")]  # in the order they were found
-    tables = [candidate_table(f"Best measured candidates (top {min(BEST_ROWS, len(order))} "
-                              f"of {len(order)})", targets, measured, Y, order[:BEST_ROWS],
-                              labels, predictions, units)]
+    table = partial(candidate_table, targets=targets, rows=data.rows, Y=Y, labels=data.labels,
+                    predictions=data.predictions, units=data.units)
+    tables = [table(f"Best measured candidates (top {min(BEST_ROWS, len(order))} of "
+                    f"{len(order)})", order=order[:BEST_ROWS])]
     notes = []
     if targets.bounds:
-        tables.append(candidate_table(f"Hits ({len(hits)}), in the order found", targets,
-                                      measured, Y, hits[:HIT_ROWS], labels, predictions,
-                                      units))
+        tables.append(table(f"Hits ({len(hits)}), in the order found", order=hits[:HIT_ROWS]))
         if len(hits) > HIT_ROWS:
             notes.append(f"The first {HIT_ROWS} of {len(hits)} hits are listed; "
                          "`matloop export` writes them all.")
     if picks is not None:
         tables.append(next_table(f"Next picks ({picks.source})", targets, picks.labels,
-                                 picks.mean, picks.std, units, picks.score, picks.score_name))
+                                 picks.mean, picks.std, data.units, picks.score,
+                                 picks.score_name))
     return Section(
         "Candidates", "Measured values against what the model predicted (± 1σ) when it "
         "picked each candidate; random picks of the initial design have no prediction.",
