@@ -62,3 +62,27 @@ def test_a_resumed_run_is_timed_from_its_own_start() -> None:
                                                 (185, "3m05s"), (7620, "2h07m")])
 def test_durations_read_like_a_clock(seconds: float, shown: str) -> None:
     assert _duration(seconds) == shown
+
+
+def test_on_a_terminal_the_bar_shows_counters_pace_and_time_left(
+        capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live bar (rich) as a terminal would receive it, after its last refresh."""
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", "200")
+    clock = Clock()
+    with progress_reporter(10, quiet=False, clock=clock) as report:
+        report(event(0, 0, in_flight=2))
+        clock.now += 4
+        report(event(1, 2, in_flight=2))
+        clock.now += 6
+        report(Progress(cycle=2, finished=4, failed=1, budget=10, best=4.5, hits=3,
+                        message="m", in_flight=2))
+    import re
+
+    plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", capsys.readouterr().err)
+    shown = [line for line in plain.splitlines() if line.strip()][-1]
+    for part in ("cycle 2", "4/10", "failed 1", "in flight 2", "best 4.5", "hits 3",
+                 "2.5 s/eval", "5 s/cycle", "15 s left"):
+        assert part in shown, (part, shown)

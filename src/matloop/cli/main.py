@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import signal
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -52,7 +53,10 @@ def _handled(command: F) -> F:
         ctx = kwargs["ctx"]
         debug = bool((ctx.obj or {}).get("debug"))
         try:
-            return command(*args, **kwargs)
+            with warnings.catch_warnings():
+                if not debug:  # GPyTorch's note that it stabilised a Cholesky factor
+                    warnings.filterwarnings("ignore", "A not p.d., added jitter")
+                return command(*args, **kwargs)
         except MatloopError as exc:
             if debug:
                 raise

@@ -10,9 +10,10 @@ from typing import Any
 
 
 @contextmanager
-def terminal_bar(label: str, fields: str) -> Iterator[Any]:
+def terminal_bar(label: str, fields: str, eta: bool = True) -> Iterator[Any]:
     """A rich progress bar on stderr: ``label``, the bar, done/total, ``fields`` (rich
-    templates over ``task.fields``), elapsed time and ETA."""
+    templates over ``task.fields``), elapsed time and (with ``eta``) rich's estimate of the
+    time left."""
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -23,9 +24,9 @@ def terminal_bar(label: str, fields: str) -> Iterator[Any]:
         TimeRemainingColumn,
     )
 
-    with Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(fields),
-                  TimeElapsedColumn(), TimeRemainingColumn(),
-                  console=Console(stderr=True)) as bar:
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(fields),
+               TimeElapsedColumn(), *([TimeRemainingColumn()] if eta else [])]
+    with Progress(*columns, console=Console(stderr=True)) as bar:
         yield bar
 
 
@@ -119,21 +120,27 @@ def progress_reporter(budget: int, quiet: bool,
         yield line
         return
     with terminal_bar("cycle {task.fields[cycle]}", "failed {task.fields[failed]}  "
-                      "in flight {task.fields[in_flight]}  best {task.fields[best]}  "
-                      "hits {task.fields[hits]}  {task.fields[pace]}") as bar:
-        task = bar.add_task("run", total=budget, cycle="-", failed=0, in_flight=0, best="-",
-                            hits=0, pace="")
+                      "in flight {task.fields[in_flight]}  {task.fields[score]}  "
+                      "{task.fields[pace]}", eta=False) as bar:
+        task = bar.add_task("run", total=budget, cycle="-", failed=0, in_flight=0, score="",
+                            pace="")
 
         def update(event: Any) -> None:
             pace.update(event)
-            best = "-" if event.best is None else f"{event.best:.6g}"
-            if event.hypervolume is not None:
-                best = f"HV {event.hypervolume:.4g}"
-            per = [f"{_duration(t)}/{unit}" for t, unit in
-                   ((pace.per_evaluation, "eval"), (pace.per_cycle, "cycle")) if t is not None]
             bar.update(task, completed=event.finished, cycle=max(pace.cycles),
-                       failed=event.failed,
-                       in_flight=event.in_flight, best=best,
-                       hits="-" if event.hits is None else event.hits, pace=", ".join(per))
+                       failed=event.failed, in_flight=event.in_flight, score=_score(event),
+                       pace=pace.describe())
 
         yield update
+
+
+def _score(event: Any) -> str:
+    """``best 4.5  hits 3``, ``HV 0.41`` or ``hits 3``: what the campaign has found."""
+    parts = []
+    if event.hypervolume is not None:
+        parts.append(f"HV {event.hypervolume:.4g}")
+    elif event.best is not None:
+        parts.append(f"best {event.best:.6g}")
+    if event.hits is not None:
+        parts.append(f"hits {event.hits}")
+    return "  ".join(parts)
