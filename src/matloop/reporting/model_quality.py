@@ -136,7 +136,9 @@ def history_figure(history: Sequence[tuple[int, Record]], properties: Sequence[s
         right.legend(loc="lower right", fontsize="small")
         for axis in (left, right):
             axis.set_xlabel("cycle")
-            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+            if cycles:  # whole cycles at the ends, even for a single point
+                axis.set_xlim(min(cycles) - 0.5, max(cycles) + 0.5)
             axis.grid(alpha=0.3)
     figure.suptitle("Cross-validation of the surrogate over the campaign")
     return figure
