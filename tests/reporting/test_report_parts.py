@@ -455,7 +455,7 @@ def test_project_fits_on_a_sample_of_a_large_pool(monkeypatch: pytest.MonkeyPatc
 def test_candidate_space_figure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, m: int,
                                 with_next: bool) -> None:
     """One panel per property with a colour bar; NaN values not coloured; the pool
-    sampled when larger than ``SAMPLE``; the first next picks named on the first panel."""
+    sampled when larger than ``SAMPLE``; the next picks numbered on every panel."""
     monkeypatch.setattr(candidate_space, "SAMPLE", 100)
     rng = np.random.default_rng(m)
     features = rng.uniform(size=(300, 3))
@@ -466,10 +466,9 @@ def test_candidate_space_figure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
     Y[4, m - 1] = np.nan
     failed = np.array([10, 11])
     next_rows = np.arange(12, 19) if with_next else np.zeros(0, dtype=int)
-    next_labels = [f"n{k}" for k in range(len(next_rows))]
     names = ["strength", "density", "gap"][:m]
     figure = candidate_space_figure(features, bounds, measured, Y, names, {"density": "g/cm3"},
-                                    failed, next_rows, next_labels)
+                                    failed, next_rows)
     panels = [axis for axis in figure.axes if axis.get_title()]
     assert [axis.get_title() for axis in panels] == names
     assert len(figure.axes) == 2 * m  # one colour bar per panel
@@ -479,9 +478,9 @@ def test_candidate_space_figure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         assert f"not measured ({unmeasured}, 100 shown)" in legend
         assert f"measured ({int(np.isfinite(Y[:, j]).sum())})" in legend
         assert "failed (2)" in legend
-        assert ("next picks" in legend) == with_next
-        named = [t.get_text() for t in axis.texts]
-        assert named == (next_labels[:5] if with_next and j == 0 else [])
+        assert ("next picks (numbered as in the table)" in legend) == with_next
+        numbers = [t.get_text() for t in axis.texts]
+        assert numbers == [str(k) for k in range(1, len(next_rows) + 1)]
     if m >= 2:
         assert any(axis.get_ylabel() == "density (g/cm3)" for axis in figure.axes)
     path = save(figure, tmp_path / f"candidates-{m}-{with_next}.png")

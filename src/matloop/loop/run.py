@@ -66,7 +66,8 @@ class RunResult:
 ProgressCallback = Callable[[Progress], None]
 
 
-def _numerical_failures() -> tuple[type[Exception], ...]:
+def numerical_failures() -> tuple[type[Exception], ...]:
+    """The errors of a GP that cannot be fitted or scored on the data at hand."""
     from botorch.exceptions.errors import ModelFittingError
     from linear_operator.utils.errors import NotPSDError
 
@@ -345,7 +346,7 @@ class _Runner:
         q = min(loop.batch_size, remaining)
         try:
             return self._model_based(indices, values, available, q, cycle, pending)
-        except _numerical_failures() as exc:  # a random cycle beats a crash
+        except numerical_failures() as exc:  # a random cycle beats a crash
             strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
             return _Choice(strategy, self._random(available, q, cycle))
 

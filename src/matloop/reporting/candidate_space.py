@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
 SAMPLE = 20_000
 MAX_PANELS = 3
-LABELLED = 5  # next picks named on the plot
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,11 @@ def project(features: np.ndarray, bounds: np.ndarray, rows: np.ndarray, seed: in
 def candidate_space_figure(features: np.ndarray, bounds: np.ndarray, measured: np.ndarray,
                            Y: np.ndarray, properties: Sequence[str],
                            units: Mapping[str, str | None], failed: np.ndarray,
-                           next_rows: np.ndarray, next_labels: Sequence[str],
-                           seed: int = 0) -> Figure:
+                           next_rows: np.ndarray, seed: int = 0) -> Figure:
     """One panel per property (at most three): the unmeasured pool in grey, measured
     candidates (pool ``measured`` rows ``(n,)``, values ``Y`` ``(n, m)``) coloured by the
-    property, ``failed`` rows as red crosses, ``next_rows`` as black stars."""
+    property, ``failed`` rows as red crosses, ``next_rows`` as black stars numbered 1, 2, ...
+    in their order (as in the report's table of next picks)."""
     unmeasured = np.setdiff1d(np.arange(len(features)),
                               np.concatenate([measured, failed, next_rows]).astype(int))
     rng = np.random.default_rng(seed)
@@ -87,11 +86,11 @@ def candidate_space_figure(features: np.ndarray, bounds: np.ndarray, measured: n
                          label=f"failed ({len(failed_xy)})", zorder=4)
         if len(next_xy):
             axis.scatter(next_xy[:, 0], next_xy[:, 1], marker="*", color=NEXT, s=160,
-                         edgecolor="white", linewidth=0.6, label="next picks", zorder=5)
-            named = LABELLED if axis is np.ravel(axes)[0] else 0
-            for (x, y), label in list(zip(next_xy, next_labels, strict=True))[:named]:
-                axis.annotate(label, (x, y), textcoords="offset points", xytext=(6, 4),
-                              fontsize="x-small")
+                         edgecolor="white", linewidth=0.6,
+                         label="next picks (numbered as in the table)", zorder=5)
+            for number, (x, y) in enumerate(next_xy, start=1):
+                axis.annotate(str(number), (x, y), textcoords="offset points", xytext=(5, 3),
+                              fontsize="x-small", fontweight="bold")
         axis.set_xlabel(f"PC1 ({projection.explained[0]:.0%} of variance)")
         axis.set_ylabel(f"PC2 ({projection.explained[1]:.0%} of variance)")
         axis.set_title(properties[j])

@@ -151,13 +151,14 @@ def _candidate_space_section(data: Gathered, out: Path) -> Section:
     image = save(candidate_space_figure(
         space.features, space.bounds, data.rows, data.Y, data.targets.properties, data.units,
         _failed_rows(data.evaluations, data.rows),
-        picks.rows if picks else np.zeros(0, dtype=int), picks.labels if picks else [],
-        seed=data.campaign.campaign.seed), out / "candidate-space.png")
+        picks.rows if picks else np.zeros(0, dtype=int), seed=data.campaign.campaign.seed),
+        out / "candidate-space.png")
     return Section(
         "Candidate space", f"The {len(space.features)} candidates of the pool projected on "
         f"the first two principal components of their {space.features.shape[1]} features "
         "(scaled to [0, 1] over the pool). Measured candidates are coloured by their value; "
-        "red crosses failed and were never measured; black stars are the next picks.",
+        "red crosses failed and were never measured; black stars are the next picks, "
+        "numbered as in the table of next picks below.",
         [image])
 
 
@@ -224,20 +225,21 @@ def _next_picks(campaign: Campaign, space: Featurised, evaluations: Sequence[dic
     fitted now (``matloop.loop.predict.rank``). The note says why there are none."""
     from matloop.errors import StoreError
     from matloop.loop.predict import rank
-    from matloop.loop.run import _numerical_failures
+    from matloop.loop.run import numerical_failures
 
     waiting = [e for e in evaluations if e["status"] in ("proposed", "running", "awaiting")]
     if waiting:
         rows = np.array(list(dict.fromkeys(e["pool_index"] for e in waiting)), dtype=int)
         labels = {e["pool_index"]: e["candidate"] for e in waiting}
         known = [predictions.get(int(r)) for r in rows]
-        with_model = all(p is not None and p.mean is not None for p in known)
+        means = [p.mean for p in known if p is not None and p.mean is not None]
+        stds = [p.std for p in known if p is not None and p.std is not None]
+        with_model = len(means) == len(stds) == len(rows)
         source = ("awaiting lab results" if any(e["status"] == "awaiting" for e in waiting)
-                  else "in flight")
+                  else "proposed, not finished yet")
         return NextPicks(rows, [labels[int(r)] for r in rows],
-                         np.stack([p.mean for p in known]) if with_model else None,  # type: ignore[union-attr,misc]
-                         np.stack([p.std for p in known]) if with_model else None,  # type: ignore[union-attr,misc]
-                         source), None
+                         np.stack(means) if with_model else None,
+                         np.stack(stds) if with_model else None, source), None
     if len(measured) >= len(space.features):
         return None, "Every candidate of the pool has been measured: there is no next pick."
     top = min(max(campaign.loop.batch_size, 3), NEXT_ROWS)
@@ -245,7 +247,7 @@ def _next_picks(campaign: Campaign, space: Featurised, evaluations: Sequence[dic
         ranking = rank(campaign, top=top, space=space)
     except StoreError as exc:
         return None, f"No next picks are shown: {exc}."
-    except _numerical_failures() as exc:
+    except numerical_failures() as exc:
         return None, f"No next picks are shown: the model could not be fitted ({exc})."
     return NextPicks(ranking.rows, ranking.labels, ranking.mean, ranking.std,
                      f"top {len(ranking.rows)} unmeasured by {ranking.score_name}",
@@ -296,7 +298,7 @@ def _facts(campaign: Campaign, summary: dict[str, Any]) -> list[tuple[str, str]]
              ("Evaluations", done),
              ("Cycles", str(summary["cycles"])),
              ("Surrogate", f"{campaign.surrogate.kind}, acquisition "
-                           f"{campaign.loop.acquisition}"),
+                           f"{campaign.loop.acquisition}" + _last_strategy(summary)),
              ("Database", summary["database"]),
              ("Stopped because", summary["stop_reason"] or "not stopped yet")]
     if summary["hits"] is not None:
@@ -310,3 +312,9 @@ def _facts(campaign: Campaign, summary: dict[str, Any]) -> list[tuple[str, str]]
                          f"({len(summary['pareto_candidates'])} on the Pareto front)"))
     facts.append(("Generated", datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")))
     return facts
+
+
+def _last_strategy(summary: dict[str, Any]) -> str:
+    """`` (last cycle: logei)`` when the last cycle's strategy says more than the file."""
+    last = summary["last_cycle"]
+    return "" if last is None else f" (last cycle: {last['strategy']})"
