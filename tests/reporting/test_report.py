@@ -276,6 +276,7 @@ def test_headless_chromium_loads_the_page_with_every_image(
     checked = tmp_path / "checked.html"
     checked.write_text(page.replace("</body>", CHECK_IMAGES + "</body>"), encoding="utf-8")
     done = subprocess.run([binary, "--headless", "--no-sandbox", "--disable-gpu",
+                           "--disable-dev-shm-usage",
                            "--virtual-time-budget=10000", "--dump-dom", checked.as_uri()],
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
@@ -287,3 +288,18 @@ def test_headless_chromium_loads_the_page_with_every_image(
     sizes = {p.stem: png_size(p) for p in pngs}
     for alt, complete, width, height in images:
         assert complete and (width, height) == sizes[alt], (alt, width, height)
+
+
+def test_report_refuses_a_pool_that_changed_since_the_campaign_started(tmp_path: Path
+                                                                        ) -> None:
+    """Features are looked up by stored pool row: a reordered table would put every
+    measured candidate at another candidate's features."""
+    path = write_campaign(tmp_path, TARGETS["single"], failures=False)
+    run(load(path))
+    grid = tmp_path / "grid.csv"
+    header, *rows = grid.read_text().splitlines()
+    grid.write_text("\n".join([header, *reversed(rows)]) + "\n")
+    done = runner.invoke(app, ["report", str(path)])
+    assert done.exit_code == 4, done.output
+    assert "the candidate pool changed" in done.stderr and "Traceback" not in done.output
+    assert not (tmp_path / "alloy-report").exists()

@@ -3,7 +3,7 @@ appended to the pool, after its own rows, whenever a campaign is prepared.
 
 The choice: an outside candidate gets ``pool_index = len(pool) + j`` where j counts the
 outside candidates imported before it, so the extended pool is the same on every run and
-``_check_pool_unchanged`` checks them like any other row. The base pool must not change
+``check_pool_unchanged`` checks them like any other row. The base pool must not change
 (the same rule as for every campaign).
 """
 

@@ -52,12 +52,13 @@ def rank(campaign: Campaign, top: int | None = None, space: Featurised | None = 
     ``space``: the campaign's featurised pool when the caller has built it already."""
     from matloop.loop.acquisition import derive, scores
     from matloop.loop.pareto import stored_reference
-    from matloop.loop.run import feasibility_classifier
+    from matloop.loop.run import check_pool_unchanged, feasibility_classifier
     from matloop.loop.space import featurise
     from matloop.surrogates import make_surrogate
 
     prepared = space if space is not None else featurise(campaign)
     store, campaign_id = open_campaign(campaign)
+    check_pool_unchanged(store, campaign_id, prepared.pool)
     targets = TargetSet.from_targets(campaign.targets)
     indices, values = store.training_data(campaign_id, targets.properties)
     Y = np.asarray(values, dtype=float).reshape(len(indices), len(targets.properties))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
+from matloop.campaigns.spaces import Pool
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ExecutorLost, OracleFailing, StoreError
 from matloop.loop.acquisition import derive
@@ -90,6 +91,15 @@ def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
     rows = [index for index, _ in labelled]
     return FeasibilityClassifier(prepared.bounds, seed=seed).fit(prepared.features[rows],
                                                                  succeeded)
+
+
+def check_pool_unchanged(store: Store, campaign_id: int, pool: Pool) -> None:
+    """Raise ``StoreError`` unless every stored candidate is still the same row of ``pool``."""
+    for key, index in store.tried_pool_indices(campaign_id).items():
+        if index >= len(pool) or pool.key(index) != key:
+            raise StoreError(f"the candidate pool changed since this campaign was "
+                             f"started (candidate {key!r} is no longer row {index}); "
+                             "use a new campaign name or --db")
 
 
 def prepare(campaign: Campaign) -> Prepared:
@@ -662,8 +672,4 @@ class _Runner:
                                   counts["proposed"] + counts["running"]))
 
     def _check_pool_unchanged(self) -> None:
-        for key, index in self.store.tried_pool_indices(self.id).items():
-            if index >= len(self.p.pool) or self.p.pool.key(index) != key:
-                raise StoreError(f"the candidate pool changed since this campaign was "
-                                 f"started (candidate {key!r} is no longer row {index}); "
-                                 "use a new campaign name or --db")
+        check_pool_unchanged(self.store, self.id, self.p.pool)

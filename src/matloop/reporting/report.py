@@ -87,6 +87,7 @@ def write_report(campaign: Campaign, out: Path,
 
 def gather(campaign: Campaign, tell: Callable[[str], None]) -> Gathered:
     """Read the store, featurise the pool and find the next picks."""
+    from matloop.loop.run import check_pool_unchanged
     from matloop.loop.space import featurise
     from matloop.loop.summary import open_campaign, summarize
 
@@ -101,6 +102,7 @@ def gather(campaign: Campaign, tell: Callable[[str], None]) -> Gathered:
     predictions = _predictions(cycles, evaluations)
     tell("featurising the pool")
     space = featurise(campaign)
+    check_pool_unchanged(store, campaign_id, space.pool)
     tell("ranking the next picks")
     picks, pick_note = _next_picks(campaign, space, evaluations, predictions, rows)
     return Gathered(campaign, targets, summary, summary["units"], evaluations, cycles, rows,
