@@ -234,7 +234,7 @@ def test_report_without_cross_validation_still_writes_the_page_and_says_why(
         done.stdout.strip().endswith("alloy-report/report.html")
     assert not list(folder.glob("parity-*.png"))
     page = (folder / "report.html").read_text(encoding="utf-8")
-    assert "No cross-validation is recorded yet" in page and "validate_every" in page
+    assert "Cross-validation is switched off ([surrogate] validate_every = 0)" in page
 
 
 def test_report_of_a_campaign_never_run_is_one_clear_error(tmp_path: Path) -> None:
@@ -303,3 +303,21 @@ def test_report_refuses_a_pool_that_changed_since_the_campaign_started(tmp_path:
     assert done.exit_code == 4, done.output
     assert "the candidate pool changed" in done.stderr and "Traceback" not in done.output
     assert not (tmp_path / "alloy-report").exists()
+
+
+def test_a_campaign_where_everything_failed_still_gets_its_page(tmp_path: Path) -> None:
+    """No measured value at all: every plot is still drawn, and each empty part says why."""
+    path = write_campaign(tmp_path, TARGETS["multi"], failures=True)
+    (tmp_path / "alloy.py").write_text("def measure(x, y):\n    raise RuntimeError('no')\n")
+    path.write_text(path.read_text().replace("budget = 12", "budget = 8"))
+    run(load(path))
+    done = runner.invoke(app, ["report", str(path), "--quiet"])
+    assert done.exit_code == 0, done.output
+    folder = tmp_path / "alloy-report"
+    assert {p.name for p in folder.glob("*.png")} == {"progress.png", "target-space.png",
+                                                      "candidate-space.png"}
+    page = (folder / "report.html").read_text(encoding="utf-8")
+    assert "0 succeeded, 8 failed (8 error), 0 pending" in page
+    assert "0 model cycles have run" in page
+    assert "No model has been fitted yet" in page
+    assert "No next picks are shown: ranking needs at least two measured values" in page

@@ -168,9 +168,16 @@ def _model_section(data: Gathered, out: Path) -> Section:
     from matloop.reporting.model_quality import model_quality_plots
 
     images = model_quality_plots(data.cycles, data.targets.properties, out, data.units)
-    missing = [] if images else [
-        "No cross-validation is recorded yet: it runs every [surrogate] validate_every-th "
-        "model cycle (0 switches it off); set validate_every = 1 and run more cycles."]
+    every = data.campaign.surrogate.validate_every
+    if images:
+        missing = []
+    elif not every:
+        missing = ["Cross-validation is switched off ([surrogate] validate_every = 0): set "
+                   "it to 1 (every model cycle) or more and run more cycles."]
+    else:
+        missing = [f"No cross-validation is recorded yet: it runs at the model cycles "
+                   f"whose number is a multiple of [surrogate] validate_every = {every}, "
+                   f"and {_model_cycles(data.cycles)} model cycles have run."]
     return Section(
         "Model quality", "k-fold cross-validation of the surrogate, recorded by the "
         "latest cycle that validated: each held-out value against its prediction with ±1σ "
@@ -187,10 +194,11 @@ def _relevance_section(data: Gathered, out: Path) -> Section:
              "faster along it), for the forest its impurity importance.")
     relevance = latest_relevance(data.cycles, len(data.space.names))
     if relevance is None:
-        return Section("What drives the model", intro, notes=[
-            f"The latest model ({data.campaign.surrogate.kind}) records no feature relevance "
-            "(the neural ensemble has none; a campaign with no model cycle yet has no "
-            "model)."])
+        why = ("No model has been fitted yet (the campaign is still in its random initial "
+               "design)." if not _model_cycles(data.cycles) else
+               f"The latest model ({data.campaign.surrogate.kind}) records no feature "
+               "relevance: the neural ensemble has none.")
+        return Section("What drives the model", intro, notes=[why])
     image = save(relevance_figure(relevance, data.space.names, data.targets.properties),
                  out / "relevance.png")
     return Section("What drives the model", intro, [image])
@@ -254,6 +262,11 @@ def _next_picks(campaign: Campaign, space: Featurised, evaluations: Sequence[dic
     return NextPicks(ranking.rows, ranking.labels, ranking.mean, ranking.std,
                      f"top {len(ranking.rows)} unmeasured by {ranking.score_name}",
                      ranking.score, ranking.score_name), None
+
+
+def _model_cycles(cycles: Sequence[Any]) -> int:
+    """How many cycles fitted a model (they record its hyperparameters)."""
+    return sum(1 for c in cycles if json.loads(c.hyperparameters or "{}"))
 
 
 def _failed_rows(evaluations: Sequence[dict[str, Any]], measured: np.ndarray) -> np.ndarray:
