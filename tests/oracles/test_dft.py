@@ -248,3 +248,55 @@ def test_espresso_input_asks_for_stress_and_forces() -> None:
     assert _with_stress_and_forces({"control": {"tstress": False}})["control"] == {
         "tstress": False, "tprnfor": True}
 
+
+
+ESPRESSO_CAMPAIGN = """\
+[campaign]
+name = "al-qe"
+
+[space]
+kind = "substitution"
+prototypes = ["prototypes/fcc.cif"]
+substitutions = { Cu = ["Al", "Cu"] }
+
+[[targets]]
+property = "energy_per_atom"
+unit = "eV/atom"
+goal = "minimize"
+
+[oracle]
+kind = "ase"
+calculator = "espresso"
+recipe = "energy"
+
+[oracle.parameters]
+pw = "/nowhere/pw.x"
+EXECUTOR
+[loop]
+initial = 2
+budget = 2
+"""
+
+
+def test_validate_names_a_missing_pw_x_before_anything_runs(tmp_path: Path) -> None:
+    """Locally, a pw.x that is not there is a config error of `validate` and `run` (not a
+    failed evaluation per candidate); on a Dask cluster the workers' PATH decides."""
+    from typer.testing import CliRunner
+
+    from matloop.cli.main import app
+
+    shutil.copytree(PROTOTYPES, tmp_path / "prototypes")
+    path = tmp_path / "al-qe.toml"
+    path.write_text(ESPRESSO_CAMPAIGN.replace("EXECUTOR", ""))
+    runner = CliRunner()
+    for command in ("validate", "run"):
+        done = runner.invoke(app, [command, str(path)])
+        assert done.exit_code == 2, done.output
+        assert "'/nowhere/pw.x' is not found" in done.stderr, done.stderr
+        assert "Traceback" not in done.output
+    assert not (tmp_path / "al-qe.db").exists()
+    pytest.importorskip("distributed")
+    path.write_text(ESPRESSO_CAMPAIGN.replace(
+        "EXECUTOR", '\n[executor]\nkind = "dask"\naddress = "tcp://127.0.0.1:1"\n'))
+    done = runner.invoke(app, ["validate", str(path)])
+    assert "pw.x" not in done.output, done.output

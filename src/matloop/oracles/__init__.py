@@ -44,9 +44,13 @@ def _ase(campaign: Campaign) -> Oracle:
         from matloop.oracles.ase import AseStructureOracle
 
         try:
-            oracle = AseStructureOracle.from_config(campaign.oracle, campaign.scratch_dir)
+            structure_oracle = AseStructureOracle.from_config(campaign.oracle,
+                                                              campaign.scratch_dir)
         except ValueError as exc:
             raise ConfigError(f"oracle: {exc}") from None
+        if campaign.executor.kind == "local":  # a cluster's workers may have pw.x, we not
+            structure_oracle.check_program()
+        oracle = structure_oracle
         what = f"ase recipe '{campaign.oracle.recipe}'"
     unknown = [p for p in campaign.properties if p not in oracle.properties]
     if unknown:

@@ -127,6 +127,26 @@ class AseStructureOracle:
                               f"package {module.split('.')[0]!r}, which is not installed "
                               f"(pip install {module.split('.')[0]})")
 
+    def check_program(self) -> None:
+        """``ConfigError`` when the calculator runs a program (``espresso``: pw.x) that is
+        not found here; only meaningful where the evaluations run (local workers)."""
+        import shutil
+
+        from matloop.errors import ConfigError
+        from matloop.oracles.calculators import espresso_command
+
+        if self.calculator != "espresso":
+            return
+        try:
+            _, program = espresso_command(self.parameters)
+        except ValueError as exc:  # unbalanced quotes in 'command'
+            raise ConfigError(f"oracle.parameters.command: {exc}") from None
+        if shutil.which(program) is None:
+            raise ConfigError(f"oracle.calculator: 'espresso' runs Quantum ESPRESSO's pw.x, "
+                              f"but {program!r} is not found (apt-get install "
+                              "quantum-espresso, or set oracle.parameters 'pw' or "
+                              "'command' to pw.x's path)")
+
     def evaluate(self, candidate: Candidate) -> Outcome:
         """Run the recipe on ``candidate``; failures come back as ``Outcome.failure``."""
         from matloop.oracles.ase_emt import _single_threaded_blas

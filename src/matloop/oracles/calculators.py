@@ -130,10 +130,9 @@ def _espresso(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
 
     kwargs = dict(parameters)
     pseudo_dir = str(kwargs.pop("pseudo_dir", DEFAULT_PSEUDO_DIR))
-    pw = str(kwargs.pop("pw", "pw.x"))
-    command = str(kwargs.pop("command", shlex.quote(pw)))
-    program = next((word for word in shlex.split(command) if word.endswith("pw.x")),
-                   shlex.split(command)[0] if command.strip() else pw)
+    command, program = espresso_command(kwargs)
+    kwargs.pop("pw", None)
+    kwargs.pop("command", None)
     if shutil.which(program) is None:
         raise MissingCalculatorPackage(
             "espresso", f"Quantum ESPRESSO's pw.x (looked for {program!r})",
@@ -141,6 +140,17 @@ def _espresso(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
     kwargs["input_data"] = _with_stress_and_forces(kwargs.get("input_data") or {})
     profile = EspressoProfile(command=command, pseudo_dir=pseudo_dir)
     return Espresso(profile=profile, directory=str(directory), **kwargs)
+
+
+def espresso_command(parameters: Mapping[str, Any]) -> tuple[str, str]:
+    """The command line that runs pw.x (``command``, else ``pw``, else ``pw.x``) and the
+    program in it to look for on ``PATH`` (the word ending in ``pw.x``, else the first)."""
+    pw = str(parameters.get("pw", "pw.x"))
+    command = str(parameters.get("command", shlex.quote(pw)))
+    words = shlex.split(command)
+    program = next((word for word in words if word.endswith("pw.x")),
+                   words[0] if words else pw)
+    return command, program
 
 
 def _with_stress_and_forces(input_data: Mapping[str, Any]) -> dict[str, Any]:
