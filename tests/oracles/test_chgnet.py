@@ -7,9 +7,7 @@ weights ship inside the package; nothing is downloaded.
 
 from __future__ import annotations
 
-import contextlib
 import csv
-import io
 import json
 import sqlite3
 import subprocess
@@ -55,8 +53,16 @@ def mp_rows() -> dict[str, dict[str, str]]:
 
 
 def chgnet(directory: Path) -> object:
-    with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet will run on cpu"
-        return make_calculator("chgnet", {}, directory)
+    return make_calculator("chgnet", {}, directory)
+
+
+def test_making_the_calculator_prints_nothing(tmp_path: Path,
+                                              capfd: pytest.CaptureFixture[str]) -> None:
+    """CHGNet announces itself on stdout ("CHGNet v0.3.0 initialized ...", "CHGNet will
+    run on cpu") once per worker; matloop keeps that off the user's terminal."""
+    make_calculator("chgnet", {}, tmp_path)
+    printed = capfd.readouterr()
+    assert "CHGNet" not in printed.out and "CHGNet" not in printed.err, printed
 
 
 def test_energy_of_copper_is_on_the_dft_scale(tmp_path: Path) -> None:

@@ -44,8 +44,10 @@ The packages are imported only when a calculator is made.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import inspect
+import io
 import shlex
 import shutil
 from collections.abc import Callable, Mapping
@@ -105,7 +107,8 @@ def _chgnet(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
         from chgnet.model.dynamics import CHGNetCalculator
     except ModuleNotFoundError as exc:
         raise _missing("chgnet", exc, "chgnet", "pip install chgnet") from exc
-    calculator: BaseCalculator = CHGNetCalculator(**parameters)
+    with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet v0.3.0 initialized ...", per worker
+        calculator: BaseCalculator = CHGNetCalculator(**parameters)
     return calculator
 
 
