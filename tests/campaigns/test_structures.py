@@ -11,15 +11,9 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
-from matloop.campaigns.structures import (
-    PACKING_FRACTION,
-    StructureSet,
-    deduplicate,
-    load_structures,
-    spacegroup_number,
-    structure_hash,
-    substitute,
-)
+from matloop.campaigns.structures import StructureSet, load_structures
+from matloop.campaigns.substitution import PACKING_FRACTION, substitute
+from matloop.campaigns.symmetry import deduplicate, spacegroup_number, structure_hash
 from matloop.errors import ConfigError
 
 MP_CSV = Path("/work/shared/data/mp_binary_elasticity.csv")

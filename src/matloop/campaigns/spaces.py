@@ -291,7 +291,8 @@ def structure_pool(space: StructureSpace | SubstitutionSpace, cache_dir: Path | 
     """Structures read (``structures``) or generated (``substitution``), repeats removed,
     featurised by ``StructureFeaturizer`` (cached in ``cache_dir/structure-features.npz``
     under ``feature_cache_key``, so a resumed run reuses them)."""
-    from matloop.campaigns.structures import StructureSet, load_structures, substitute
+    from matloop.campaigns.structures import StructureSet, load_structures
+    from matloop.campaigns.substitution import substitute
     from matloop.features.structure import StructureFeaturizer, cached_features
 
     dedupe = None if space.dedupe == "none" else space.dedupe
