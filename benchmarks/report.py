@@ -19,6 +19,8 @@ import textwrap
 import time
 from pathlib import Path
 
+from predict import TOY  # the same oracle as benchmarks/predict.py (this folder)
+
 POOLS = {  # elements, step, max_elements -> candidates
     "7 elements, step 0.1": (["Cu", "Ni", "Pd", "Pt", "Au", "Ag", "Al"], 0.1, 4),
     "7 elements, step 0.05": (["Cu", "Ni", "Pd", "Pt", "Au", "Ag", "Al"], 0.05, 5),
@@ -58,12 +60,6 @@ workers = 2
 initial = 10
 batch_size = 5
 budget = 30
-"""
-
-TOY = """
-def properties(composition):
-    f = composition.fractional_composition
-    return {"a": f["Pt"] + 0.5 * f["Pd"] + 0.3 * f["Ni"], "b": f["Cu"] + 0.2 * f["Al"]}
 """
 
 

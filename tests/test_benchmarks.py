@@ -16,6 +16,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("featurize.py", ["--divisions", "10", "--max-elements", "3", "--baseline-rows", "50"],
      "speedup per row"),
     ("predict.py", [], "P(hit) ="),
+    ("report.py", [], "x rank ("),
 ])
 def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments],

@@ -92,12 +92,22 @@ def _duration(seconds: float) -> str:
 
 def describe_event(event: Any) -> str:
     """The counters of a progress event: ``12/60 done, 1 failed, 2 in flight, best 3.1``."""
-    best = "" if event.best is None else f", best {event.best:.6g}"
+    flight = [f"{event.in_flight} in flight"] if event.in_flight else []
+    return ", ".join([f"{event.finished}/{event.budget} done", f"{event.failed} failed",
+                      *flight, *_found(event, "hypervolume")])
+
+
+def _found(event: Any, hypervolume: str) -> list[str]:
+    """What the campaign has found: ``["best 4.5", "hits 3"]``, the hypervolume (named
+    ``hypervolume``) in place of the best value for several objectives."""
+    parts = []
     if event.hypervolume is not None:
-        best = f", hypervolume {event.hypervolume:.6g}"
-    hits = "" if event.hits is None else f", hits {event.hits}"
-    flight = f", {event.in_flight} in flight" if event.in_flight else ""
-    return f"{event.finished}/{event.budget} done, {event.failed} failed{flight}{best}{hits}"
+        parts.append(f"{hypervolume} {event.hypervolume:.6g}")
+    elif event.best is not None:
+        parts.append(f"best {event.best:.6g}")
+    if event.hits is not None:
+        parts.append(f"hits {event.hits}")
+    return parts
 
 
 @contextmanager
@@ -128,19 +138,7 @@ def progress_reporter(budget: int, quiet: bool,
         def update(event: Any) -> None:
             pace.update(event)
             bar.update(task, completed=event.finished, cycle=max(pace.cycles),
-                       failed=event.failed, in_flight=event.in_flight, score=_score(event),
-                       pace=pace.describe())
+                       failed=event.failed, in_flight=event.in_flight,
+                       score="  ".join(_found(event, "HV")), pace=pace.describe())
 
         yield update
-
-
-def _score(event: Any) -> str:
-    """``best 4.5  hits 3``, ``HV 0.41`` or ``hits 3``: what the campaign has found."""
-    parts = []
-    if event.hypervolume is not None:
-        parts.append(f"HV {event.hypervolume:.4g}")
-    elif event.best is not None:
-        parts.append(f"best {event.best:.6g}")
-    if event.hits is not None:
-        parts.append(f"hits {event.hits}")
-    return "  ".join(parts)

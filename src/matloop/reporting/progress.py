@@ -56,8 +56,7 @@ def progress_series(targets: TargetSet, evaluations: Sequence[Mapping[str, Any]]
         label = f"best {with_unit(targets.properties[j], units.get(targets.properties[j]))}"
         if targets.bounds:
             label += " among hits"
-        measure = np.array([np.nan if (b := targets.best(Y[:k + 1])) is None else b
-                            for k in range(len(Y))])
+        measure = _running_best(targets, Y)
         values = Y[:, j]
     elif targets.kind == "thresholds":
         label = "hits found (distinct candidates)"
@@ -73,6 +72,16 @@ def progress_series(targets: TargetSet, evaluations: Sequence[Mapping[str, Any]]
         label = "hypervolume of the measured Pareto front"
         measure = _hypervolumes(targets, Y, reference)
     return Series(label, measure, values, failed, initial)
+
+
+def _running_best(targets: TargetSet, Y: np.ndarray) -> np.ndarray:
+    """``targets.best`` of the first k + 1 rows of ``Y`` for every k (NaN while none
+    qualifies), in one pass: the objective's running best among hits (among all measured
+    values when there are no bounds)."""
+    j, sign = targets.objectives[0]
+    eligible = np.isfinite(Y[:, j]) & (targets.hits(Y) if targets.bounds else True)
+    running = np.maximum.accumulate(np.where(eligible, sign * Y[:, j], -np.inf))
+    return np.where(np.isfinite(running), sign * running, np.nan)
 
 
 def _hypervolumes(targets: TargetSet, Y: np.ndarray, reference: np.ndarray | None

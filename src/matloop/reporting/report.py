@@ -54,7 +54,6 @@ class Gathered:
     campaign: Campaign
     targets: TargetSet
     summary: dict[str, Any]
-    units: dict[str, str | None]
     evaluations: list[dict[str, Any]]
     cycles: list[Any]
     rows: np.ndarray
@@ -64,6 +63,11 @@ class Gathered:
     space: Featurised
     picks: NextPicks | None
     pick_note: str | None
+
+    @property
+    def units(self) -> dict[str, str | None]:
+        """Each target property's unit (from the file, else as the oracle recorded it)."""
+        return self.summary["units"]
 
 
 def write_report(campaign: Campaign, out: Path,
@@ -105,7 +109,7 @@ def gather(campaign: Campaign, tell: Callable[[str], None]) -> Gathered:
     check_pool_unchanged(store, campaign_id, space.pool)
     tell("ranking the next picks")
     picks, pick_note = _next_picks(campaign, space, evaluations, predictions, rows)
-    return Gathered(campaign, targets, summary, summary["units"], evaluations, cycles, rows,
+    return Gathered(campaign, targets, summary, evaluations, cycles, rows,
                     Y, {e["pool_index"]: e["candidate"] for e in evaluations}, predictions,
                     space, picks, pick_note)
 
