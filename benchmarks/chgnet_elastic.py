@@ -2,8 +2,8 @@
 
 A seeded random sample of the structures in ``examples/data/mp_binary_structures_le4.csv``
 (Materials Project binaries with at most 4 sites, their pymatgen Structure JSON and DFT
-K_VRH / G_VRH in GPa) is evaluated by matloop's ASE oracle (``AseStructureOracle``, the
-code a campaign runs: relax, then the stress–strain elastic tensor) with the pretrained
+K_VRH / G_VRH in GPa) is evaluated by matloop's ASE oracle (``AseOracle``, the code a
+campaign runs: relax, then the stress–strain elastic tensor) with the pretrained
 CHGNet potential. Printed: evaluations done and failed (by reason), MAE, median absolute
 error and mean signed error of K_VRH and G_VRH (GPa), Spearman rank correlations and the
 mean wall time per evaluation (s). Torch runs on ``--threads`` threads (default 1: on a
@@ -84,10 +84,10 @@ def sample(rows: Sequence[Row], n: int, max_sites: int, seed: int) -> list[Row]:
 
 def make_oracle(calculator: str, recipe: str, scratch: Path,
                 settings: Mapping[str, Any]) -> Any:
-    from matloop.oracles.ase import AseStructureOracle
+    from matloop.oracles.ase import AseOracle
 
-    return AseStructureOracle(calculator=calculator, recipe=recipe, scratch=str(scratch),
-                              settings=dict(settings))
+    return AseOracle(calculator=calculator, recipe=recipe, scratch=str(scratch),
+                     settings=dict(settings))
 
 
 def evaluate(oracle: Any, key: str, structure: str) -> tuple[Any, float]:

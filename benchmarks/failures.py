@@ -87,7 +87,7 @@ def one_run(seed: int, budget: int, learn: bool) -> dict[str, float]:
     import torch
 
     from matloop.campaigns import load
-    from matloop.loop.run import run
+    from matloop.loop.session import run
     from matloop.store import Store
 
     torch.set_num_threads(1)

@@ -20,7 +20,6 @@ import warnings
 import numpy as np
 
 from matloop.campaigns.schema import CompositionSpace
-from matloop.campaigns.spaces import composition_grid
 from matloop.features import featurizer_for
 from matloop.features.composition import (
     PROPERTIES,
@@ -28,6 +27,7 @@ from matloop.features.composition import (
     property_means,
     valence_electrons,
 )
+from matloop.spaces.build import composition_grid
 
 ELEMENTS = ["Cu", "Ni", "Pd", "Pt", "Au", "Ag", "Al"]
 ATTRIBUTES = {"electronegativity": "X", "atomic_radius": "atomic_radius", "row": "row",

@@ -57,8 +57,7 @@ def properties(composition):
 
 def main() -> None:
     from matloop.campaigns import load
-    from matloop.loop.predict import rank
-    from matloop.loop.run import prepare, run
+    from matloop.loop.session import Session
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "ranking.toml"
@@ -66,13 +65,13 @@ def main() -> None:
         (Path(folder) / "toy.py").write_text(textwrap.dedent(TOY))
         campaign = load(path)
         start = time.perf_counter()
-        result = run(campaign)
+        result = Session(campaign).run()
         run_s = time.perf_counter() - start
         start = time.perf_counter()
-        prepared = prepare(campaign)
+        session = Session(campaign)
+        prepared = session.space
         prepare_s = time.perf_counter() - start
-        start = time.perf_counter()
-        ranking = rank(campaign, top=20)
+        ranking = session.ranking(top=20)
         rank_s = time.perf_counter() - start
     print(f"pool: {len(prepared.pool):,} compositions, {prepared.features.shape[1]} features")
     print(f"campaign: 30 evaluations in {run_s:.1f} s, {result.hits} hits measured")

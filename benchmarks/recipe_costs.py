@@ -3,8 +3,8 @@
 One structure (fcc Al, the 1-atom primitive cell at a = 4.05 Å, which all four
 calculators can do: EMT, CHGNet, GPAW with PBE PAW setups and Quantum ESPRESSO with
 Debian's LDA ``Al.pz-vbc.UPF``; ``--structure FILE`` for another) goes through matloop's
-ASE oracle (``AseStructureOracle``, the code a campaign runs) once per recipe and
-calculator, twice: "first" includes making the calculator (CHGNet loads its weights) and,
+ASE oracle (``AseOracle``, the code a campaign runs) once per recipe and calculator,
+twice: "first" includes making the calculator (CHGNet loads its weights) and,
 for ``formation_energy``, the elemental reference; "repeat" evaluates the same candidate
 again (reference cached). Steps are optimiser iterations plus single points. A
 calculator that is not installed is listed as such. One OpenMP/torch thread, as each
@@ -67,11 +67,11 @@ def installed(calculator: str) -> str | None:
 def evaluate(calculator: str, recipe: str, structure: str, scratch: Path
              ) -> list[tuple[float, Any]]:
     """Wall time (s) and outcome of two evaluations of one candidate."""
-    from matloop.oracles.ase import AseStructureOracle
+    from matloop.oracles.ase import AseOracle
     from matloop.protocols import Candidate
 
-    oracle = AseStructureOracle(calculator=calculator, recipe=recipe, scratch=str(scratch),
-                                parameters=PARAMETERS[calculator], settings=dict(SETTINGS))
+    oracle = AseOracle(calculator=calculator, recipe=recipe, scratch=str(scratch),
+                       parameters=PARAMETERS[calculator], settings=dict(SETTINGS))
     candidate = Candidate(key="x", label="x", structure=structure)
     runs = []
     for _ in range(2):

@@ -67,9 +67,7 @@ def measure(name: str, elements: list[str], step: float, max_elements: int) -> N
     import json
 
     from matloop.campaigns import load
-    from matloop.loop.predict import rank
-    from matloop.loop.run import run
-    from matloop.reporting.report import write_report
+    from matloop.loop.session import Session
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "report.toml"
@@ -77,12 +75,12 @@ def measure(name: str, elements: list[str], step: float, max_elements: int) -> N
             elements=json.dumps(elements), step=step, max_elements=max_elements))
         (Path(folder) / "toy.py").write_text(textwrap.dedent(TOY))
         campaign = load(path)
-        run(campaign)
+        Session(campaign).run()
         start = time.perf_counter()
-        ranking = rank(campaign, top=5)
+        ranking = Session(campaign).ranking(top=5)
         rank_s = time.perf_counter() - start
         steps: dict[str, float] = {}
-        last = [time.perf_counter(), "reading the store"]
+        last = [time.perf_counter(), "reading the store and featurising"]
 
         def step(what: str) -> None:
             now = time.perf_counter()
@@ -90,7 +88,7 @@ def measure(name: str, elements: list[str], step: float, max_elements: int) -> N
             last[:] = [now, what]
 
         start = time.perf_counter()
-        written = write_report(campaign, Path(folder) / "out", on_step=step)
+        written = Session(campaign).report_files(Path(folder) / "out", on_step=step)
         report_s = time.perf_counter() - start
         step("")
         size = (Path(folder) / "out" / "report.html").stat().st_size

@@ -105,7 +105,7 @@ def startup_s(executor: str, workers: int) -> float:
 def measure(executor: str, mode: str, workers: int, budget: int, initial: int
             ) -> dict[str, float]:
     from matloop.campaigns import load
-    from matloop.loop.run import run
+    from matloop.loop.session import run
     from matloop.store import Store
 
     with tempfile.TemporaryDirectory() as folder:

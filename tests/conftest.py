@@ -1,8 +1,10 @@
-"""Shared fixtures: small real campaigns written into a temporary folder, and the
-databases they run on (SQLite files, and PostgreSQL databases on a private server)."""
+"""Shared fixtures: small real campaigns — built in code (``Campaign.from_dict``) or written
+as campaign files into a temporary folder — and the databases they run on (SQLite files,
+and PostgreSQL databases on a private server)."""
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -13,14 +15,177 @@ import textwrap
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    import matloop
+
 ROOT = Path(__file__).resolve().parents[1]
 CROSSED_BARREL_CSV = ROOT / "examples" / "data" / "liang_crossed_barrel.csv"
+P3HT_CSV = ROOT / "examples" / "data" / "liang_p3ht_cnt.csv"
 
 CampaignWriter = Callable[..., Path]
+ConfigMaker = Callable[..., dict[str, Any]]
+CampaignMaker = Callable[..., "matloop.Campaign"]
+
+
+# --- campaigns built in code ------------------------------------------------------------
+#
+# Where the campaign file is not the point of a test, the test builds its campaign as a
+# notebook does: the file's sections as a dict, given to ``matloop.Campaign.from_dict``
+# (``make_campaign``), with the candidate table as a path or as a DataFrame (``pool=``).
+# To reopen a campaign (resume), build it again from the same dict: the database carries
+# the state. The dicts below are the campaigns of the file-writing fixtures further down
+# (tests/loop/test_session.py checks that both give the same campaign).
+
+
+@pytest.fixture
+def make_campaign(tmp_path: Path) -> CampaignMaker:
+    """``make_campaign(config, pool=None)``: ``matloop.Campaign.from_dict(config,
+    pool=pool, base_dir=tmp_path)`` — relative paths, python oracle modules, the default
+    database ``<name>.db`` and the scratch folder all in ``tmp_path``."""
+    import matloop
+
+    def make(config: dict[str, Any], pool: pd.DataFrame | None = None) -> matloop.Campaign:
+        return matloop.Campaign.from_dict(config, pool=pool, base_dir=tmp_path)
+
+    return make
+
+
+def with_sections(config: dict[str, Any], **sections: Any) -> dict[str, Any]:
+    """A copy of ``config`` with ``sections`` merged in: a dict's keys update that section
+    (added if it is new), anything else (``targets``' list) replaces it."""
+    merged = copy.deepcopy(config)
+    for name, value in sections.items():
+        if isinstance(value, dict):
+            merged[name] = {**merged.get(name, {}), **copy.deepcopy(value)}
+        else:
+            merged[name] = copy.deepcopy(value)
+    return merged
+
+
+def _campaign_section(name: str, seed: int, database: str | None) -> dict[str, Any]:
+    section: dict[str, Any] = {"name": name, "seed": seed}
+    if database is not None:
+        section["database"] = database
+    return section
+
+
+@pytest.fixture
+def crossed_barrel_config() -> ConfigMaker:
+    """``crossed_barrel_config(**settings, **sections)``: the crossed-barrel (table oracle)
+    campaign of ``crossed_barrel`` as a dict. Its table is the example CSV (``path``), or
+    with ``pool=True`` no path: give ``crossed_barrel_pool`` as the pool. ``sections``
+    (``surrogate={...}``, ``loop={...}``, ``targets=[...]``) are merged in
+    (``with_sections``)."""
+
+    def config(name: str = "cb", budget: int = 12, initial: int = 4, batch_size: int = 1,
+               workers: int = 1, acquisition: str = "logei", seed: int = 0,
+               database: str | None = None, pool: bool = False,
+               **sections: Any) -> dict[str, Any]:
+        space: dict[str, Any] = {"kind": "table", "inputs": ["n", "theta", "r", "t"]}
+        if not pool:
+            space["path"] = str(CROSSED_BARREL_CSV)
+        return with_sections({
+            "campaign": _campaign_section(name, seed, database),
+            "space": space,
+            "targets": [{"property": "toughness", "unit": "J", "goal": "maximize"}],
+            "oracle": {"kind": "table"},
+            "executor": {"workers": workers},
+            "loop": {"initial": initial, "batch_size": batch_size, "budget": budget,
+                     "acquisition": acquisition},
+        }, **sections)
+
+    return config
+
+
+@pytest.fixture
+def crossed_barrel_pool() -> pd.DataFrame:
+    """The crossed barrel's 600 rows (inputs and toughness) as a DataFrame."""
+    import pandas as pd
+
+    return pd.read_csv(CROSSED_BARREL_CSV)
+
+
+def _toy_module(delay: float) -> str:
+    return textwrap.dedent(f"""
+        import math
+        import time
+
+        def score(x, y):
+            time.sleep({delay})
+            if x > 0.8:
+                raise RuntimeError("synthesis failed")
+            if y > 0.9:
+                return {{"score": float("nan")}}
+            return {{"score": -((x - 0.6) ** 2) - (y - 0.3) ** 2}}
+    """)
+
+
+@pytest.fixture
+def toy_config(tmp_path: Path) -> ConfigMaker:
+    """``toy_config(delay=0.0, **settings, **sections)``: the campaign of
+    ``python_campaign`` as a dict, its pool given as a DataFrame (``toy_pool``). Writes
+    the oracle's module ``toy.py`` into ``tmp_path`` (see ``python_campaign``)."""
+
+    def config(name: str = "toy", budget: int = 10, initial: int = 4, batch_size: int = 1,
+               workers: int = 1, delay: float = 0.0, seed: int = 0,
+               database: str | None = None, **sections: Any) -> dict[str, Any]:
+        (tmp_path / "toy.py").write_text(_toy_module(delay))
+        return with_sections({
+            "campaign": _campaign_section(name, seed, database),
+            "space": {"kind": "table", "inputs": ["x", "y"]},
+            "targets": [{"property": "score", "goal": "maximize"}],
+            "oracle": {"kind": "python", "function": "toy:score"},
+            "executor": {"workers": workers},
+            "loop": {"initial": initial, "batch_size": batch_size, "budget": budget},
+        }, **sections)
+
+    return config
+
+
+@pytest.fixture
+def toy_pool() -> pd.DataFrame:
+    """The toy campaign's 2-D grid, x and y in 0, 0.1, ..., 1: 121 rows."""
+    import pandas as pd
+
+    return pd.DataFrame([(x / 10, y / 10) for x in range(11) for y in range(11)],
+                        columns=["x", "y"])
+
+
+@pytest.fixture
+def lab_p3ht_config() -> ConfigMaker:
+    """``lab_p3ht_config(database=None, **sections)``: examples/lab-p3ht.toml as a dict (a
+    lab campaign over conductive P3HT / nanotube films), its pool given as a DataFrame
+    (``p3ht_pool``)."""
+
+    def config(database: str | None = None, **sections: Any) -> dict[str, Any]:
+        return with_sections({
+            "campaign": _campaign_section("lab-p3ht", 0, database),
+            "space": {"kind": "table",
+                      "inputs": ["p3ht_pct", "d1_pct", "d2_pct", "d6_pct", "d8_pct"]},
+            "targets": [{"property": "conductivity_S_per_cm", "unit": "S/cm",
+                         "goal": "maximize"}],
+            "oracle": {"kind": "lab"},
+            "loop": {"initial": 6, "batch_size": 4, "budget": 40},
+        }, **sections)
+
+    return config
+
+
+@pytest.fixture
+def p3ht_pool() -> pd.DataFrame:
+    """The 178 films of examples/data/liang_p3ht_cnt.csv (inputs and conductivity)."""
+    import pandas as pd
+
+    return pd.read_csv(P3HT_CSV)
+
+
+# --- campaign files -----------------------------------------------------------------------
 
 
 def _database_line(database: str | None) -> str:
@@ -85,18 +250,7 @@ def python_campaign(tmp_path: Path) -> CampaignWriter:
               database: str | None = None) -> Path:
         grid = "\n".join(f"{x / 10},{y / 10}" for x in range(11) for y in range(11))
         (tmp_path / "grid.csv").write_text("x,y\n" + grid + "\n")
-        (tmp_path / "toy.py").write_text(textwrap.dedent(f"""
-            import math
-            import time
-
-            def score(x, y):
-                time.sleep({delay})
-                if x > 0.8:
-                    raise RuntimeError("synthesis failed")
-                if y > 0.9:
-                    return {{"score": float("nan")}}
-                return {{"score": -((x - 0.6) ** 2) - (y - 0.3) ** 2}}
-        """))
+        (tmp_path / "toy.py").write_text(_toy_module(delay))
         path = tmp_path / f"{name}.toml"
         path.write_text(textwrap.dedent(f"""
             [campaign]

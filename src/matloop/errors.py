@@ -1,7 +1,9 @@
 """The errors matloop raises on purpose.
 
-``ConfigError`` means the user's input (campaign file, command-line options) is wrong and
-nothing was run; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
+``ConfigError`` means the user's input (campaign file, options) is wrong and nothing was
+run; ``DataError`` (a ``ConfigError``) means measurements to import have problems, listed
+by row and column, and nothing was stored; ``NotFittedError`` means a model was used
+before it was fitted; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
 means the database does not match the campaign; ``OracleFailing`` means a run stopped
 because most recent evaluations failed; ``ExecutorLost`` means the executor (a Dask
 scheduler) went away mid-run. ``EvaluationFailure`` is raised by oracles
@@ -22,6 +24,20 @@ class ConfigError(MatloopError):
     """A campaign file or option is invalid; the message names the field (and line)."""
 
     exit_code = 2
+
+
+class DataError(ConfigError):
+    """Measurements handed to matloop (a results file or DataFrame) have problems; the
+    message lists every one by row and column, and nothing was stored. ``problems`` holds
+    them one per line."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = list(problems or [])
+
+
+class NotFittedError(MatloopError, RuntimeError):
+    """A model was asked to predict before it was fitted."""
 
 
 class CampaignLocked(MatloopError):

@@ -585,3 +585,27 @@ def test_target_interval_and_sign() -> None:
     assert Target(property="a", goal="maximize").sign == 1.0
     assert Target(property="a", goal="maximize").optimised
     assert not Target(property="a", above=1).optimised
+
+
+def test_pareto_mask_equals_botorchs_non_dominated_rows() -> None:
+    import torch
+    from botorch.utils.multi_objective.pareto import is_non_dominated
+
+    from matloop.campaigns import targets as targets_module
+
+    rng = np.random.default_rng(7)
+    Y = np.round(rng.normal(size=(300, 3)), 1)  # ties and duplicates on purpose
+    Y[::50] = Y[1]  # repeated front candidates all count
+    targets = TargetSet.from_targets([Target(property="a", goal="maximize"),
+                                      Target(property="b", goal="minimize"),
+                                      Target(property="c", goal="maximize")])
+    expected = is_non_dominated(torch.as_tensor(targets.signed_objectives(Y)),
+                                deduplicate=False).numpy()
+    assert expected.sum() > 3
+    assert np.array_equal(targets.pareto(Y), expected)
+    original = targets_module.PARETO_CHUNK
+    try:  # the chunked comparison gives the same mask
+        targets_module.PARETO_CHUNK = 7
+        assert np.array_equal(targets.pareto(Y), expected)
+    finally:
+        targets_module.PARETO_CHUNK = original

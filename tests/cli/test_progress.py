@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from matloop.cli.progress import Pace, _duration, progress_reporter
-from matloop.loop.run import Progress
+from matloop.loop.progress import Progress
 
 
 class Clock:

@@ -13,7 +13,6 @@ from pymatgen.core import Composition
 from pymatgen.core.periodic_table import Element
 
 from matloop.campaigns.schema import CompositionSpace
-from matloop.campaigns.spaces import Pool, composition_grid
 from matloop.features import composition as comp
 from matloop.features import featurizer_for
 from matloop.features.composition import (
@@ -23,6 +22,8 @@ from matloop.features.composition import (
     valence_electrons,
 )
 from matloop.protocols import Featurizer
+from matloop.spaces.build import composition_grid
+from matloop.spaces.pool import Pool
 
 PROPERTY_NAMES = [name for name, _unit in PROPERTIES]
 ATTRIBUTES = {"electronegativity": "X", "atomic_radius": "atomic_radius", "row": "row",

@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 
 import matloop
-from matloop.campaigns.spaces import Pool
 from matloop.features import featurizer_for
 from matloop.features.numeric import ScaledInputs
 from matloop.protocols import Featurizer
+from matloop.spaces.pool import Pool
 
 
 def inputs_pool(values: list[list[float]], names: tuple[str, ...] = ("a", "b", "c")) -> Pool:

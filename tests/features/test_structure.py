@@ -133,7 +133,7 @@ def test_first_200_materials_project_structures(tmp_path: Path) -> None:
     import pandas as pd
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from matloop.campaigns.structures import load_structures
+    from matloop.spaces.structures import load_structures
 
     frame = pd.read_csv(MP_CSV, nrows=200, keep_default_na=False, dtype=str)
     frame.to_csv(tmp_path / "mp.csv", index=False)

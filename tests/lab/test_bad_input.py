@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from matloop.campaigns import load
 from matloop.cli.main import app
-from matloop.lab.proposals import propose
+from matloop.loop.session import Session
 
 from .conftest import INPUTS, RESULT, fill, read_rows, write_rows
 from .conftest import dump as dump_database
@@ -22,7 +22,7 @@ def awaiting(lab_campaign) -> tuple[Path, Path, list[str], list[dict[str, str]]]
     """A campaign whose first batch (6 candidates) awaits results, the batch file, and
     its rows filled in by the lab (all ok)."""
     campaign = lab_campaign()
-    (batch,) = propose(load(campaign)).paths
+    (batch,) = Session(load(campaign)).propose_file().paths
     header, rows = read_rows(batch)
     fill(rows)
     return campaign, batch, header, rows
@@ -157,8 +157,10 @@ def test_a_candidate_outside_the_pool_needs_allow_new(awaiting, tmp_path) -> Non
                RESULT: "1.5", "status": "ok"}
     lines = refused(campaign, write(tmp_path / "new.csv", header, [*rows, outside]))
     assert lines[1] == ("  row 8: 'p3ht_pct=12.3456, d1_pct=0, d2_pct=0, d6_pct=0, "
-                        "d8_pct=87.6544' is not a candidate of this campaign's pool (import "
-                        "with --allow-new to add measured candidates from outside it)")
+                        "d8_pct=87.6544' is not a candidate of this campaign's pool (allow "
+                        "new candidates to add measured ones from outside it)")
+    assert lines[-1] == ("(import with --allow-new to add measured candidates from outside "
+                         "the pool)")
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
@@ -233,7 +235,7 @@ def test_the_same_file_is_not_imported_twice(awaiting, tmp_path) -> None:
     done = runner.invoke(app, ["import", str(campaign), str(path)])
     assert done.exit_code == 0, done.output
     lines = refused(campaign, path)
-    assert lines == [f"error: {path}: this file was imported before (same contents); "
+    assert lines == [f"error: {path}: these results were imported before (same contents); "
                      "nothing was imported"]
 
 

@@ -11,9 +11,7 @@ from typer.testing import CliRunner
 
 from matloop.campaigns import load
 from matloop.cli.main import app
-from matloop.lab.importer import import_results
-from matloop.lab.proposals import propose
-from matloop.loop.run import prepare
+from matloop.loop.session import Session
 from matloop.store import Store
 
 from .conftest import INPUTS, PROPERTY, RESULT, fill, known_answers, read_rows, write_rows
@@ -28,23 +26,24 @@ def store_of(campaign: Path) -> tuple[Store, int]:
 
 def test_more_proposes_a_second_batch_and_batch_sets_its_size(lab_campaign) -> None:
     campaign = lab_campaign()
-    first = propose(load(campaign), batch=3)
+    first = Session(load(campaign)).propose_file(batch=3)
     assert first.new and first.count == 3
-    assert propose(load(campaign), batch=3).new is False  # still awaiting: no duplicate
-    second = propose(load(campaign), batch=2, more=True)
+    # still awaiting: no duplicate
+    assert Session(load(campaign)).propose_file(batch=3).new is False
+    second = Session(load(campaign)).propose_file(batch=2, more=True)
     assert second.new and second.count == 2
     assert second.paths == [campaign.parent / "lab-p3ht-batch-1.csv"]
     store, cid = store_of(campaign)
     assert store.counts(cid)["awaiting"] == 5
     keys = [row["key"] for row in store.awaiting(cid)]
     assert len(set(keys)) == 5  # never the same candidate twice
-    relisted = propose(load(campaign))  # re-writes each awaiting batch's file
+    relisted = Session(load(campaign)).propose_file()  # re-writes each awaiting batch's file
     assert not relisted.new and relisted.count == 5 and len(relisted.paths) == 2
 
 
 def test_awaiting_evaluations_count_as_in_flight_but_are_never_rerun(lab_campaign) -> None:
     campaign = lab_campaign()
-    propose(load(campaign))
+    Session(load(campaign)).propose_file()
     store, cid = store_of(campaign)
     assert store.requeue_in_flight(cid) == []
     assert store.counts(cid)["awaiting"] == 6
@@ -102,7 +101,7 @@ def test_prior_data_seeds_the_first_batch(lab_campaign, tmp_path) -> None:
     prior_file(tmp_path / "measured.csv", 6)
     campaign = lab_campaign({'# prior = "data/measured-before.csv"':
                              'prior = "measured.csv"'})
-    proposed = propose(load(campaign))
+    proposed = Session(load(campaign)).propose_file()
     store, cid = store_of(campaign)
     assert store.counts(cid)["succeeded"] == 6
     assert {e["cycle"] for e in store.evaluations(cid) if e["status"] == "succeeded"} == {-1}
@@ -110,7 +109,7 @@ def test_prior_data_seeds_the_first_batch(lab_campaign, tmp_path) -> None:
     _, rows = read_rows(proposed.paths[0])
     assert all(float(r[f"std_{PROPERTY} [S/cm]"]) > 0 for r in rows)
     assert store.cycles(cid)[0].strategy == "logei"
-    propose(load(campaign), more=True)  # imported once only
+    Session(load(campaign)).propose_file(more=True)  # imported once only
     assert store.counts(cid)["succeeded"] == 6
 
 
@@ -120,14 +119,14 @@ def test_import_before_the_first_run_creates_the_campaign(lab_campaign, tmp_path
                                str(prior_file(tmp_path / "earlier.csv", 3))])
     assert done.exit_code == 0, done.output
     assert "imported 3 results (3 unsolicited; 0 failed)" in done.output
-    proposed = propose(load(campaign))
+    proposed = Session(load(campaign)).propose_file()
     assert proposed.count == 3  # the rest of the initial design (initial = 6)
 
 
 def test_allow_new_adds_measured_candidates_from_outside_the_pool(lab_campaign,
                                                                   tmp_path) -> None:
     campaign = lab_campaign()
-    (batch,) = propose(load(campaign)).paths
+    (batch,) = Session(load(campaign)).propose_file().paths
     header, rows = read_rows(batch)
     fill(rows)
     outside = {**dict.fromkeys(header, ""),
@@ -144,12 +143,12 @@ def test_allow_new_adds_measured_candidates_from_outside_the_pool(lab_campaign,
     assert [(index, kind) for index, _, kind, _ in external] == [(178, "inputs")]
     assert external[0][3] == {"p3ht_pct": 12.5, "d1_pct": 0.0, "d2_pct": 0.0,
                               "d6_pct": 0.0, "d8_pct": 87.5}
-    prepared = prepare(load(campaign))  # rebuilt with the pool: row 178, featurised
+    prepared = Session(load(campaign)).space  # rebuilt with the pool: row 178, featurised
     assert len(prepared.pool) == 179 and prepared.features.shape[0] == 179
     assert prepared.pool.key(178) == external[0][1]
     indices, values = store.training_data(cid, [PROPERTY])
     assert 178 in indices and values[indices.index(178)] == [321.0]
-    second = propose(load(campaign))  # a model batch over the extended pool
+    second = Session(load(campaign)).propose_file()  # a model batch over the extended pool
     assert second.new and second.count == 4
     again = tmp_path / "again.csv"
     write_rows(again, header, [{**outside, RESULT: "300.0"}])
@@ -162,13 +161,13 @@ def test_allow_new_adds_measured_candidates_from_outside_the_pool(lab_campaign,
 def test_import_does_not_wait_for_a_running_campaign(lab_campaign) -> None:
     """The importer takes no run lock: it imports while a run holds the campaign."""
     campaign = lab_campaign()
-    (batch,) = propose(load(campaign)).paths
+    (batch,) = Session(load(campaign)).propose_file().paths
     header, rows = read_rows(batch)
     fill(rows)
     write_rows(batch, header, rows)
     store, cid = store_of(campaign)
     with store.lock(cid):
-        report = import_results(load(campaign), batch)
+        report = Session(load(campaign)).import_file(batch)
     assert report.kinds["filled"] == 6
     assert store.counts(cid)["succeeded"] == 6
 
@@ -177,23 +176,25 @@ def test_a_result_for_an_evaluation_filled_meanwhile_is_refused_whole(lab_campai
                                                                       monkeypatch) -> None:
     """Two imports of the same batch at once: the second finds its evaluation no longer
     awaiting when it writes, and stores nothing."""
-    import matloop.lab.importer as importer
     from matloop.errors import StoreError
 
     campaign = lab_campaign()
-    (batch,) = propose(load(campaign)).paths
+    (batch,) = Session(load(campaign)).propose_file().paths
     header, rows = read_rows(batch)
     fill(rows)
     write_rows(batch, header, rows)
     other = batch.with_name("copy.csv")
     write_rows(other, header, [*rows, {**rows[0]}])
-    stale = importer.read_known(load(campaign), prepare(load(campaign)).pool)
-    import_results(load(campaign), batch)
+    from matloop.loop import imports
+
+    early = Session(load(campaign))
+    stale = imports.known_of(early.campaign, early._open(write=False), early.pool)
+    Session(load(campaign)).import_file(batch)
     store, cid = store_of(campaign)
     before = store.evaluations(cid)
-    monkeypatch.setattr(importer, "read_known", lambda *_: stale)
+    monkeypatch.setattr(imports, "known_of", lambda *_: stale)
     with pytest.raises(StoreError, match="no longer awaiting results"):
-        import_results(load(campaign), other)
+        Session(load(campaign)).import_file(other)
     assert store.evaluations(cid) == before
 
 
@@ -205,7 +206,7 @@ def test_a_composition_space_is_matched_by_formula_as_the_pool_keys_it(tmp_path)
         'elements = ["Cu", "Ni", "Pd"]\nstep = 0.25\n\n[[targets]]\n'
         'property = "hardness"\nunit = "GPa"\nabove = 2.0\n\n[oracle]\nkind = "lab"\n\n'
         '[loop]\ninitial = 3\nbudget = 10\n')
-    proposed = propose(load(path))
+    proposed = Session(load(path)).propose_file()
     header, rows = read_rows(proposed.paths[0])
     assert header[:3] == ["candidate_id", "candidate", "formula"]
     assert "hit_probability" in header and "hardness [GPa]" in header
@@ -217,7 +218,7 @@ def test_a_composition_space_is_matched_by_formula_as_the_pool_keys_it(tmp_path)
         row["candidate_id"] = ""
         row["hardness [GPa]"] = str(1.0 + i)
     write_rows(proposed.paths[0], header, [*rows, extra])
-    report = import_results(load(path), proposed.paths[0])
+    report = Session(load(path)).import_file(proposed.paths[0])
     assert report.kinds["filled"] == 3
     assert report.kinds["unsolicited"] + report.kinds["replicate"] == 1
     store = Store(load(path).database_url, create=False)
@@ -228,7 +229,7 @@ def test_a_composition_space_is_matched_by_formula_as_the_pool_keys_it(tmp_path)
 
 def test_prior_data_seeds_a_computational_campaign_too(crossed_barrel, tmp_path) -> None:
     """``[campaign] prior`` works with any oracle; prior rows count toward the budget."""
-    from matloop.loop.run import run
+    from matloop.loop.session import run
 
     campaign = crossed_barrel(budget=6, initial=4)
     measured = tmp_path / "measured.csv"
@@ -249,12 +250,12 @@ def test_prior_data_seeds_a_computational_campaign_too(crossed_barrel, tmp_path)
 
 def test_propose_never_overwrites_a_batch_file_the_lab_has_filled_in(lab_campaign) -> None:
     campaign = lab_campaign()
-    (batch,) = propose(load(campaign)).paths
+    (batch,) = Session(load(campaign)).propose_file().paths
     header, rows = read_rows(batch)
     rows[0]["note"] = "sample 1 in the furnace"
     write_rows(batch, header, rows)
     content = batch.read_bytes()
-    again = propose(load(campaign))
+    again = Session(load(campaign)).propose_file()
     assert again.paths == [] and again.kept == [batch]
     assert batch.read_bytes() == content
     done = runner.invoke(app, ["propose", str(campaign)])

@@ -10,8 +10,8 @@ from pymatgen.core import Structure
 from typer.testing import CliRunner
 
 from matloop.campaigns import load
-from matloop.campaigns.spaces import build_pool
 from matloop.cli.main import app
+from matloop.spaces.build import build_pool
 from matloop.store import Store
 
 from .conftest import read_rows, write_rows

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from matloop.campaigns import load
-from matloop.loop.run import run
+from matloop.loop.session import run
 from matloop.store import Store
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from matloop.campaigns import load
 from matloop.errors import ConfigError, StoreError
-from matloop.loop.run import run
+from matloop.loop.session import run
 from matloop.store import Store
 
 pytest.importorskip("distributed")

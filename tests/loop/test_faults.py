@@ -21,8 +21,7 @@ import pytest
 
 from matloop.campaigns import load
 from matloop.errors import OracleFailing
-from matloop.loop.predict import rank
-from matloop.loop.run import run
+from matloop.loop.session import Session, run
 from matloop.store import Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
@@ -221,6 +220,7 @@ def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path
 
 HIDDEN_RULE = '''
 from matloop.errors import Infeasible
+from matloop.loop.session import Session
 
 
 def evaluate(case):
@@ -251,6 +251,6 @@ def test_the_feasibility_model_steers_away_from_failing_candidates(tmp_path: Pat
             store = Store(campaign.database_url, create=False)
             cycles = store.cycles(store.campaign_id("faulty"))
             assert any("success_probability" in (c.predicted or "") for c in cycles)
-            ranking = rank(campaign, top=5)
+            ranking = Session(campaign).ranking(top=5)
             assert ranking.success is not None and np.all(ranking.success > 0.5)
     assert wasted[True] < wasted[False] / 2, wasted

@@ -18,11 +18,9 @@ import numpy as np
 import pytest
 
 from matloop.campaigns import load
+from matloop.campaigns.pareto import hypervolume, signed_reference
 from matloop.campaigns.targets import TargetSet
-from matloop.loop.pareto import hypervolume, signed_reference
-from matloop.loop.predict import rank
-from matloop.loop.run import run
-from matloop.loop.summary import summarize
+from matloop.loop.session import Session, run
 from matloop.store import Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
@@ -81,7 +79,7 @@ def test_hypervolume_search_beats_random_and_nearly_fills_the_front(branin_curri
     targets = TargetSet.from_targets(campaign.targets)
     result = run(campaign.with_overrides(budget=BUDGET // 2))
     assert result.stop_reason == "budget"
-    first = summarize(campaign)["reference_point"]
+    first = Session(campaign).status()["reference_point"]
     result = run(campaign)  # resumed: the reference point chosen in the first run stays
     assert result.stop_reason == "budget" and result.counts["succeeded"] == BUDGET
 
@@ -93,7 +91,7 @@ def test_hypervolume_search_beats_random_and_nearly_fills_the_front(branin_curri
     history = [r["hypervolume"] for r in recorded]
     assert history == sorted(history)  # measured hypervolume never shrinks
 
-    summary = summarize(campaign)
+    summary = Session(campaign).status()
     reference = signed_reference(targets, summary["reference_point"])
     Y = pool_values(branin_currin)
     rng = np.random.default_rng(0)
@@ -108,7 +106,7 @@ def test_hypervolume_search_beats_random_and_nearly_fills_the_front(branin_curri
 def test_status_and_predict_speak_multi_objective(branin_currin, tmp_path: Path) -> None:
     campaign = load(branin_currin).with_overrides(budget=12)
     run(campaign)
-    ranking = rank(campaign, top=5)
+    ranking = Session(campaign).ranking(top=5)
     assert ranking.score_name == "acquisition (ehvi)"
     assert len(ranking.keys) == 5 and np.all(np.diff(ranking.score) <= 0)
     db = ["--db", campaign.database_url]

@@ -11,8 +11,7 @@ from pathlib import Path
 import pytest
 
 from matloop.campaigns import load
-from matloop.loop.run import run
-from matloop.loop.summary import export_csv, summarize
+from matloop.loop.session import Session, run
 from matloop.store import Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
@@ -32,7 +31,7 @@ def test_table_campaign_spends_its_budget_without_repeats(crossed_barrel) -> Non
     assert result.counts["succeeded"] == 10
     keys = proposals(path)
     assert len(keys) == len(set(keys)) == 10
-    summary = summarize(load(path))
+    summary = Session(load(path)).status()
     assert summary["evaluations"] == {"succeeded": 10, "failed": 0, "pending": 0}
     assert summary["best"]["toughness"] == pytest.approx(result.best)
     assert summary["last_cycle"]["strategy"] == "logei"
@@ -69,7 +68,7 @@ def test_failures_are_recorded_and_the_loop_goes_on(python_campaign, tmp_path: P
     result = run(load(path))
     assert result.counts["succeeded"] + result.counts["failed"] == 25
     out = tmp_path / "all.csv"
-    assert export_csv(load(path), out) == 25
+    assert Session(load(path)).export(out) == 25
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["candidate_id", "candidate", "status", "score", "cycle",
                              "attempt", "error"]
@@ -148,12 +147,12 @@ def test_a_model_that_fails_numerically_gives_a_random_cycle(crossed_barrel,
                                                              monkeypatch) -> None:
     from linear_operator.utils.errors import NotPSDError
 
-    from matloop.loop import run as run_module
+    from matloop.loop.propose import Planner
 
     def failing(*args, **kwargs):
         raise NotPSDError("matrix not positive definite")
 
-    monkeypatch.setattr(run_module._Runner, "_model_based", failing)
+    monkeypatch.setattr(Planner, "model_based", failing)
     path = crossed_barrel(budget=6, initial=4)
     result = run(load(path))
     assert result.counts["succeeded"] == 6

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 
 from matloop.campaigns import load
-from matloop.campaigns.spaces import FEATURES_FILE
 from matloop.features.structure import StructureFeaturizer
-from matloop.loop.run import run
+from matloop.loop.session import run
 from matloop.oracles.recipes import FINAL_NAME, LOG_NAME
+from matloop.spaces.build import FEATURES_FILE
 from matloop.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 from matloop.campaigns import load
-from matloop.loop.predict import rank
-from matloop.loop.run import run
-from matloop.loop.summary import summarize
+from matloop.loop.session import Session, run
 from matloop.store import Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
@@ -32,7 +30,7 @@ def test_range_search_stops_after_k_hits_and_reports_them(crossed_barrel) -> Non
     result = run(load(path))
     assert result.stop_reason.startswith("found") and result.hits >= 2
     assert result.counts["succeeded"] < 30
-    summary = summarize(load(path))
+    summary = Session(load(path)).status()
     assert summary["hits"] == result.hits == len(summary["hit_candidates"])
     assert summary["stop_reason"] == result.stop_reason
     assert summary["targets"] == [f"toughness >= {TOP5:g} J"]
@@ -59,7 +57,7 @@ def test_predict_ranks_unmeasured_candidates_by_hit_probability(crossed_barrel,
                                                                 tmp_path: Path) -> None:
     path = range_campaign(crossed_barrel, budget=12)
     run(load(path))
-    ranking = rank(load(path), top=None)
+    ranking = Session(load(path)).ranking(top=None)
     assert ranking.n_measured == 12 and ranking.n_unmeasured == 600 - 12
     assert len(ranking.keys) == 588
     assert ranking.score_name == "hit_probability"
@@ -82,7 +80,7 @@ def test_predict_ranks_unmeasured_candidates_by_hit_probability(crossed_barrel,
 def test_predict_without_ranges_ranks_by_the_acquisition(crossed_barrel) -> None:
     path = crossed_barrel(budget=8, initial=4)
     run(load(path))
-    ranking = rank(load(path), top=3)
+    ranking = Session(load(path)).ranking(top=3)
     assert ranking.score_name == "acquisition (logei)" and len(ranking.keys) == 3
 
 

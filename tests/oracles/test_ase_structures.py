@@ -10,7 +10,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from matloop.oracles import ase as ase_oracle
-from matloop.oracles.ase import REFERENCES_FILE, AseStructureOracle, safe_name
+from matloop.oracles.ase import REFERENCES_FILE, AseOracle, safe_name
 from matloop.oracles.recipes import FINAL_NAME, LOG_NAME
 from matloop.protocols import Candidate, Oracle
 
@@ -29,9 +29,9 @@ CU3AU = candidate(Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.80), ["Au",
                                             [[0, 0, 0], [0, 0.5, 0.5]]), "Cu3Au")
 
 
-def oracle(tmp_path: Path, recipe: str = "eos", **settings: object) -> AseStructureOracle:
-    return AseStructureOracle(calculator="emt", recipe=recipe, scratch=str(tmp_path),
-                              settings={"fmax": 0.02, **settings})
+def oracle(tmp_path: Path, recipe: str = "eos", **settings: object) -> AseOracle:
+    return AseOracle(calculator="emt", recipe=recipe, scratch=str(tmp_path),
+                     settings={"fmax": 0.02, **settings})
 
 
 def test_eos_values_units_provenance_and_scratch(tmp_path: Path) -> None:
@@ -76,6 +76,9 @@ def test_recipe_failures_are_typed(tmp_path: Path) -> None:
     assert bare.reason == "invalid"
     broken = oracle(tmp_path).evaluate(Candidate(key="y", label="y", structure="{not json"))
     assert broken.reason == "invalid"
+    iron = oracle(tmp_path).evaluate(candidate(fcc("Fe", 3.6), "Fe:fcc"))
+    assert iron.reason == "invalid"
+    assert "no parameters for Fe" in (iron.error or "") and "Pt" in (iron.error or "")
 
 
 def test_formation_energy_references_are_cached_per_campaign(
@@ -114,7 +117,7 @@ def test_pickles_and_rejects_bad_settings(tmp_path: Path) -> None:
     clone = pickle.loads(pickle.dumps(o))
     assert clone == o
     with pytest.raises(ValueError, match="recipe"):
-        AseStructureOracle(calculator="emt", recipe="phonons", scratch=str(tmp_path))
+        AseOracle(calculator="emt", recipe="phonons", scratch=str(tmp_path))
     with pytest.raises(ValueError, match="fmax"):
         oracle(tmp_path, fmax=-1.0)
 
@@ -143,9 +146,9 @@ def test_the_example_oracle_honours_the_contract(tmp_path: Path) -> None:
     import shutil
 
     from matloop.campaigns import load
-    from matloop.campaigns.spaces import build_pool
+    from matloop.loop.build import build_oracle
     from matloop.loop.evaluate import evaluate
-    from matloop.oracles import build_oracle
+    from matloop.spaces.build import build_pool
 
     root = Path(__file__).resolve().parents[2] / "examples"
     shutil.copytree(root / "data" / "prototypes", tmp_path / "data" / "prototypes")

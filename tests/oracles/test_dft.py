@@ -22,7 +22,7 @@ from ase.build import bulk
 from ase.units import GPa
 
 from matloop.campaigns import load
-from matloop.loop.run import run
+from matloop.loop.session import run
 from matloop.oracles.calculators import (
     DEFAULT_PSEUDO_DIR,
     MissingCalculatorPackage,

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from matloop.campaigns import load
 from matloop.cli.main import app
-from matloop.loop.run import run
+from matloop.loop.session import run
 from matloop.reporting.figures import slug
 from matloop.reporting.model_quality import validation_history
 from matloop.surrogates.validation import calibration_curve, metrics

@@ -19,8 +19,7 @@ from typer.testing import CliRunner
 
 from matloop.campaigns import load
 from matloop.cli.main import app
-from matloop.loop.run import run
-from matloop.loop.summary import summarize
+from matloop.loop.session import Session, run
 
 PNG = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()
@@ -153,7 +152,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, bool], 
             play_lab(path, failures)
         else:
             run(load(path))
-        counts = summarize(load(path))["evaluations"]
+        counts = Session(load(path)).status()["evaluations"]
         assert (counts["failed"] > 0) == failures, counts  # the case is what it says
         done = runner.invoke(app, ["report", str(path), "--out", str(folder / "report")])
         assert done.exit_code == 0, done.output

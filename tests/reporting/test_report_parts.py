@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+from matloop.campaigns.pareto import hypervolume, reference_point
 from matloop.campaigns.schema import Target
 from matloop.campaigns.targets import TargetSet
-from matloop.loop.pareto import hypervolume, reference_point
 from matloop.reporting import candidate_space
 from matloop.reporting.candidate_space import candidate_space_figure, project
 from matloop.reporting.figures import save

@@ -318,7 +318,7 @@ def test_status_and_validate_show_the_database_without_its_password(
 
     from matloop.campaigns import load
     from matloop.cli.main import app
-    from matloop.loop.run import run
+    from matloop.loop.session import run
 
     url = postgres_server.create_database()
     try:

@@ -8,6 +8,7 @@ import pytest
 
 from matloop.campaigns import load
 from matloop.errors import ConfigError
+from matloop.loop.session import Session
 from matloop.surrogates import describe_model, make_surrogate
 from matloop.surrogates.auto import KINDS, MIN_TO_COMPARE
 
@@ -68,8 +69,7 @@ def test_auto_needs_cross_validation(crossed_barrel) -> None:
 
 @pytest.mark.slow
 def test_a_campaign_records_the_choice_and_reuses_the_figures(crossed_barrel) -> None:
-    from matloop.loop.run import run
-    from matloop.loop.summary import summarize
+    from matloop.loop.session import run
     from matloop.store import Store
 
     path = crossed_barrel(budget=16, initial=10, batch_size=2)
@@ -88,5 +88,5 @@ def test_a_campaign_records_the_choice_and_reuses_the_figures(crossed_barrel) ->
     assert kept["chosen"] == compared["chosen"]
     assert records[1]["validation"]["toughness"]["nlpd"] == compared["scores"][
         compared["chosen"]]
-    assert summarize(campaign)["last_cycle"]["hyperparameters"]["auto"]["chosen"] \
+    assert Session(campaign).status()["last_cycle"]["hyperparameters"]["auto"]["chosen"] \
         == compared["chosen"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from matloop.campaigns import load
-from matloop.loop.run import run
+from matloop.loop.session import Session, run
 from matloop.store import Store
 
 
@@ -24,14 +24,13 @@ def test_a_campaign_runs_with_each_surrogate(crossed_barrel, kind: str) -> None:
 
 
 def test_each_model_cycle_is_cross_validated_and_status_shows_it(crossed_barrel) -> None:
-    from matloop.loop.summary import summarize
 
     path = crossed_barrel(budget=12, initial=6, batch_size=2)
     path.write_text(path.read_text().replace("[oracle]",
                                              "[surrogate]\nvalidate_every = 1\n\n[oracle]"))
     campaign = load(path)
     run(campaign)
-    summary = summarize(campaign)
+    summary = Session(campaign).status()
     figures = summary["validation"]["toughness"]
     assert {"mae", "rmse", "r2", "coverage_68", "coverage_95", "z2_mean",
             "miscalibration_area", "n"} <= set(figures)
@@ -43,10 +42,9 @@ def test_each_model_cycle_is_cross_validated_and_status_shows_it(crossed_barrel)
 
 
 def test_validation_can_be_switched_off(crossed_barrel) -> None:
-    from matloop.loop.summary import summarize
 
     path = crossed_barrel(budget=8, initial=6, batch_size=2)
     path.write_text(path.read_text().replace("[oracle]",
                                              "[surrogate]\nvalidate_every = 0\n\n[oracle]"))
     run(load(path))
-    assert summarize(load(path))["validation"] == {}
+    assert Session(load(path)).status()["validation"] == {}

@@ -56,8 +56,8 @@ def known_answers(campaign: Campaign, label: str) -> Truth:
     One maximise/minimise target (and no ranges) is benchmarked by its top sets; any set
     with range targets by its hits.
     """
-    from matloop.campaigns.spaces import build_pool
-    from matloop.oracles import build_oracle
+    from matloop.loop.build import build_oracle
+    from matloop.spaces.build import build_pool
 
     require_table_oracle(campaign, label)
     pool = build_pool(campaign.space)

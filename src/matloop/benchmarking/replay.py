@@ -85,7 +85,7 @@ def replay_seed(job: Job) -> SeedRun:
     from linear_operator.utils.warnings import NumericalWarning
 
     from matloop.campaigns import load
-    from matloop.loop.run import run
+    from matloop.loop.session import run
     from matloop.store import Store
 
     torch.set_num_threads(1)

@@ -30,9 +30,9 @@ def run_benchmark(paths: Sequence[Path], seeds: int, out: Path, budget: int | No
     from matloop.campaigns import load
 
     if seeds < 1:
-        raise ConfigError("--seeds must be at least 1")
+        raise ConfigError(f"seeds must be at least 1 (got {seeds})")
     if workers < 1:
-        raise ConfigError("--workers must be at least 1")
+        raise ConfigError(f"workers must be at least 1 (got {workers})")
     if not paths:
         raise ConfigError("give at least one campaign file")
     kinds: Sequence[str | None] = list(surrogates) or [None]

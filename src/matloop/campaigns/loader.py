@@ -19,8 +19,9 @@ from matloop.errors import ConfigError
 Loc = tuple[str | int, ...]
 
 
-def load(path: str | Path) -> Campaign:
-    """Read and validate a campaign file; raises ``ConfigError`` naming field and line."""
+def load(path: str | Path, model: type[Campaign] = Campaign) -> Campaign:
+    """Read and validate a campaign file; raises ``ConfigError`` naming field and line.
+    ``model``: the class to validate into (a subclass of ``Campaign``)."""
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such campaign file")
@@ -35,10 +36,21 @@ def load(path: str | Path) -> Campaign:
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a campaign file is a table of sections")
     try:
-        campaign = Campaign.model_validate(data, context={"base": path.parent.resolve()})
+        campaign = model.model_validate(data, context={"base": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc, find_line)) from None
     return campaign.model_copy(update={"source": path.resolve()})
+
+
+def validate(data: dict[str, Any], base: Path, model: type[Campaign] = Campaign,
+             pool: Any = None) -> Campaign:
+    """Validate a campaign given as a dict (relative paths from ``base``; ``pool``, a
+    DataFrame, as the table space's rows); ``ConfigError`` names every bad field."""
+    try:
+        campaign = model.model_validate(data, context={"base": base, "pool": pool})
+    except ValidationError as exc:
+        raise ConfigError(_describe(Path("campaign"), exc, lambda loc: None)) from None
+    return campaign.model_copy(update={"base": base})
 
 
 def _describe(path: Path, exc: ValidationError, find_line: Any) -> str:
@@ -52,7 +64,8 @@ def _describe(path: Path, exc: ValidationError, find_line: Any) -> str:
         prefix = f"{path}:{line}" if line else str(path)
         message = error["msg"].removeprefix("Value error, ")
         if error["type"] == "extra_forbidden":
-            message = "unknown key (check the spelling; see README for the allowed keys)"
+            message = ("unknown key (check the spelling; the campaign file reference in the "
+                       "docs lists the allowed keys)")
         elif error["type"] == "literal_error":
             message = message.replace("Input should be", "must be")
         elif error["type"] == "union_tag_invalid":

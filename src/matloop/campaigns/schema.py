@@ -9,32 +9,43 @@ from __future__ import annotations
 import builtins
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
-    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
-    model_serializer,
     model_validator,
 )
 
+from matloop.campaigns.oracle_schema import (
+    ASE_ADDED_FIELDS,
+    AseOracle,
+    LabOracle,
+    Oracle,
+    OracleSection,
+    PythonOracle,
+    TableOracle,
+)
+from matloop.campaigns.sections import FailureReason, Section
+from matloop.campaigns.sections import resolve as _resolve
+from matloop.campaigns.space_schema import (
+    STRUCTURE_SPACES,
+    CompositionSpace,
+    Space,
+    StructureSpace,
+    SubstitutionSpace,
+    TableSpace,
+)
+
+__all__ = ["ASE_ADDED_FIELDS", "SEARCH_SECTIONS", "AseOracle", "Campaign", "CampaignSection",
+           "CompositionSpace", "ExecutorSection", "LabOracle", "LoopSection", "Oracle",
+           "OracleSection", "PythonOracle", "Section", "Space", "StructureSpace",
+           "SubstitutionSpace", "SurrogateSection", "TableOracle", "TableSpace", "Target",
+           "database_url"]
+
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not change
-
-
-class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _resolve(path: Path, info: ValidationInfo) -> Path:
-    base = (info.context or {}).get("base")
-    if path.is_absolute() or base is None:
-        return path
-    return (Path(base) / path).resolve()
 
 
 class CampaignSection(Section):
@@ -46,117 +57,6 @@ class CampaignSection(Section):
                                "campaign (an import file), imported before the first cycle")
 
     _resolve_prior = field_validator("prior")(_resolve)
-
-
-class TableSpace(Section):
-    """Candidates are the rows of a CSV: numeric ``inputs`` or a ``composition`` column."""
-
-    kind: Literal["table"]
-    path: Path
-    inputs: list[str] | None = Field(default=None, min_length=1)
-    composition: str | None = None
-    id: str | None = Field(default=None, description="a column that identifies each row "
-                           "(rows with equal inputs stay distinct candidates)")
-
-    _resolve_path = field_validator("path")(_resolve)
-
-    @model_validator(mode="after")
-    def _one_description(self) -> TableSpace:
-        if (self.inputs is None) == (self.composition is None):
-            raise ValueError("give exactly one of 'inputs' (numeric columns) or "
-                             "'composition' (a formula column)")
-        return self
-
-
-class CompositionSpace(Section):
-    """Every composition over ``elements`` on a grid of ``step`` with at most k elements."""
-
-    kind: Literal["compositions"]
-    elements: list[str] = Field(min_length=1)
-    step: float = Field(default=0.1, gt=0, le=1)
-    max_elements: int = Field(default=3, ge=1)
-    min_elements: int = Field(default=1, ge=1)
-
-    @field_validator("step")
-    @classmethod
-    def _step_divides_one(cls, step: float) -> float:
-        if abs(1 / step - round(1 / step)) > 1e-9:
-            raise ValueError(f"1/step must be a whole number (got step = {step})")
-        return step
-
-    @field_validator("elements")
-    @classmethod
-    def _unique_elements(cls, elements: list[str]) -> list[str]:
-        if len(set(elements)) != len(elements):
-            raise ValueError("elements must not repeat")
-        return elements
-
-    @model_validator(mode="after")
-    def _bounds(self) -> CompositionSpace:
-        if self.min_elements > self.max_elements:
-            raise ValueError("min_elements must not exceed max_elements")
-        return self
-
-    @property
-    def divisions(self) -> int:
-        """Number of grid steps in a unit fraction (10 for step = 0.1)."""
-        return round(1 / self.step)
-
-
-DedupeChoice = Literal["matcher", "hash", "none"]
-
-
-class StructureSpace(Section):
-    """Crystal structures from a folder (CIF/POSCAR), a pymatgen-JSON, extxyz or CSV file."""
-
-    kind: Literal["structures"]
-    path: Path
-    structure_column: str = Field(default="structure", description="CSV: the column of "
-                                  "pymatgen Structure JSON")
-    id: str | None = Field(default=None, description="CSV: a column naming each structure")
-    dedupe: DedupeChoice = Field(default="matcher", description="remove repeated "
-                                 "structures: pymatgen StructureMatcher, a symmetry hash, "
-                                 "or not at all")
-
-    _resolve_path = field_validator("path")(_resolve)
-
-
-class SubstitutionSpace(Section):
-    """Prototype structures decorated with every combination of the given elements."""
-
-    kind: Literal["substitution"]
-    prototypes: list[Path] = Field(min_length=1, description="structure files, folders or "
-                                   "JSON/extxyz/CSV files of prototypes")
-    substitutions: dict[str, list[str]] = Field(min_length=1, description="site label or "
-                                                "element -> candidate elements")
-    oxidation_filter: bool = Field(default=False, description="keep only compositions "
-                                   "that can be charge-balanced")
-    volume: Literal["radii", "dls", "keep"] = "radii"
-    dedupe: DedupeChoice = "hash"
-
-    @field_validator("prototypes", mode="before")
-    @classmethod
-    def _one_or_more(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | Path) else value
-
-    @field_validator("prototypes")
-    @classmethod
-    def _resolve_all(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_resolve(path, info) for path in paths]
-
-    @field_validator("substitutions")
-    @classmethod
-    def _non_empty_choices(cls, substitutions: dict[str, list[str]]) -> dict[str, list[str]]:
-        empty = [key for key, choices in substitutions.items() if not choices]
-        if empty:
-            raise ValueError(f"give at least one element for {', '.join(map(repr, empty))}")
-        return substitutions
-
-
-STRUCTURE_SPACES = (StructureSpace, SubstitutionSpace)
-
-Space = Annotated[TableSpace | CompositionSpace | StructureSpace | SubstitutionSpace,
-                  Field(discriminator="kind")]
 
 
 GOAL_KEYS = ("goal", "above", "below", "between", "near")
@@ -233,117 +133,6 @@ class Target(Section):
             return f"{self.between[0]:g} <= {self.property} <= {self.between[1]:g}{unit}"
         return f"{self.property} = {self.near:g} ± {self.tolerance:g}{unit}"
 
-
-FailureReason = Literal["error", "timeout", "crashed", "invalid", "not_converged",
-                        "infeasible"]
-
-
-class OracleSection(Section):
-    """What every oracle accepts: a time limit and a retry policy for transient failures."""
-
-    timeout_s: float | None = Field(default=None, gt=0, description="seconds before an "
-                                    "evaluation's worker process is killed (reason timeout)")
-    retries: int = Field(default=1, ge=0, le=10, description="re-runs of an evaluation that "
-                         "failed with a reason in retry_on")
-    retry_on: tuple[FailureReason, ...] = ("timeout", "crashed")
-
-
-class TableOracle(OracleSection):
-    """Look each target property up in the CSV column of the same name."""
-
-    kind: Literal["table"]
-    path: Path | None = None  # default: the table space's CSV
-
-    _resolve_path = field_validator("path")(_resolve)
-
-
-class PythonOracle(OracleSection):
-    """Call ``function = "module:callable"``; the module is looked up beside the file first."""
-
-    kind: Literal["python"]
-    function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
-                          description="'module:callable'")
-
-
-AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
-ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
-ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
-                    "max_volume_change", "elastic_strains", "unstable")
-
-
-class AseOracle(OracleSection):
-    """An ASE calculator and a recipe.
-
-    On a ``compositions`` space: EMT on an fcc supercell decorated to the candidate's
-    composition (recipe ``eos``). On a ``structures`` or ``substitution`` space: any
-    calculator (``emt``, ``chgnet``, ``gpaw``, ``espresso`` or ``"module:factory"``) with
-    ``parameters``, and any recipe of ``matloop.oracles.recipes``.
-    """
-
-    kind: Literal["ase"]
-    calculator: str = Field(default="emt", description="emt, chgnet, gpaw, espresso or "
-                            "'package.module:factory'")
-    parameters: dict[str, Any] = Field(default_factory=dict, description="keyword "
-                                       "arguments of the calculator")
-    recipe: AseRecipe = "eos"
-    supercell: int = Field(default=2, ge=1, le=6, description="conventional fcc cells per edge")
-    relax: bool = True
-    relax_cell: bool = Field(default=True, description="structures: relax the cell too")
-    relax_positions: bool = Field(default=True, description="structures: relax positions "
-                                  "in each strained cell (eos, elastic)")
-    optimizer: Literal["BFGS", "FIRE"] = "BFGS"
-    fmax: float = Field(default=0.05, gt=0, description="eV/Å")
-    max_steps: int = Field(default=200, ge=1)
-    max_volume_change: float = Field(default=0.5, gt=0, description="relative; a larger "
-                                     "change in a relaxation is an invalid structure")
-    strain: float = Field(default=0.05, gt=0, lt=0.3, description="± linear strain of the EOS")
-    points: int = Field(default=7, ge=5, le=21)
-    elastic_strains: list[Annotated[float, Field(gt=0, lt=0.1)]] = Field(
-        default_factory=lambda: [0.005, 0.01], min_length=1,
-        description="strain magnitudes of the elastic recipe, applied with both signs")
-    unstable: Literal["fail", "keep"] = Field(
-        default="fail", description="elastic: a tensor that is not positive definite fails "
-        "as infeasible, or is kept")
-
-    @field_validator("calculator", mode="before")
-    @classmethod
-    def _known_calculator(cls, value: Any) -> Any:
-        if isinstance(value, str) and not re.match(ASE_CALCULATOR_PATTERN, value):
-            raise ValueError(f"unknown calculator {value!r}; use emt, chgnet, gpaw, espresso "
-                             "or 'package.module:factory' (e.g. 'ase.calculators.vasp:Vasp')")
-        return value
-
-    @model_serializer(mode="wrap")
-    def _omit_default_additions(self, handler: SerializerFunctionWrapHandler
-                                ) -> dict[str, Any]:
-        """Leave out the fields added with structure recipes while they hold their
-        defaults, so that a campaign stored before them resumes (its oracle section is
-        compared with the stored one)."""
-        data: dict[str, Any] = handler(self)
-        for name in ASE_ADDED_FIELDS:
-            default = type(self).model_fields[name].get_default(call_default_factory=True)
-            if name in data and getattr(self, name) == default:
-                del data[name]
-        return data
-
-    def recipe_settings(self) -> dict[str, Any]:
-        """The settings of ``matloop.oracles.recipes.RecipeSettings`` as a plain dict."""
-        return {"optimizer": self.optimizer, "fmax": self.fmax, "max_steps": self.max_steps,
-                "max_volume_change": self.max_volume_change, "relax": self.relax,
-                "relax_cell": self.relax_cell, "relax_positions": self.relax_positions,
-                "points": self.points, "strain": self.strain,
-                "elastic_strains": tuple(self.elastic_strains), "unstable": self.unstable}
-
-
-class LabOracle(OracleSection):
-    """A laboratory: batches go out as files (``matloop propose``) and measured results
-    come back with ``matloop import``; the loop never calls it."""
-
-    kind: Literal["lab"]
-
-
-Oracle = Annotated[TableOracle | PythonOracle | AseOracle | LabOracle,
-                   Field(discriminator="kind")]
 
 
 class SurrogateSection(Section):
@@ -451,7 +240,8 @@ class Campaign(Section):
     surrogate: SurrogateSection = SurrogateSection()
     executor: ExecutorSection = ExecutorSection()
     loop: LoopSection = LoopSection()
-    source: Path | None = Field(default=None, exclude=True)
+    source: Path | None = Field(default=None, exclude=True)  # the file it was read from
+    base: Path | None = Field(default=None, exclude=True)  # the folder, when not from a file
 
     @field_validator("targets")
     @classmethod
@@ -521,18 +311,13 @@ class Campaign(Section):
         if not isinstance(oracle, AseOracle):
             return self
         if isinstance(self.space, CompositionSpace):
-            if oracle.calculator != "emt":
-                raise ValueError(f"oracle.calculator: {oracle.calculator!r} needs a "
-                                 "'structures' or 'substitution' space; a 'compositions' "
-                                 "space works with 'emt' only")
-            if oracle.recipe != "eos":
-                raise ValueError(f"oracle.recipe: {oracle.recipe!r} needs a 'structures' or "
-                                 "'substitution' space; a 'compositions' space works with "
-                                 "'eos' only")
-            extra = [name for name in ASE_ADDED_FIELDS if name in oracle.model_fields_set]
-            if extra:
-                raise ValueError(f"oracle.{extra[0]}: needs a 'structures' or 'substitution' "
-                                 "space (the 'compositions' EMT oracle has no such setting)")
+            sites = 4 * oracle.supercell**3
+            most = min(self.space.max_elements, len(self.space.elements))
+            if most > sites:
+                raise ValueError(f"oracle.supercell: {oracle.supercell} cell per edge has "
+                                 f"{sites} sites, too few for the {most} elements a "
+                                 "candidate may have (space.max_elements); use a larger "
+                                 "supercell")
         elif not isinstance(self.space, STRUCTURE_SPACES):
             raise ValueError("oracle kind 'ase' needs a 'compositions', 'structures' or "
                              "'substitution' space")
@@ -543,6 +328,8 @@ class Campaign(Section):
 
     @property
     def base_dir(self) -> Path:
+        if self.base is not None:
+            return self.base
         return self.source.parent if self.source else Path.cwd()
 
     @property
@@ -563,7 +350,7 @@ class Campaign(Section):
             return f"sqlite:///{self.base_dir / (self.campaign.name + '.db')}"
         return database_url(self.campaign.database, self.base_dir)
 
-    def with_overrides(self, **changes: Any) -> Campaign:
+    def with_overrides(self, **changes: Any) -> Self:
         """A copy with ``seed``, ``budget``, ``database`` or ``surrogate`` (a kind)
         replaced (command-line options)."""
         campaign, loop, surrogate = self.campaign, self.loop, self.surrogate
@@ -574,7 +361,7 @@ class Campaign(Section):
         if changes.get("budget") is not None:
             budget = changes["budget"]
             if budget < 1:
-                raise ValueError("--budget must be at least 1")
+                raise ValueError(f"budget must be at least 1 (got {budget})")
             loop = loop.model_copy(update={"budget": budget,
                                            "initial": min(loop.initial, budget)})
         if changes.get("surrogate") is not None:

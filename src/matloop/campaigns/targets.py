@@ -20,6 +20,9 @@ from matloop.campaigns.schema import Target
 Kind = Literal["single", "multi", "thresholds"]
 
 
+PARETO_CHUNK = 1024  # rows compared at a time: memory (chunk x n x k) stays small
+
+
 @dataclass(frozen=True)
 class TargetSet:
     """``properties`` are the modelled outputs; ``objectives`` the ``(index, sign)`` of
@@ -102,16 +105,21 @@ class TargetSet:
 
     def pareto(self, Y: np.ndarray) -> np.ndarray:
         """Boolean ``(n,)``: rows that meet every bound, have every objective measured and
-        are not dominated by another such row (duplicates of a front point all count)."""
+        are not dominated by another such row (duplicates of a front point all count).
+
+        The same mask as BoTorch's ``is_non_dominated(Z, deduplicate=False)`` (a test
+        checks it), in numpy so that ``status`` does not import torch."""
         Y = _matrix(Y, len(self.properties))
         Z = self.signed_objectives(Y)
         eligible = np.isfinite(Z).all(axis=1) & (self.hits(Y) if self.bounds else True)
         front = np.zeros(len(Y), dtype=bool)
-        candidates = np.flatnonzero(eligible)
-        for i in candidates:
-            others = Z[candidates]
-            dominated = ((others >= Z[i]).all(axis=1) & (others > Z[i]).any(axis=1)).any()
-            front[i] = not dominated
+        rows = np.flatnonzero(eligible)
+        points = Z[rows]
+        for start in range(0, len(rows), PARETO_CHUNK):
+            chunk = points[start:start + PARETO_CHUNK, None, :]  # (c, 1, k) against (n, k)
+            better = np.all(points >= chunk, axis=-1) & np.any(points > chunk, axis=-1)
+            dominated = np.any(better, axis=1)
+            front[rows[start:start + PARETO_CHUNK]] = ~dominated
         return front
 
 

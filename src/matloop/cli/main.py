@@ -78,38 +78,30 @@ def _handled(command: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _load(path: Path, db: str | None = None, **overrides: Any) -> Any:
-    from matloop.campaigns import load
+def _open(path: Path, db: str | None = None, **overrides: Any) -> Any:
+    """The campaign file opened as a ``Session`` (options override the file)."""
+    from matloop.api import Campaign
 
-    campaign = load(path)
-    if db is not None:
-        overrides["database"] = _absolute_db(db)
     try:
-        return campaign.with_overrides(**overrides)
+        campaign = Campaign.from_file(path).with_overrides(**overrides)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-
-
-def _absolute_db(value: str) -> str:
-    """A --db path is relative to the current directory, not to the campaign file."""
-    if "://" in value:
-        return value
-    return str(Path(value).resolve())
+        raise ConfigError(f"--{exc}") from None
+    return campaign.session(db)
 
 
 @app.command()
 @_handled
 def validate(ctx: typer.Context, path: CampaignFile) -> None:
     """Check a campaign file and its data without running anything."""
-    from matloop.loop.run import prepare
     from matloop.store import safe_url
 
-    prepared = prepare(_load(path))
-    campaign = prepared.campaign
+    session = _open(path)
+    session.check()
+    campaign, space = session.campaign, session.space
     typer.echo(f"{path}: ok — campaign {campaign.campaign.name!r}, "
-               f"{len(prepared.pool)} candidates ({campaign.space.kind}"
-               f"{_duplicates(prepared.pool.duplicates_removed)}), "
-               f"{prepared.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
+               f"{len(space.pool)} candidates ({campaign.space.kind}"
+               f"{_duplicates(space.pool.duplicates_removed)}), "
+               f"{space.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
                f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
                f"database {safe_url(campaign.database_url)}")
 
@@ -134,15 +126,15 @@ def run(
 ) -> None:
     """Start or resume a campaign; stops when the budget is spent."""
     from matloop.cli.progress import progress_reporter
-    from matloop.loop.run import run as run_campaign
 
-    campaign = _load(path, db, seed=seed, budget=budget)
+    session = _open(path, db, seed=seed, budget=budget)
+    campaign = session.campaign
     if campaign.oracle.kind == "lab":  # the loop cannot call a lab: propose a batch
-        _propose_and_tell(campaign, path, None, None, xlsx=False, more=False)
+        _propose_and_tell(session, path, None, None, xlsx=False, more=False)
         return
     signal.signal(signal.SIGTERM, _interrupt)
     with progress_reporter(campaign.loop.budget, quiet) as report:
-        result = run_campaign(campaign, on_progress=report)
+        result = session.run(progress=report)
     if not quiet:
         counts = result.counts
         typer.echo(f"stopped ({result.stop_reason}): {counts['succeeded']} succeeded, "
@@ -175,9 +167,7 @@ def _interrupt(signum: int, frame: Any) -> None:
 def status(ctx: typer.Context, path: CampaignFile, db: DbOption = None,
            as_json: JsonOption = False) -> None:
     """Show where a campaign stands (reads the database only)."""
-    from matloop.loop.summary import summarize
-
-    summary = summarize(_load(path, db))
+    summary = _open(path, db).status()
     if as_json:
         typer.echo(json.dumps(summary, indent=2, default=str))
         return
@@ -199,11 +189,11 @@ def predict(
 ) -> None:
     """Rank unmeasured candidates by probability of meeting the targets (inverse design)."""
     from matloop.cli.tables import ranking_table
-    from matloop.loop.predict import rank, write_ranking
+    from matloop.loop.predict import write_ranking
 
     if top < 0:
         raise ConfigError("--top must be 0 (all) or more")
-    ranking = rank(_load(path, db), top=top or None)
+    ranking = _open(path, db).ranking(top=top or None)
     ranking_table(ranking)
     if out is not None:
         write_ranking(ranking, out)
@@ -219,9 +209,7 @@ def export(
     db: DbOption = None,
 ) -> None:
     """Write every evaluation (succeeded and failed) to a CSV file."""
-    from matloop.loop.summary import export_csv
-
-    rows = export_csv(_load(path, db), out)
+    rows = _open(path, db).export(out)
     typer.echo(f"wrote {rows} evaluations to {out}")
 
 
@@ -239,11 +227,9 @@ def report(
 ) -> None:
     """Write an HTML report with plots: progress, target and candidate space, model
     quality, feature relevance and the best candidates."""
-    from matloop.reporting.report import write_report
-
     folder = out if out is not None else path.with_name(f"{path.stem}-report")
     steps = None if quiet else (lambda step: typer.echo(f"{step} ...", err=True))
-    written = write_report(_load(path, db), folder, on_step=steps)
+    written = _open(path, db).report_files(folder, on_step=steps)
     if not quiet:
         for image in written[:-1]:
             typer.echo(f"wrote {_relative(image)}")
@@ -270,9 +256,12 @@ def benchmark(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
 ) -> None:
     """Replay table campaigns over seeds and compare with random search."""
-    from matloop.benchmarking.progress import seed_progress
     from matloop.benchmarking.suite import run_benchmark
+    from matloop.cli.seeds import seed_progress
 
+    for name, value in (("seeds", seeds), ("workers", workers), ("budget", budget)):
+        if value is not None and value < 1:
+            raise ConfigError(f"--{name} must be at least 1")
     signal.signal(signal.SIGTERM, _interrupt)
     try:
         runs = len(paths) * max(seeds, 0) * max(len(surrogate or ()), 1)
@@ -309,18 +298,19 @@ def propose_command(
     seed: Annotated[int | None, typer.Option(help="random seed (overrides the file)")] = None,
 ) -> None:
     """Propose a batch for a lab campaign and write it as a file to fill in."""
-    campaign = _load(path, db, seed=seed)
-    if campaign.oracle.kind != "lab":
+    session = _open(path, db, seed=seed)
+    kind = session.campaign.oracle.kind
+    if kind != "lab":
         raise ConfigError(f"{path}: propose needs [oracle] kind = \"lab\" (this campaign's "
-                          f"oracle is {campaign.oracle.kind!r}; use `matloop run`)")
-    _propose_and_tell(campaign, path, batch, out, xlsx, more)
+                          f"oracle is {kind!r}; use `matloop run`)")
+    if batch is not None and batch < 1:
+        raise ConfigError("--batch must be at least 1")
+    _propose_and_tell(session, path, batch, out, xlsx, more)
 
 
-def _propose_and_tell(campaign: Any, path: Path, batch: int | None, out: Path | None,
+def _propose_and_tell(session: Any, path: Path, batch: int | None, out: Path | None,
                       xlsx: bool, more: bool) -> None:
-    from matloop.lab.proposals import propose
-
-    proposed = propose(campaign, batch=batch, out=out, xlsx=xlsx, more=more)
+    proposed = session.propose_file(batch, more, out, xlsx)
     for kept in proposed.kept:
         typer.echo(f"kept {_relative(kept)}: it has results filled in (not overwritten)")
     shown = [_relative(p) for p in proposed.paths or proposed.kept]
@@ -356,9 +346,15 @@ def import_command(
     db: DbOption = None,
 ) -> None:
     """Import a lab's measured results (all rows or none)."""
-    from matloop.lab.importer import import_results
+    from matloop.errors import DataError
 
-    report = import_results(_load(path, db), results, dry_run=dry_run, allow_new=allow_new)
+    try:
+        report = _open(path, db).import_file(results, dry_run=dry_run, allow_new=allow_new)
+    except DataError as exc:
+        if allow_new or not any("campaign's pool (allow new" in p for p in exc.problems):
+            raise
+        raise DataError(f"{exc}\n(import with --allow-new to add measured candidates from "
+                        "outside the pool)", exc.problems) from None
     for line in report.lines:
         typer.echo(line)
     kinds = ", ".join(f"{n} {k}" for k, n in report.kinds.items() if n)

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from matloop.campaigns.spaces import Pool
+    from matloop.features.numeric import PoolLike as Pool
     from matloop.protocols import Featurizer
 
 __all__ = ["featurizer_for"]

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from matloop.campaigns.spaces import Pool
+
+class PoolLike(Protocol):
+    """What a featuriser reads of a candidate pool (``matloop.spaces.pool.Pool`` is one):
+    its ``kind``, column ``names`` and ``values`` ``(N, k)``."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def names(self) -> tuple[str, ...]: ...
+
+    @property
+    def values(self) -> np.ndarray: ...
 
 
 @dataclass(frozen=True, eq=False)
@@ -24,7 +35,7 @@ class ScaledInputs:
     span: np.ndarray
 
     @classmethod
-    def from_pool(cls, pool: Pool) -> ScaledInputs:
+    def from_pool(cls, pool: PoolLike) -> ScaledInputs:
         """Bounds from a pool of kind ``"inputs"`` with ``values`` shaped ``(N, k)``."""
         if pool.kind != "inputs":
             raise ValueError(f"ScaledInputs needs a pool of kind 'inputs', not {pool.kind!r}")

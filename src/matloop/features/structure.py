@@ -146,7 +146,7 @@ class StructureFeaturizer:
         known = structure.properties.get("spacegroup") if structure.properties else None
         if isinstance(known, int | np.integer) and 1 <= int(known) <= 230:
             return int(known)
-        from matloop.campaigns.symmetry import spacegroup_number
+        from matloop.features.symmetry import spacegroup_number
 
         return spacegroup_number(structure, self.symprec)
 

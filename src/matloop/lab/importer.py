@@ -1,23 +1,22 @@
-"""``matloop import``: check a results file completely, then store it in one transaction.
+"""Planning an import: checked results -> the store writes they become, and the report.
 
-The importer never takes the run lock (a computational run may be writing at the same
-time: SQLite in WAL mode lets both proceed) and reads the store before it writes nothing
-at all when the file has a problem. A campaign that was never run is created by a valid
-import (prior data before the first run).
+Nothing here reads or writes the store: ``Session.add_results`` reads what the store
+knows (``Known``), checks the sheet (``matloop.lab.results.check``), plans the writes
+here and stores them in one transaction.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
-from matloop.campaigns.spaces import Pool, build_pool
-from matloop.errors import ConfigError, StoreError
-from matloop.lab.results import Checked, Known, Result, check, read_sheet
-from matloop.store import DatabaseUnavailable, Proposal, Store, sqlite_path
+from matloop.lab.results import Checked, Known, Result
+from matloop.store import Proposal
 from matloop.store.store import Recorded
 
 
@@ -39,77 +38,6 @@ class ImportReport:
     @property
     def stored(self) -> int:
         return sum(self.kinds.values())
-
-
-def import_results(campaign: Campaign, path: Path, dry_run: bool = False,
-                   allow_new: bool = False, prior: bool = False) -> ImportReport:
-    """Check every row of ``path`` and store the results in one transaction (nothing on
-    any problem: ``ConfigError`` listing them all, or ``StoreError``)."""
-    from matloop.lab.external import extend, stored
-
-    sheet = read_sheet(Path(path))
-    pool = extend(build_pool(campaign.space, campaign.scratch_dir),
-                  stored(campaign.database_url, campaign.campaign.name))
-    known = read_known(campaign, pool)
-    keys: dict[str, int] = {}
-
-    def pool_keys() -> dict[str, int]:
-        if not keys:
-            keys.update({pool.key(i): i for i in range(len(pool))})
-        return keys
-
-    digest = hashlib.sha256(sheet.path.read_bytes()).hexdigest()
-    if digest in known.imported:
-        raise ConfigError(f"{sheet.path}: this file was imported before (same contents); "
-                          "nothing was imported")
-    checked = check(sheet, campaign, pool, known, allow_new, pool_keys)
-    recorded, lines, kinds = plan(checked, known, sheet.path, digest, pool.kind, prior)
-    awaiting = sum(len(ids) for ids in known.awaiting.values()) - kinds["filled"]
-    report = ImportReport(sheet.path, lines, dict(kinds), sum(r.failed for r in recorded),
-                          checked.blank, awaiting, dry_run)
-    if dry_run or not recorded:
-        return report
-    store = Store(campaign.database_url)
-    campaign_id = store.campaign_id(campaign.campaign.name, campaign.model_dump(mode="json"),
-                                    fixed=SEARCH_SECTIONS)
-    store.import_results(campaign_id, recorded)
-    return report
-
-
-def read_known(campaign: Campaign, pool: Pool) -> Known:
-    """The campaign's candidates, awaiting evaluations and latest cycle, read without
-    creating anything; ``StoreError`` when the database belongs to another search."""
-    path = sqlite_path(campaign.database_url)
-    if path is not None and not path.exists():
-        return Known()
-    try:
-        store = Store(campaign.database_url, create=False)
-        campaign_id = store.campaign_id(campaign.campaign.name)
-    except DatabaseUnavailable:  # no server, no such database: not "no campaign yet"
-        raise
-    except StoreError:  # not a matloop database yet, or no such campaign in it
-        return Known()
-    stored = store.config(campaign_id)
-    current = campaign.model_dump(mode="json")
-    changed = sorted(k for k in SEARCH_SECTIONS if stored.get(k) != current.get(k))
-    if changed:
-        raise StoreError(f"campaign {campaign.campaign.name!r} in {store.safe_url} was run "
-                         f"with different {', '.join(changed)} settings; nothing was "
-                         "imported")
-    candidates = {}
-    for record in store.candidates(campaign_id):
-        assert record.id is not None
-        if record.pool_index >= len(pool) or pool.key(record.pool_index) != record.key:
-            raise StoreError(f"the candidate pool changed since this campaign was started "
-                             f"(candidate {record.key!r} is no longer row "
-                             f"{record.pool_index}); nothing was imported")
-        candidates[record.id] = (record.key, record.label, record.pool_index)
-    awaiting: dict[str, list[int]] = {}
-    for row in store.awaiting(campaign_id):
-        awaiting.setdefault(row["key"], []).append(row["evaluation_id"])
-    external = {key: index for index, key, _, _ in store.external_candidates(campaign_id)}
-    return Known(candidates, awaiting, external, store.next_cycle(campaign_id) - 1,
-                 frozenset(store.imported_files(campaign_id)))
 
 
 def plan(checked: Checked, known: Known, path: Path, digest: str, kind: str, prior: bool
@@ -147,3 +75,13 @@ def _outcome(result: Result, checked: Checked) -> str:
     return ", ".join(f"{name} = {value:g}" + (f" {checked.units[name]}"
                                              if name in checked.units else "")
                      for name, value in result.values.items())
+
+
+def content_digest(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """sha256 of a sheet's cells (its header and rows as CSV text): the same results
+    give the same digest whatever file or DataFrame they came in."""
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return hashlib.sha256(text.getvalue().encode()).hexdigest()

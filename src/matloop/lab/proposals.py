@@ -16,11 +16,15 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from matloop.campaigns.schema import Campaign
-from matloop.campaigns.spaces import Pool, integer_formula
-from matloop.lab.results import describing_columns, formula_column, result_header
+from matloop.lab.results import describing_columns, formula_column
+from matloop.lab.sheets import result_header
+from matloop.spaces.pool import Pool, integer_formula
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -35,21 +39,20 @@ class Proposed:
     kept: list[Path] = field(default_factory=list)  # not rewritten: results filled in
 
 
-def propose(campaign: Campaign, batch: int | None = None, out: Path | None = None,
-            xlsx: bool = False, more: bool = False) -> Proposed:
-    """Propose a batch (or re-list the awaiting one) and write it for the lab."""
-    from matloop.loop.run import propose_lab
-
-    lab = propose_lab(campaign, batch=batch, more=more)
-    pool = lab.prepared.pool
-    cycles = sorted({row["cycle"] for row in lab.awaiting})
+def write_proposed(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]],
+                   new: bool, stop_reason: str, out: Path | None = None, xlsx: bool = False
+                   ) -> Proposed:
+    """Write the awaiting evaluations (``Session.propose_batch``) for the lab: only the
+    newest batch when ``new`` (older ones have their files), else every awaiting batch
+    (one file per cycle, or all in ``out``). A file with results filled in is kept."""
+    cycles = sorted({row["cycle"] for row in awaiting})
     groups: list[tuple[int, list[dict[str, Any]]]]
-    if lab.new:  # only the new batch: the older ones have their files
-        groups = [(cycles[-1], [r for r in lab.awaiting if r["cycle"] == cycles[-1]])]
+    if new:
+        groups = [(cycles[-1], [r for r in awaiting if r["cycle"] == cycles[-1]])]
     elif out is not None:
-        groups = [(cycles[-1], lab.awaiting)] if cycles else []
+        groups = [(cycles[-1], list(awaiting))] if cycles else []
     else:
-        groups = [(c, [r for r in lab.awaiting if r["cycle"] == c]) for c in cycles]
+        groups = [(c, [r for r in awaiting if r["cycle"] == c]) for c in cycles]
     paths, kept = [], []
     filled_in = {*header(campaign, pool)[-len(campaign.properties) - 2:]}
     for cycle, rows in groups:
@@ -59,8 +62,32 @@ def propose(campaign: Campaign, batch: int | None = None, out: Path | None = Non
             kept += filled
             continue
         paths += write_batch(campaign, pool, rows, path, xlsx)
-    return Proposed(paths, sum(len(rows) for _, rows in groups), lab.new,
-                    lab.result.stop_reason, kept)
+    return Proposed(paths, sum(len(rows) for _, rows in groups), new, stop_reason, kept)
+
+
+def batch_frame(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]]
+                ) -> pd.DataFrame:
+    """The batch file as a DataFrame: the same columns, numbers as numbers (NaN where
+    empty), the result columns empty for the lab to fill in."""
+    import pandas as pd
+
+    columns = header(campaign, pool)
+    text_columns = {"candidate", "status", "note", *describing_columns(campaign, pool)}
+    rows = [[cell if name in text_columns else _frame_number(cell)
+             for name, cell in zip(columns, row, strict=True)]
+            for row in rows_of(campaign, pool, awaiting)]
+    frame = pd.DataFrame(rows, columns=columns)
+    if pool.kind == "inputs":
+        for name in describing_columns(campaign, pool):
+            if name in pool.names:
+                frame[name] = pd.to_numeric(frame[name])
+    return frame
+
+
+def _frame_number(text: str) -> float | int:
+    if text == "":
+        return float("nan")
+    return int(text) if text.lstrip("-").isdigit() else float(text)
 
 
 def _targets(path: Path, xlsx: bool) -> list[Path]:
@@ -72,7 +99,7 @@ def has_results(path: Path, filled_in: set[str]) -> bool:
     """True when ``path`` exists and one of its ``filled_in`` columns (results, status,
     note) has a value."""
     from matloop.errors import ConfigError
-    from matloop.lab.results import read_sheet
+    from matloop.lab.sheets import read_sheet
 
     if not path.exists():
         return False

@@ -7,33 +7,19 @@ is row 1, the first result row 2).
 
 from __future__ import annotations
 
-import csv
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from matloop.campaigns.schema import Campaign, TableSpace
-from matloop.campaigns.spaces import FRACTION_DIGITS, Pool, candidate_key
-from matloop.errors import ConfigError
+from matloop.errors import DataError
+from matloop.lab.sheets import Sheet, result_header, same_unit, split_header
+from matloop.spaces.pool import FRACTION_DIGITS, Pool, candidate_key
 
-SUFFIXES = (".csv", ".xlsx")
 STATUSES = ("ok", "failed")
 STRUCTURE_COLUMN = "structure"  # a structure pool's candidate name, in batch files
-_HEADER = re.compile(r"^\s*([^\[\]]*?)\s*(?:\[\s*([^\[\]]*?)\s*\])?\s*$")
-
-
-@dataclass(frozen=True)
-class Sheet:
-    """A results file as text cells: ``header`` (row 1) and ``rows`` (rows 2, 3, ...),
-    every row as long as the header ("" for an empty cell)."""
-
-    path: Path
-    header: list[str]
-    rows: list[list[str]]
 
 
 @dataclass(frozen=True)
@@ -92,86 +78,6 @@ class Checked:
     results: list[Result]
     blank: list[int]
     units: dict[str, str]
-
-
-def read_sheet(path: Path) -> Sheet:
-    """The cells of a CSV or XLSX file; ``ConfigError`` when it is missing, of another
-    kind, unreadable or empty."""
-    suffix = path.suffix.lower()
-    if suffix not in SUFFIXES:
-        got = suffix or "no suffix"
-        raise ConfigError(f"{path}: results files are .csv or .xlsx (got {got}); nothing "
-                          "was imported")
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such file; nothing was imported")
-    table = _read_csv(path) if suffix == ".csv" else _read_xlsx(path)
-    table = [row for row in table if any(cell.strip() for cell in row)]
-    if not table:
-        raise ConfigError(f"{path}: the file is empty; nothing was imported")
-    header = [cell.strip() for cell in table[0]]
-    width = len(header)
-    rows = [row + [""] * (width - len(row)) for row in table[1:]]
-    if not rows:
-        raise ConfigError(f"{path}: the file has a header but no rows; nothing was imported")
-    return Sheet(path, header, rows)
-
-
-def _read_csv(path: Path) -> list[list[str]]:
-    try:
-        with path.open(newline="", encoding="utf-8-sig") as handle:
-            return [list(row) for row in csv.reader(handle)]
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise ConfigError(f"{path}: cannot read it as CSV text ({exc}); nothing was "
-                          "imported") from None
-
-
-def _read_xlsx(path: Path) -> list[list[str]]:
-    """The first worksheet's cells as text (numbers as Python writes them)."""
-    try:
-        from openpyxl import load_workbook
-    except ImportError:
-        raise ConfigError("reading .xlsx needs openpyxl (pip install openpyxl)") from None
-    from zipfile import BadZipFile
-
-    try:
-        book = load_workbook(path, read_only=True, data_only=True)
-    except (BadZipFile, OSError, KeyError, ValueError) as exc:
-        raise ConfigError(f"{path}: not a readable .xlsx workbook ({exc}); nothing was "
-                          "imported") from None
-    try:
-        sheet = book.worksheets[0]
-        return [[_cell_text(v) for v in row] for row in sheet.iter_rows(values_only=True)]
-    finally:
-        book.close()
-
-
-def _cell_text(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, float):
-        return repr(value)
-    return str(value)
-
-
-def split_header(text: str) -> tuple[str, str | None]:
-    """``"bulk_modulus [GPa]"`` -> ``("bulk_modulus", "GPa")``; no brackets -> unit None."""
-    match = _HEADER.match(text)
-    if match is None:
-        return text.strip(), None
-    return match.group(1), match.group(2)
-
-
-def result_header(name: str, unit: str | None) -> str:
-    """The header of a result column: ``bulk_modulus [GPa]``, or the name without a unit."""
-    return f"{name} [{unit}]" if unit else name
-
-
-def same_unit(a: str, b: str) -> bool:
-    """Units equal up to spaces, ``Å``/``A``, ``^`` and ``**``."""
-    def plain(unit: str) -> str:
-        return unit.replace(" ", "").replace("Å", "A").replace("^", "").replace("**", "")
-
-    return plain(a) == plain(b)
 
 
 def describing_columns(campaign: Campaign, pool: Pool) -> list[str]:
@@ -400,9 +306,8 @@ class _Checker:
         if key in self.known.external:
             return key, label, self.known.external[key], None
         if not self.allow_new:
-            self.problem(f"{label!r} is not a candidate of this campaign's pool (import "
-                         "with --allow-new to add measured candidates from outside it)",
-                         number)
+            self.problem(f"{label!r} is not a candidate of this campaign's pool (allow new "
+                         "candidates to add measured ones from outside it)", number)
             return None
         if key not in self.new_external:
             self.new_external[key] = len(self.pool) + len(self.new_external)
@@ -421,13 +326,13 @@ class _Checker:
     def raise_problems(self) -> None:
         count = len(self.problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
-        raise ConfigError(f"{self.sheet.path}: {count} problem{'s' * (count != 1)}; nothing "
-                          f"was imported:\n{lines}")
+        raise DataError(f"{self.sheet.path}: {count} problem{'s' * (count != 1)}; nothing "
+                        f"was imported:\n{lines}", [str(p) for p in self.problems])
 
 
 def check(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known, allow_new: bool,
           pool_keys: Callable[[], Mapping[str, int]]) -> Checked:
-    """Every row checked: the results to store, or ``ConfigError`` listing every problem.
+    """Every row checked: the results to store, or ``DataError`` listing every problem.
 
     ``pool_keys()`` gives candidate key -> pool row (built only when a row needs it)."""
     return _Checker(sheet, campaign, pool, known, allow_new, pool_keys).check()

@@ -188,7 +188,7 @@ def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndar
     """The problem for single-candidate scores: the fast marginal model, no pending points."""
     import torch
 
-    from matloop.loop.pareto import reference_point
+    from matloop.campaigns.pareto import reference_point
 
     if targets.kind == "multi" and reference is None:
         reference = reference_point(targets, Y_train)

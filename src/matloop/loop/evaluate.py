@@ -30,7 +30,8 @@ def evaluate(oracle: Oracle, candidate: Candidate, required: Sequence[str]) -> O
     except EvaluationFailure as exc:
         outcome = Outcome.failure(exc.reason, str(exc))
     except Exception as exc:
-        tail = "".join(traceback.format_exc().splitlines(keepends=True)[-TRACEBACK_LINES:])
+        lines = traceback.format_exc().splitlines(keepends=True)
+        tail = lines[0] + "".join(lines[1:][-TRACEBACK_LINES:])  # the header and the tail
         outcome = Outcome.failure("error", f"{type(exc).__name__}: {exc}\n{tail}")
     return Outcome(ok=outcome.ok, values=outcome.values, units=outcome.units,
                    reason=outcome.reason, error=outcome.error,

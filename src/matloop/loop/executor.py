@@ -136,6 +136,30 @@ class LocalExecutor:
             self._pool = None
 
 
+class ThreadExecutor:
+    """Threads of this process: for an oracle handed to ``Session.run`` (a notebook's
+    function need not be importable by a worker process). A thread cannot be stopped, so
+    ``timeout`` is not enforced here."""
+
+    def __init__(self, workers: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="matloop")
+
+    def submit(self, fn: Callable[..., Outcome], *args: Any, timeout: float | None
+               ) -> Future[Outcome]:
+        return self._pool.submit(fn, *args)
+
+    def outcome(self, future: Future[Outcome]) -> Outcome:
+        try:
+            return future.result()
+        except Exception as exc:  # evaluate() catches the oracle's own errors
+            return Outcome.failure("error", f"{type(exc).__name__}: {exc}")
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True)
+
+
 @dataclass(frozen=True)
 class WorkerTimeout:
     """What a Dask task returns, instead of an outcome, when the oracle call outlived its

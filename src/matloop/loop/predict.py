@@ -15,13 +15,12 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matloop.campaigns.schema import Campaign
-from matloop.campaigns.targets import TargetSet
 from matloop.errors import StoreError
-from matloop.loop.summary import open_campaign
 
 if TYPE_CHECKING:
-    from matloop.loop.space import Featurised
+    import pandas as pd
+
+    from matloop.loop.context import Context
 
 
 @dataclass(frozen=True)
@@ -43,44 +42,27 @@ class Ranking:
     success: np.ndarray | None = None  # (k,) P(an evaluation succeeds), when failures are learnt
 
 
-def rank(campaign: Campaign, top: int | None = None, space: Featurised | None = None
-         ) -> Ranking:
-    """Rank the unmeasured candidates of ``campaign`` (the ``top`` best, or all): by
-    P(hit) with range targets, else by the acquisition; where evaluations have failed,
-    times P(success), with candidates below ``min_success_probability`` last.
-
-    ``space``: the campaign's featurised pool when the caller has built it already."""
+def rank(context: Context, top: int | None = None) -> Ranking:
+    """Rank the unmeasured candidates of an opened campaign (the ``top`` best, or all):
+    by P(hit) with range targets, else by the acquisition; where evaluations have
+    failed, times P(success), with candidates below ``min_success_probability`` last."""
     from matloop.loop.acquisition import derive, scores
-    from matloop.loop.pareto import stored_reference
-    from matloop.loop.run import check_pool_unchanged, feasibility_classifier
-    from matloop.loop.space import featurise
-    from matloop.surrogates import make_surrogate
+    from matloop.loop.model import feasibility_classifier, fit_surrogate
+    from matloop.loop.progress import stored_reference
 
-    prepared = space if space is not None else featurise(campaign)
-    store, campaign_id = open_campaign(campaign)
-    check_pool_unchanged(store, campaign_id, prepared.pool)
-    targets = TargetSet.from_targets(campaign.targets)
-    indices, values = store.training_data(campaign_id, targets.properties)
-    Y = np.asarray(values, dtype=float).reshape(len(indices), len(targets.properties))
+    campaign, store, campaign_id = context.campaign, context.store, context.campaign_id
+    prepared, targets = context.space, context.targets
+    indices, Y = context.keeper.training()
     counts = np.isfinite(Y).sum(axis=0)
     if len(indices) == 0 or counts.min() < 2:
         raise StoreError("ranking needs at least two measured values of every target property "
                          f"(have {dict(zip(targets.properties, counts.tolist(), strict=True))})"
                          "; run the campaign first")
-    surrogate = make_surrogate(campaign.surrogate.kind, bounds=prepared.bounds,
-                               seed=campaign.campaign.seed,
-                               warm_start=store.latest_hyperparameters(campaign_id),
-                               fit_points=campaign.surrogate.fit_points,
-                               exact_limit=campaign.surrogate.exact_limit,
-                               folds=campaign.surrogate.folds, reselect=False)
-    observed_rows, observed = store.observations(campaign_id, targets.properties)
-    surrogate.fit(prepared.features[observed_rows], np.asarray(observed, dtype=float))
-    unmeasured = np.ones(len(prepared.pool), dtype=bool)
-    unmeasured[list(store.tried_pool_indices(campaign_id).values())] = False
-    rows = np.flatnonzero(unmeasured)
+    seed = campaign.campaign.seed
+    surrogate = fit_surrogate(campaign, store, campaign_id, prepared, targets.properties, seed)
+    rows = np.flatnonzero(context.untried())
     prediction = surrogate.predict(prepared.features[rows])
-    classifier = feasibility_classifier(campaign, store, campaign_id, prepared,
-                                        campaign.campaign.seed)
+    classifier = feasibility_classifier(campaign, store, campaign_id, prepared, seed)
     success = None if classifier is None else classifier.probability(prepared.features[rows])
     if targets.bounds:
         score, score_name = targets.hit_probability(prediction.mean, prediction.std), \
@@ -112,23 +94,43 @@ def rank(campaign: Campaign, top: int | None = None, space: Featurised | None = 
                    n_unmeasured=len(rows), rows=chosen)
 
 
+def ranking_columns(ranking: Ranking) -> list[str]:
+    """``rank, candidate_key, candidate, <score>, [success_probability,] predicted_<p>
+    [unit], std_<p> [unit] ...``."""
+    header = ["rank", "candidate_key", "candidate",
+              ranking.score_name if "probability" in ranking.score_name else "score"]
+    if ranking.success is not None:
+        header.append("success_probability")
+    for name, unit in zip(ranking.properties, ranking.units, strict=True):
+        suffix = f" [{unit}]" if unit else ""
+        header += [f"predicted_{name}{suffix}", f"std_{name}{suffix}"]
+    return header
+
+
+def ranking_rows(ranking: Ranking) -> list[list[object]]:
+    """One row per ranked candidate, in ``ranking_columns`` order."""
+    rows = []
+    for i, (key, label) in enumerate(zip(ranking.keys, ranking.labels, strict=True)):
+        row: list[object] = [i + 1, key, label, float(ranking.score[i])]
+        if ranking.success is not None:
+            row.append(float(ranking.success[i]))
+        for j in range(len(ranking.properties)):
+            row += [float(ranking.mean[i, j]), float(ranking.std[i, j])]
+        rows.append(row)
+    return rows
+
+
+def ranking_frame(ranking: Ranking) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.DataFrame(ranking_rows(ranking), columns=ranking_columns(ranking))
+
+
 def write_ranking(ranking: Ranking, out: Path) -> None:
-    """CSV: ``rank, candidate_key, candidate, <score>, predicted_<p>, std_<p> ...``."""
+    """The ranking as CSV (numbers in full precision)."""
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        header = ["rank", "candidate_key", "candidate",
-                  ranking.score_name if "probability" in ranking.score_name else "score"]
-        if ranking.success is not None:
-            header.append("success_probability")
-        for name, unit in zip(ranking.properties, ranking.units, strict=True):
-            suffix = f" [{unit}]" if unit else ""
-            header += [f"predicted_{name}{suffix}", f"std_{name}{suffix}"]
-        writer.writerow(header)
-        for i, (key, label) in enumerate(zip(ranking.keys, ranking.labels, strict=True)):
-            row: list[object] = [i + 1, key, label, repr(float(ranking.score[i]))]
-            if ranking.success is not None:
-                row.append(repr(float(ranking.success[i])))
-            for j in range(len(ranking.properties)):
-                row += [repr(float(ranking.mean[i, j])), repr(float(ranking.std[i, j]))]
-            writer.writerow(row)
+        writer.writerow(ranking_columns(ranking))
+        writer.writerows([repr(v) if isinstance(v, float) else v for v in row]
+                         for row in ranking_rows(ranking))

@@ -15,17 +15,10 @@ from matloop.campaigns.targets import TargetSet, goodness
 from matloop.store import Store
 
 
-def open_campaign(campaign: Campaign) -> tuple[Store, int]:
-    """The existing store and campaign id; raises ``StoreError`` if never run."""
-    store = Store(campaign.database_url, create=False)
-    return store, store.campaign_id(campaign.campaign.name)
-
-
-def summarize(campaign: Campaign) -> dict[str, Any]:
+def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, Any]:
     """Status as plain data: counts, cycles, best value and candidate per target, hits,
     and for several objectives the measured Pareto front and its hypervolume (as recorded
     by the last cycle, with the reference point it was measured from)."""
-    store, campaign_id = open_campaign(campaign)
     counts = store.counts(campaign_id)
     cycles = store.cycles(campaign_id)
     evaluations = store.evaluations(campaign_id)
@@ -125,25 +118,31 @@ def _failure_reasons(evaluations: list[dict[str, Any]]) -> dict[str, int]:
     return reasons
 
 
-def export_csv(campaign: Campaign, out: Path) -> int:
-    """Write every evaluation as a CSV row; returns the number of rows.
-
-    Columns: ``candidate_id, candidate, status, <properties...>, cycle, attempt, error``
-    with the target properties first, then any other property the oracle returned.
-    """
-    store, campaign_id = open_campaign(campaign)
-    evaluations = store.evaluations(campaign_id)
+def evaluation_table(campaign: Campaign, evaluations: list[dict[str, Any]]
+                     ) -> tuple[list[str], list[list[Any]]]:
+    """Every evaluation as a row: the header ``candidate_id, candidate, status,
+    <properties...>, cycle, attempt, error`` (target properties first, then any other
+    property the oracle returned) and the rows (None where a value is missing)."""
     others = sorted({p for e in evaluations for p in e["values"]} - set(campaign.properties))
     properties = [*campaign.properties, *others]
+    header = ["candidate_id", "candidate", "status", *properties, "cycle", "attempt", "error"]
+    rows = []
+    for e in evaluations:
+        error = "" if e["status"] != "failed" else f"{e['reason']}: {e['error'] or ''}"
+        rows.append([e["candidate_id"], e["candidate"], e["status"],
+                     *(e["values"].get(p) for p in properties), e["cycle"], e["attempt"],
+                     error.strip()])
+    return header, rows
+
+
+def export_csv(campaign: Campaign, evaluations: list[dict[str, Any]], out: Path) -> int:
+    """Write ``evaluation_table`` as CSV (numbers in full precision); the number of rows."""
+    header, rows = evaluation_table(campaign, evaluations)
     out.parent.mkdir(parents=True, exist_ok=True)
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["candidate_id", "candidate", "status", *properties, "cycle",
-                         "attempt", "error"])
-        for e in evaluations:
-            values = [e["values"].get(p, "") for p in properties]
-            error = "" if e["status"] != "failed" else f"{e['reason']}: {e['error'] or ''}"
-            writer.writerow([e["candidate_id"], e["candidate"], e["status"],
-                             *(repr(v) if isinstance(v, float) and math.isfinite(v) else v
-                               for v in values), e["cycle"], e["attempt"], error.strip()])
-    return len(evaluations)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow([repr(v) if isinstance(v, float) and math.isfinite(v)
+                             else "" if v is None else v for v in row])
+    return len(rows)

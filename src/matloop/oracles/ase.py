@@ -1,8 +1,10 @@
-"""An ASE oracle for crystal-structure candidates: any calculator, any recipe.
+"""The ASE oracle: any calculator and any recipe, on structures or compositions.
 
-For a candidate with a ``structure`` (pymatgen JSON) the oracle
+For a candidate the oracle
 
-1. converts it to ``ase.Atoms`` (pymatgen's ``AseAtomsAdaptor``);
+1. gets a structure: a ``structure`` (pymatgen JSON) is converted to ``ase.Atoms``
+   (pymatgen's ``AseAtomsAdaptor``); a ``composition``, when the oracle has a
+   ``supercell``, is decorated on an fcc supercell (``matloop.oracles.compositions``);
 2. makes a scratch folder ``<scratch>/<safe key>/attempt-<n>`` (n = 1, 2, ... counts the
    attempts at this candidate: a folder is never reused), builds the calculator there
    (``matloop.oracles.calculators.make_calculator``) and runs the recipe
@@ -11,16 +13,25 @@ For a candidate with a ``structure`` (pymatgen JSON) the oracle
 3. returns the recipe's values in ``PROPERTIES_BY_RECIPE`` units, with provenance:
    calculator, package and version, parameters, recipe and settings, wall time (s),
    steps, the recipe's details, the scratch folder and the final (relaxed) structure as a
-   pymatgen dict.
+   pymatgen dict; for a composition also the supercell, seed, atom counts, cell formula
+   and starting lattice constant.
 
-Failures come back as ``Outcome.failure``: the recipe's ``not_converged`` / ``invalid``,
-``invalid`` for a candidate without a structure, ``error`` for anything unexpected.
+Composition candidates also get ``formation_energy_per_atom`` (eV/atom) from every recipe:
+the energy per atom (for ``eos``, at the EOS minimum) less the pure elements' in fcc at
+their own EOS minima, weighted by the atom counts.
 
-``formation_energy`` needs elemental references: each element's ASE reference crystal
-relaxed with the same calculator, parameters and settings (``elemental_reference``). They
-are computed once per campaign and kept in ``<scratch>/references.json`` under a digest
-of calculator, parameters and settings. The file is rewritten atomically (temporary file
-+ ``os.replace``) after re-reading it, so parallel workers at worst compute a reference
+Failures come back as ``Outcome.failure``: the recipe's ``not_converged`` / ``invalid`` /
+``infeasible``, ``invalid`` for a candidate without a structure (or, without
+``supercell``, a composition) or with elements the calculator has no parameters for,
+``error`` for anything unexpected.
+
+Formation energies need elemental references: for structures each element's ASE
+reference crystal relaxed with the same calculator, parameters and settings
+(``recipes.elemental_reference``); for compositions the element in fcc at its EOS
+minimum (``compositions.fcc_reference``). They are computed once per campaign and kept
+in ``<scratch>/references.json`` under a digest of calculator, parameters and settings
+(and the kind of reference). The file is rewritten atomically (temporary file +
+``os.replace``) after re-reading it, so parallel workers at worst compute a reference
 twice (or drop another's fresh entry, to be computed again later) but never corrupt it.
 """
 
@@ -32,7 +43,8 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,14 +53,15 @@ from matloop.errors import EvaluationFailure
 from matloop.protocols import Candidate, Outcome
 
 if TYPE_CHECKING:
+    from ase import Atoms
     from ase.calculators.calculator import BaseCalculator
 
-    from matloop.campaigns.schema import AseOracle
     from matloop.oracles.recipes import RecipeSettings
 
-__all__ = ["REFERENCES_FILE", "AseStructureOracle", "safe_name"]
+__all__ = ["FORMATION", "REFERENCES_FILE", "AseOracle", "safe_name"]
 
 REFERENCES_FILE = "references.json"
+FORMATION = "formation_energy_per_atom"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
 
 
@@ -63,11 +76,15 @@ def safe_name(key: str, limit: int = 80) -> str:
 
 
 @dataclass(frozen=True)
-class AseStructureOracle:
-    """Runs ``recipe`` with ``calculator(**parameters)`` on structure candidates.
+class AseOracle:
+    """Runs ``recipe`` with ``calculator(**parameters)`` on a candidate's structure.
 
-    Holds plain settings only (it pickles to worker processes); ``scratch`` is the
-    campaign's scratch folder. ``properties`` and ``units`` are the recipe's.
+    Holds plain settings only (it pickles to worker processes): ``scratch`` is the
+    campaign's scratch folder, ``settings`` the ``RecipeSettings`` as a dict. With
+    ``supercell`` (fcc cells per edge) composition candidates are decorated on an fcc
+    supercell, arranged by ``seed``; without it only structure candidates are computed.
+    ``properties`` and ``units`` are the recipe's (plus ``formation_energy_per_atom`` in
+    eV/atom with a ``supercell``).
     """
 
     calculator: str
@@ -75,6 +92,8 @@ class AseStructureOracle:
     scratch: str
     parameters: Mapping[str, Any] = field(default_factory=dict)
     settings: Mapping[str, Any] = field(default_factory=dict)
+    supercell: int | None = None
+    seed: int = 0
 
     def __post_init__(self) -> None:
         from matloop.oracles.recipes import PROPERTIES_BY_RECIPE, RecipeSettings
@@ -83,25 +102,23 @@ class AseStructureOracle:
             raise ValueError(f"unknown recipe {self.recipe!r}; use one of "
                              f"{', '.join(PROPERTIES_BY_RECIPE)}")
         RecipeSettings.from_mapping(self.settings)  # raises ValueError when bad
-
-    @classmethod
-    def from_config(cls, section: AseOracle, scratch: Path) -> AseStructureOracle:
-        """The oracle of a validated ``[oracle]`` section of kind ``ase``."""
-        return cls(calculator=section.calculator, recipe=section.recipe,
-                   scratch=str(scratch), parameters=dict(section.parameters),
-                   settings=section.recipe_settings())
+        if self.supercell is not None and self.supercell < 1:
+            raise ValueError(f"supercell must be at least 1, got {self.supercell}")
 
     @property
     def properties(self) -> tuple[str, ...]:
-        from matloop.oracles.recipes import PROPERTIES_BY_RECIPE
-
-        return tuple(PROPERTIES_BY_RECIPE[self.recipe])
+        return tuple(self.units)
 
     @property
     def units(self) -> dict[str, str]:
-        from matloop.oracles.recipes import PROPERTIES_BY_RECIPE
+        """Property -> unit; a formation energy follows the energy for compositions."""
+        from matloop.oracles.recipes import EV_PER_ATOM, PROPERTIES_BY_RECIPE
 
-        return dict(PROPERTIES_BY_RECIPE[self.recipe])
+        units = dict(PROPERTIES_BY_RECIPE[self.recipe])
+        if self.supercell is None or FORMATION in units:
+            return units
+        first = {name: unit for name, unit in units.items() if name == "energy_per_atom"}
+        return {**first, FORMATION: EV_PER_ATOM, **units}
 
     def check(self) -> None:
         """``ConfigError`` naming ``oracle.calculator`` when its package is missing."""
@@ -149,8 +166,7 @@ class AseStructureOracle:
 
     def evaluate(self, candidate: Candidate) -> Outcome:
         """Run the recipe on ``candidate``; failures come back as ``Outcome.failure``."""
-        from matloop.oracles.ase_emt import _single_threaded_blas
-        from matloop.oracles.calculators import calculator_provenance
+        from matloop.oracles.calculators import calculator_provenance, check_elements
 
         provenance: dict[str, Any] = {}
         start = time.perf_counter()
@@ -158,14 +174,13 @@ class AseStructureOracle:
             provenance.update(calculator_provenance(self.calculator, self.parameters))
             provenance["recipe"] = self.recipe
             provenance["settings"] = _plain(self.settings)
-            if candidate.structure is None:
-                raise EvaluationFailure(f"candidate {candidate.key!r} has no structure; "
-                                        "this ASE oracle needs a 'structures' or "
-                                        "'substitution' space", reason="invalid")
+            atoms = self._atoms(candidate, provenance)
+            check_elements(self.calculator, sorted(set(atoms.get_chemical_symbols())),
+                           repr(candidate.key))
             directory = _attempt_dir(Path(self.scratch) / safe_name(candidate.key))
             provenance["scratch"] = str(directory)
             with _single_threaded_blas():
-                return self._evaluate(candidate.structure, directory, provenance, start)
+                return self._evaluate(atoms, directory, provenance, start)
         except EvaluationFailure as failure:
             provenance["wall_time_s"] = time.perf_counter() - start
             return Outcome.failure(failure.reason, str(failure), provenance)
@@ -173,52 +188,80 @@ class AseStructureOracle:
             provenance["wall_time_s"] = time.perf_counter() - start
             return Outcome.failure("error", f"{type(exc).__name__}: {exc}", provenance)
 
+    def references_digest(self) -> str:
+        """Identifies calculator, parameters and settings of the elemental references (and,
+        for compositions, that they are fcc EOS minima)."""
+        identity: list[Any] = [self.calculator, _plain(self.parameters), _plain(self.settings)]
+        if self.supercell is not None:
+            identity.append("fcc-eos")
+        text = json.dumps(identity, sort_keys=True, default=str)
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
     # -- internals ----------------------------------------------------------------------
 
-    def _evaluate(self, structure_json: str, directory: Path, provenance: dict[str, Any],
+    def _atoms(self, candidate: Candidate, provenance: dict[str, Any]) -> Atoms:
+        """The candidate's structure (without calculator); ``invalid`` if it has none."""
+        if candidate.structure is not None:
+            from pymatgen.core import Structure
+            from pymatgen.io.ase import AseAtomsAdaptor
+
+            try:
+                structure = Structure.from_str(candidate.structure, fmt="json")
+            except Exception as exc:
+                raise EvaluationFailure(f"unreadable structure: {type(exc).__name__}: "
+                                        f"{exc}", reason="invalid") from exc
+            provenance["formula"] = structure.composition.reduced_formula
+            return AseAtomsAdaptor.get_atoms(structure)
+        if candidate.composition is not None and self.supercell is not None:
+            from matloop.oracles.compositions import decorate
+
+            atoms, info = decorate(candidate.key, candidate.composition, self.supercell,
+                                   self.seed)
+            provenance.update(info)
+            return atoms
+        needs = "a structure or composition" if self.supercell is not None else (
+            "a structure; this ASE oracle needs a 'structures' or 'substitution' space")
+        raise EvaluationFailure(f"candidate {candidate.key!r} has no {needs}",
+                                reason="invalid")
+
+    def _evaluate(self, atoms: Atoms, directory: Path, provenance: dict[str, Any],
                   start: float) -> Outcome:
-        from pymatgen.core import Structure
         from pymatgen.io.ase import AseAtomsAdaptor
 
         from matloop.oracles.recipes import RECIPES, RecipeSettings
 
-        try:
-            structure = Structure.from_str(structure_json, fmt="json")
-        except Exception as exc:
-            raise EvaluationFailure(f"unreadable structure: {type(exc).__name__}: {exc}",
-                                    reason="invalid") from exc
-        provenance["formula"] = structure.composition.reduced_formula
-        atoms = AseAtomsAdaptor.get_atoms(structure)
         atoms.calc = self._calculator(directory)
         settings = RecipeSettings.from_mapping(self.settings)
-        reference = None
-        if self.recipe == "formation_energy":
-            references = _References(self, settings)
-            reference = references.energy
+        references = _References(self, settings)
+        reference = references.energy if self.recipe == "formation_energy" else None
         result = RECIPES[self.recipe](atoms, settings, directory, reference=reference)
+        values = dict(result.values)
+        if self.supercell is not None and FORMATION not in values:
+            counts = provenance["counts"]
+            per_atom = {el: references.energy(el) for el in counts}
+            provenance["references_per_atom"] = per_atom
+            n_atoms = len(result.atoms)
+            values[FORMATION] = values["energy_per_atom"] - sum(
+                n / n_atoms * per_atom[el] for el, n in counts.items())
         provenance["wall_time_s"] = time.perf_counter() - start
         provenance["steps"] = result.steps
         provenance["details"] = _plain(result.details)
         final = AseAtomsAdaptor.get_structure(result.atoms)
         provenance["final_structure"] = json.loads(final.to_json())
-        return Outcome.success(result.values, result.units, provenance)
+        units = self.units
+        return Outcome.success({name: values[name] for name in units}, units, provenance)
 
     def _calculator(self, directory: Path) -> BaseCalculator:
         from matloop.oracles.calculators import make_calculator
 
         return make_calculator(self.calculator, self.parameters, directory)
 
-    def references_digest(self) -> str:
-        """Identifies calculator, parameters and settings of the elemental references."""
-        text = json.dumps([self.calculator, _plain(self.parameters), _plain(self.settings)],
-                          sort_keys=True, default=str)
-        return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
-
 
 class _References:
-    """Elemental reference energies (eV/atom), cached in ``<scratch>/references.json``."""
+    """Elemental reference energies (eV/atom), cached in ``<scratch>/references.json``:
+    relaxed reference crystals for structures, fcc EOS minima for compositions."""
 
-    def __init__(self, oracle: AseStructureOracle, settings: RecipeSettings) -> None:
+    def __init__(self, oracle: AseOracle, settings: RecipeSettings) -> None:
         self.oracle = oracle
         self.settings = settings
         self.path = Path(oracle.scratch) / REFERENCES_FILE
@@ -228,11 +271,13 @@ class _References:
         known = _read_json(self.path).get(self.digest, {})
         if symbol in known:
             return float(known[symbol])
-        from matloop.oracles.recipes import elemental_reference
-
         directory = Path(self.oracle.scratch) / "references" / f"{symbol}-{self.digest}"
-        value = elemental_reference(symbol, self.oracle._calculator, self.settings,
-                                    directory)
+        compute: Callable[..., float]
+        if self.oracle.supercell is None:
+            from matloop.oracles.recipes import elemental_reference as compute
+        else:
+            from matloop.oracles.compositions import fcc_reference as compute
+        value = compute(symbol, self.oracle._calculator, self.settings, directory)
         self._store(symbol, value)
         return value
 
@@ -243,8 +288,24 @@ class _References:
             "calculator": self.oracle.calculator,
             "parameters": _plain(self.oracle.parameters),
             "settings": _plain(self.oracle.settings),
+            "reference": ("relaxed reference crystal" if self.oracle.supercell is None
+                          else "fcc at the EOS minimum"),
         }
         write_json_atomically(self.path, data)
+
+
+def _single_threaded_blas() -> AbstractContextManager[object]:
+    """Limit BLAS to one thread while evaluating.
+
+    The linear algebra here is tiny (BFGS on a 3N×3N Hessian), so threads only cost: with
+    several workers on few cores, multi-threaded OpenBLAS made evaluations 3-10 times
+    slower. ``threadpoolctl`` comes with scikit-learn; without it, nothing is limited.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def write_json_atomically(path: Path, data: Any) -> None:

@@ -50,7 +50,7 @@ import inspect
 import io
 import shlex
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -63,6 +63,7 @@ __all__ = [
     "CalculatorFactory",
     "MissingCalculatorPackage",
     "calculator_provenance",
+    "check_elements",
     "make_calculator",
 ]
 
@@ -237,6 +238,29 @@ def _takes_directory(factory: Callable[..., Any]) -> bool:
     parameter = signature.parameters.get("directory")
     return parameter is not None and parameter.kind in (
         inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+
+
+# Elements EMT describes well; the others it has parameters for are there for adsorbates.
+EMT_METALS = ("Al", "Cu", "Ag", "Au", "Ni", "Pd", "Pt")
+EMT_CRUDE = ("H", "C", "N", "O")
+
+
+def check_elements(name: str, symbols: Iterable[str], what: str) -> None:
+    """``EvaluationFailure`` (``invalid``) when calculator ``name`` has no parameters for
+    an element of ``symbols`` (known for ``emt`` only; ``what`` names the candidate)."""
+    if name != "emt":
+        return
+    from ase.calculators.emt import parameters
+
+    from matloop.errors import EvaluationFailure
+
+    for element in symbols:
+        if element not in parameters:
+            metals = ", ".join(el for el in EMT_METALS if el in parameters)
+            crude = ", ".join(el for el in EMT_CRUDE if el in parameters)
+            raise EvaluationFailure(f"the EMT calculator has no parameters for {element} "
+                                    f"(in {what}); it supports {metals} (and {crude}, "
+                                    "crudely)", reason="invalid")
 
 
 def calculator_provenance(name: str, parameters: Mapping[str, Any] | None = None

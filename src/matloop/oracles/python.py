@@ -12,12 +12,13 @@ import importlib
 import importlib.util
 import sys
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from matloop.errors import ConfigError
+from matloop.oracles.function import call
 from matloop.protocols import Candidate, Outcome
 
 
@@ -30,22 +31,8 @@ class PythonOracle:
     properties: tuple[str, ...]
 
     def evaluate(self, candidate: Candidate) -> Outcome:
-        function = resolve(self.function, self.base_dir)
-        if candidate.structure is not None:
-            from pymatgen.core import Structure
-
-            result = function(structure=Structure.from_str(candidate.structure, fmt="json"))
-        elif candidate.composition is not None:
-            from pymatgen.core import Composition
-
-            result = function(composition=Composition(dict(candidate.composition)))
-        else:
-            result = function(**dict(candidate.inputs or {}))
-        if not isinstance(result, Mapping):
-            return Outcome.failure("invalid", f"{self.function} returned "
-                                   f"{type(result).__name__}, not a dict of property values")
-        return Outcome.success(result, provenance={"oracle": "python",
-                                                   "function": self.function})
+        return call(resolve(self.function, self.base_dir), candidate,
+                    {"oracle": "python", "function": self.function})
 
     def check(self) -> None:
         """Raise ``ConfigError`` now if the function cannot be found."""

@@ -17,8 +17,9 @@ iterations plus one single point per structure whose energy or stress is read.
     Birch–Murnaghan fit: ``energy_per_atom``, ``volume_per_atom``, ``bulk_modulus``.
 ``elastic``
     (relax, then) stresses at ``± elastic_strains`` of each Voigt strain component, a
-    least-squares 6×6 elastic tensor and its Voigt–Reuss–Hill averages: ``bulk_modulus``
-    and ``shear_modulus`` (Hill), plus ``energy_per_atom`` and ``volume_per_atom``.
+    least-squares 6×6 elastic tensor and its Voigt–Reuss–Hill averages (pymatgen's
+    ``ElasticTensor``): ``bulk_modulus`` and ``shear_modulus`` (Hill), plus
+    ``energy_per_atom`` and ``volume_per_atom``.
 ``formation_energy``
     (relax, then) the energy per atom against elemental references given by
     ``reference(symbol) -> eV/atom`` (see :func:`elemental_reference`):
@@ -27,7 +28,7 @@ iterations plus one single point per structure whose energy or stress is read.
 Failures raise ``EvaluationFailure``: ``not_converged`` for relaxations that run out of
 steps, EOS fits whose minimum is not bracketed and singular elastic tensors; ``invalid``
 for unphysical volume changes during a relaxation and elements without a reference
-structure. ASE is imported inside the functions.
+structure. ASE and pymatgen are imported inside the functions.
 """
 
 from __future__ import annotations
@@ -35,144 +36,54 @@ from __future__ import annotations
 import math
 import tempfile
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from types import MappingProxyType
-from typing import IO, TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from matloop.errors import EvaluationFailure
+from matloop.oracles.recipe_settings import (
+    EOS_FORM,
+    EV_PER_ATOM,
+    FINAL_NAME,
+    GPA,
+    LOG_NAME,
+    PROPERTIES_BY_RECIPE,
+    Recipe,
+    RecipeResult,
+    RecipeSettings,
+    Reference,
+    SettingsLike,
+    settings_of,
+)
+from matloop.oracles.relaxing import (
+    energy_per_atom,
+    optimizer_log,
+    recipe_result,
+    relax_atoms,
+    relax_positions,
+    scratch,
+    strained,
+    working_copy,
+)
 
 if TYPE_CHECKING:
     from ase import Atoms
     from ase.calculators.calculator import BaseCalculator
 
 __all__ = [
+    "EV_PER_ATOM",
+    "FINAL_NAME",
+    "LOG_NAME",
     "PROPERTIES_BY_RECIPE",
     "RECIPES",
     "Recipe",
     "RecipeResult",
     "RecipeSettings",
+    "elastic_moduli",
     "elemental_reference",
 ]
-
-EV_PER_ATOM = "eV/atom"
-VOLUME_PER_ATOM = "Å^3/atom"
-GPA = "GPa"
-EOS_FORM = "birchmurnaghan"
-OPTIMIZERS = ("BFGS", "FIRE")
-LOG_NAME = "optimizer.log"
-FINAL_NAME = "final.extxyz"
-
-PROPERTIES_BY_RECIPE: Mapping[str, Mapping[str, str]] = MappingProxyType({
-    "energy": {"energy_per_atom": EV_PER_ATOM},
-    "relax": {"energy_per_atom": EV_PER_ATOM, "volume_per_atom": VOLUME_PER_ATOM},
-    "eos": {"energy_per_atom": EV_PER_ATOM, "volume_per_atom": VOLUME_PER_ATOM,
-            "bulk_modulus": GPA},
-    "elastic": {"energy_per_atom": EV_PER_ATOM, "volume_per_atom": VOLUME_PER_ATOM,
-                "bulk_modulus": GPA, "shear_modulus": GPA},
-    "formation_energy": {"formation_energy_per_atom": EV_PER_ATOM,
-                         "energy_per_atom": EV_PER_ATOM, "volume_per_atom": VOLUME_PER_ATOM},
-})
-
-
-@dataclass(frozen=True)
-class RecipeResult:
-    """What a recipe computed.
-
-    ``values`` maps property -> value in ``units[property]``; ``atoms`` is the final
-    structure (its energy, forces and stress on a single-point calculator); ``steps``
-    counts optimiser iterations and single points; ``details`` holds JSON-able extras.
-    """
-
-    values: dict[str, float]
-    units: dict[str, str]
-    atoms: Atoms
-    steps: int
-    details: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class RecipeSettings:
-    """Settings shared by the recipes; each recipe reads the ones it needs.
-
-    ``optimizer``: ``BFGS`` or ``FIRE``; ``fmax``: force (and cell-force) threshold in
-    eV/Å; ``max_steps``: optimiser iterations per relaxation; ``max_volume_change``: the
-    largest ``|V_final / V_start - 1|`` a relaxation may reach before it counts as
-    ``invalid``; ``relax``: relax positions and cell first (``eos``, ``elastic``,
-    ``formation_energy``); ``relax_cell``: let the cell relax (else positions only);
-    ``relax_positions``: relax positions at each fixed strained cell (``eos``,
-    ``elastic``); ``points`` and ``strain``: the EOS volumes, ``points`` cells over
-    ``± strain`` linear strain; ``elastic_strains``: the strain magnitudes applied with
-    both signs to each Voigt component; ``unstable``: what ``elastic`` does with a tensor
-    that is not positive definite, ``fail`` (``infeasible``) or ``keep``.
-    """
-
-    optimizer: str = "BFGS"
-    fmax: float = 0.02
-    max_steps: int = 200
-    max_volume_change: float = 0.5
-    relax: bool = True
-    relax_cell: bool = True
-    relax_positions: bool = True
-    points: int = 7
-    strain: float = 0.04
-    elastic_strains: tuple[float, ...] = (0.005, 0.01)
-    unstable: str = "fail"
-
-    def __post_init__(self) -> None:
-        if self.optimizer.upper() not in OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {self.optimizer!r}; use one of "
-                             f"{', '.join(OPTIMIZERS)}")
-        if not self.fmax > 0:
-            raise ValueError(f"fmax must be positive, got {self.fmax}")
-        if self.max_steps < 1:
-            raise ValueError(f"max_steps must be at least 1, got {self.max_steps}")
-        if not self.max_volume_change > 0:
-            raise ValueError(f"max_volume_change must be positive, got "
-                             f"{self.max_volume_change}")
-        if self.points < 5:
-            raise ValueError(f"an EOS fit needs at least 5 points, got {self.points}")
-        if not 0 < self.strain < 0.5:
-            raise ValueError(f"strain must lie in (0, 0.5), got {self.strain}")
-        if not self.elastic_strains or not all(0 < s < 0.1 for s in self.elastic_strains):
-            raise ValueError("elastic_strains must be one or more magnitudes in (0, 0.1), "
-                             f"got {self.elastic_strains}")
-        if self.unstable not in ("fail", "keep"):
-            raise ValueError(f"unstable must be 'fail' or 'keep', got {self.unstable!r}")
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> RecipeSettings:
-        """Settings from a plain dict; unknown keys raise ``ValueError``."""
-        values = dict(values or {})
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown recipe settings {unknown}; known: {sorted(known)}")
-        if "elastic_strains" in values:
-            values["elastic_strains"] = tuple(float(s) for s in values["elastic_strains"])
-        return cls(**values)
-
-
-Reference = Callable[[str], float]
-"""``symbol -> energy per atom`` (eV/atom) of the element's reference structure."""
-
-SettingsLike = RecipeSettings | Mapping[str, Any] | None
-
-
-class Recipe(Protocol):
-    def __call__(self, atoms: Atoms, settings: SettingsLike, directory: Path, *,
-                 reference: Reference | None = None) -> RecipeResult: ...
-
-
-def _settings(settings: SettingsLike) -> RecipeSettings:
-    if isinstance(settings, RecipeSettings):
-        return settings
-    return RecipeSettings.from_mapping(settings)
-
 
 # -- the recipes ------------------------------------------------------------------------
 
@@ -180,56 +91,68 @@ def _settings(settings: SettingsLike) -> RecipeSettings:
 def energy(atoms: Atoms, settings: SettingsLike, directory: Path, *,
            reference: Reference | None = None) -> RecipeResult:
     """A single point: ``energy_per_atom`` (eV/atom)."""
-    directory = _scratch(directory)
-    work = _working_copy(atoms)
-    with _log(directory) as log:
-        e = _energy_per_atom(work)
+    directory = scratch(directory)
+    work = working_copy(atoms)
+    with optimizer_log(directory) as log:
+        e = energy_per_atom(work)
         log.write(f"# energy: single point, {e:.8f} eV/atom\n")
-    return _result("energy", {"energy_per_atom": e}, work, 1, {}, directory)
+    return recipe_result("energy", {"energy_per_atom": e}, work, 1, {}, directory)
 
 
 def relax(atoms: Atoms, settings: SettingsLike, directory: Path, *,
           reference: Reference | None = None) -> RecipeResult:
     """Relax positions and cell: ``energy_per_atom`` (eV/atom), ``volume_per_atom`` (Å^3)."""
-    s = _settings(settings)
-    directory = _scratch(directory)
-    work = _working_copy(atoms)
-    with _log(directory) as log:
-        steps, details = _relax(work, s, log, "relax")
-        e = _energy_per_atom(work)
+    s = settings_of(settings)
+    directory = scratch(directory)
+    work = working_copy(atoms)
+    with optimizer_log(directory) as log:
+        steps, details = relax_atoms(work, s, log, "relax")
+        e = energy_per_atom(work)
     values = {"energy_per_atom": e, "volume_per_atom": work.get_volume() / len(work)}
-    return _result("relax", values, work, steps + 1, {"relax": details}, directory)
+    return recipe_result("relax", values, work, steps + 1, {"relax": details}, directory)
 
 
 def eos(atoms: Atoms, settings: SettingsLike, directory: Path, *,
         reference: Reference | None = None) -> RecipeResult:
     """Birch–Murnaghan EOS over ``points`` cells within ``± strain`` linear strain.
 
-    Values at the fitted minimum: ``energy_per_atom`` (eV/atom), ``volume_per_atom``
-    (Å^3/atom), ``bulk_modulus`` (GPa). ``not_converged`` if the fit fails, its minimum
-    lies outside the sampled volumes or its bulk modulus is not positive.
+    The cells are ``(1 + strain) * cell`` of the (relaxed) structure. With
+    ``relax_positions`` each is relaxed at fixed cell, visiting them from the middle of the
+    range outwards and starting each from the relaxed fractional positions of its
+    neighbour towards the middle (local distortions barely change with volume, so this
+    saves BFGS steps). ASE's ``EquationOfState`` fits the energies. Values at the fitted
+    minimum: ``energy_per_atom`` (eV/atom), ``volume_per_atom`` (Å^3/atom),
+    ``bulk_modulus`` (GPa). ``not_converged`` if the fit fails, its minimum lies outside
+    the sampled volumes or its bulk modulus is not positive.
     """
     from ase.eos import EquationOfState
     from ase.units import GPa
 
-    s = _settings(settings)
-    directory = _scratch(directory)
-    work = _working_copy(atoms)
+    s = settings_of(settings)
+    directory = scratch(directory)
+    work = working_copy(atoms)
     n = len(work)
     details: dict[str, Any] = {"eos": EOS_FORM}
     steps = 0
-    with _log(directory) as log:
+    with optimizer_log(directory) as log:
         if s.relax:
-            steps, details["relax"] = _relax(work, s, log, "relax")
+            steps, details["relax"] = relax_atoms(work, s, log, "relax")
         cell = work.cell.array.copy()
         strains = np.linspace(-s.strain, s.strain, s.points)
         volumes, energies = np.empty(s.points), np.empty(s.points)
-        for i, eps in enumerate(strains):
-            point = _strained(work, cell * (1 + eps))
+        mid = s.points // 2
+        relaxed: dict[int, np.ndarray] = {}  # point -> relaxed fractional positions
+        for i in (mid, *range(mid + 1, s.points), *range(mid - 1, -1, -1)):
+            eps = strains[i]
+            point = strained(work, cell * (1 + eps))
             if s.relax_positions:
-                steps += _relax_positions(point, s, log, f"eos point {i}, strain {eps:+.4f}")
+                neighbour = i - 1 if i > mid else i + 1
+                if neighbour in relaxed:
+                    point.set_scaled_positions(relaxed[neighbour])
+                steps += relax_positions(point, s, log, f"eos point {i}, strain {eps:+.4f}")
+                relaxed[i] = point.get_scaled_positions()
             volumes[i] = point.get_volume() / n
-            energies[i] = _energy_per_atom(point)
+            energies[i] = energy_per_atom(point)
             steps += 1
         log.write("# eos: volume (Å^3/atom), energy (eV/atom)\n")
         log.writelines(f"{v:.6f} {e:.8f}\n" for v, e in zip(volumes, energies, strict=True))
@@ -261,55 +184,55 @@ def eos(atoms: Atoms, settings: SettingsLike, directory: Path, *,
     details.update(bulk_modulus_pressure_derivative=bp,
                    rms_residual_ev_per_atom=float(np.sqrt(np.mean(residuals**2))))
     values = {"energy_per_atom": e0, "volume_per_atom": v0, "bulk_modulus": b / GPa}
-    return _result("eos", values, work, steps, details, directory)
+    return recipe_result("eos", values, work, steps, details, directory)
 
 
 def elastic(atoms: Atoms, settings: SettingsLike, directory: Path, *,
             reference: Reference | None = None) -> RecipeResult:
     """The elastic tensor from stress–strain finite differences, and its VRH moduli.
 
-    Each Voigt component (xx, yy, zz, yz, xz, xy; engineering shear strains) is strained
-    by ``± elastic_strains`` about the (relaxed) cell; ASE's stress (positive in tension,
-    ``σ = C ε``) of each cell, after relaxing positions at fixed cell when
-    ``relax_positions``, is fitted linearly per component, and C symmetrised. Values:
-    ``bulk_modulus``, ``shear_modulus`` (Hill averages, GPa), ``energy_per_atom``,
-    ``volume_per_atom``. ``details`` holds ``elastic_tensor`` (6×6, GPa), the Voigt and
-    Reuss moduli and ``mechanically_stable`` (C positive definite). A tensor that is not
-    (the structure is mechanically unstable under this calculator; its Hill averages mean
-    nothing and can be any sign or size) fails as ``infeasible`` unless ``unstable`` is
-    ``keep``. A singular C (Reuss average undefined) is ``not_converged``.
+    Each Voigt component (xx, yy, zz, yz, xz, xy; engineering shear strains, pymatgen's
+    ``Strain.from_index_amount``) is strained by ``± elastic_strains`` about the (relaxed)
+    cell, the cell becoming ``cell @ (1 + ε)``; ASE's stress of each cell (eV/Å^3,
+    positive in tension, ``σ = C ε``), after relaxing positions at fixed cell when
+    ``relax_positions``, goes in GPa to :func:`elastic_moduli` (pymatgen's
+    ``ElasticTensor``). Values: ``bulk_modulus``, ``shear_modulus`` (Hill averages, GPa),
+    ``energy_per_atom``, ``volume_per_atom``. ``details`` holds ``elastic_tensor`` (6×6,
+    GPa), the Voigt and Reuss moduli and ``mechanically_stable`` (C positive definite). A
+    tensor that is not (the structure is mechanically unstable under this calculator; its
+    Hill averages mean nothing and can be any sign or size) fails as ``infeasible`` unless
+    ``unstable`` is ``keep``. A singular C (Reuss average undefined) is ``not_converged``.
     """
     from ase.units import GPa
+    from pymatgen.analysis.elasticity import Strain
 
-    s = _settings(settings)
-    directory = _scratch(directory)
-    work = _working_copy(atoms)
+    s = settings_of(settings)
+    directory = scratch(directory)
+    work = working_copy(atoms)
     details: dict[str, Any] = {"elastic_strains": list(s.elastic_strains)}
     steps = 0
     magnitudes = sorted({m for m in s.elastic_strains} | {-m for m in s.elastic_strains})
-    with _log(directory) as log:
+    strains: list[np.ndarray] = []
+    stresses: list[np.ndarray] = []  # Voigt, GPa
+    with optimizer_log(directory) as log:
         if s.relax:
-            steps, details["relax"] = _relax(work, s, log, "relax")
-        e = _energy_per_atom(work)
+            steps, details["relax"] = relax_atoms(work, s, log, "relax")
+        e = energy_per_atom(work)
         steps += 1
         cell = work.cell.array.copy()
-        c = np.empty((6, 6))
         for j in range(6):
-            stresses = np.empty((len(magnitudes), 6))
-            for k, delta in enumerate(magnitudes):
-                strain = _voigt_strain(j, delta)
-                point = _strained(work, cell @ (np.eye(3) + strain))
+            for delta in magnitudes:
+                strain = np.asarray(Strain.from_index_amount(j, delta))
+                point = strained(work, cell @ (np.eye(3) + strain))
                 if s.relax_positions:
-                    steps += _relax_positions(point, s, log,
+                    steps += relax_positions(point, s, log,
                                               f"elastic component {j}, strain {delta:+.4f}")
-                stresses[k] = point.get_stress(voigt=True)
+                strains.append(strain)
+                stresses.append(point.get_stress(voigt=True) / GPa)
                 steps += 1
-            slopes = np.polyfit(np.asarray(magnitudes), stresses, 1)[0]
-            c[:, j] = slopes / GPa
-    c = 0.5 * (c + c.T)
+    c, moduli = elastic_moduli(strains, stresses)
     details["elastic_tensor"] = c.tolist()
     details["elastic_tensor_units"] = GPA
-    moduli = _vrh(c)
     eigenvalues = np.linalg.eigvalsh(c)
     details["elastic_tensor_eigenvalues"] = eigenvalues.tolist()
     details["mechanically_stable"] = bool(eigenvalues.min() > 0)
@@ -326,7 +249,48 @@ def elastic(atoms: Atoms, settings: SettingsLike, directory: Path, *,
         "bulk_modulus": moduli["bulk_modulus_hill"],
         "shear_modulus": moduli["shear_modulus_hill"],
     }
-    return _result("elastic", values, work, steps, details, directory)
+    return recipe_result("elastic", values, work, steps, details, directory)
+
+
+def elastic_moduli(strains: Sequence[np.ndarray], stresses: Sequence[np.ndarray]
+                   ) -> tuple[np.ndarray, dict[str, float]]:
+    """The elastic tensor fitted to stresses at independent strains, and its moduli.
+
+    ``strains`` are symmetric 3×3 strains with one Voigt component each (engineering
+    shears), in a stencil symmetric about zero; ``stresses`` the Voigt stresses (xx, yy,
+    zz, yz, xz, xy; GPa, positive in tension) they cause. pymatgen's
+    ``ElasticTensor.from_independent_strains`` fits each component's stresses linearly
+    (the zero-strain point it adds has no leverage on the slope of a symmetric stencil, so
+    the residual stress of the unstrained cell is not needed) and the tensor is symmetrised
+    (``voigt_symmetrized``). Returns the 6×6 tensor (GPa) and its Voigt, Reuss and Hill
+    bulk and shear moduli (GPa: ``bulk_modulus_voigt``, ..., ``shear_modulus_hill``).
+    ``not_converged`` when the tensor is singular (the Reuss average is undefined).
+    """
+    from pymatgen.analysis.elasticity import ElasticTensor, Strain, Stress
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fitted = ElasticTensor.from_independent_strains(
+            [Strain(e) for e in strains], [Stress.from_voigt(v) for v in stresses],
+            eq_stress=Stress(np.zeros((3, 3))))
+    tensor = fitted.voigt_symmetrized
+    c = np.asarray(tensor.voigt, dtype=float)
+    cond = np.linalg.cond(c)
+    if not np.isfinite(cond) or cond > 1e12:
+        raise EvaluationFailure(f"the elastic tensor is singular (condition number "
+                                f"{cond:.3g}); the Reuss average is undefined",
+                                reason="not_converged")
+    moduli = {
+        "bulk_modulus_voigt": float(tensor.k_voigt), "bulk_modulus_reuss": float(tensor.k_reuss),
+        "shear_modulus_voigt": float(tensor.g_voigt),
+        "shear_modulus_reuss": float(tensor.g_reuss),
+        "bulk_modulus_hill": float(tensor.k_vrh), "shear_modulus_hill": float(tensor.g_vrh),
+    }
+    bad = [k for k, v in moduli.items() if not math.isfinite(v)]
+    if bad:
+        raise EvaluationFailure(f"non-finite elastic moduli: {', '.join(bad)}",
+                                reason="not_converged")
+    return c, moduli
 
 
 def formation_energy(atoms: Atoms, settings: SettingsLike, directory: Path, *,
@@ -338,15 +302,15 @@ def formation_energy(atoms: Atoms, settings: SettingsLike, directory: Path, *,
     """
     if reference is None:
         raise ValueError("the formation_energy recipe needs reference(symbol) -> eV/atom")
-    s = _settings(settings)
-    directory = _scratch(directory)
-    work = _working_copy(atoms)
+    s = settings_of(settings)
+    directory = scratch(directory)
+    work = working_copy(atoms)
     details: dict[str, Any] = {}
     steps = 0
-    with _log(directory) as log:
+    with optimizer_log(directory) as log:
         if s.relax:
-            steps, details["relax"] = _relax(work, s, log, "relax")
-        e = _energy_per_atom(work)
+            steps, details["relax"] = relax_atoms(work, s, log, "relax")
+        e = energy_per_atom(work)
         steps += 1
         symbols = work.get_chemical_symbols()
         counts = {el: symbols.count(el) for el in sorted(set(symbols))}
@@ -361,7 +325,7 @@ def formation_energy(atoms: Atoms, settings: SettingsLike, directory: Path, *,
     details["counts"] = counts
     values = {"formation_energy_per_atom": e - e_ref, "energy_per_atom": e,
               "volume_per_atom": work.get_volume() / len(work)}
-    return _result("formation_energy", values, work, steps, details, directory)
+    return recipe_result("formation_energy", values, work, steps, details, directory)
 
 
 RECIPES: dict[str, Recipe] = {
@@ -393,7 +357,7 @@ def elemental_reference(symbol: str, calculator_factory: Callable[[Path], BaseCa
     except (ValueError, KeyError, TypeError) as exc:
         raise EvaluationFailure(f"ASE has no reference crystal structure for {symbol}: "
                                 f"{exc}", reason="invalid") from exc
-    s = _settings(settings)
+    s = settings_of(settings)
     if directory is None:
         with tempfile.TemporaryDirectory(prefix=f"matloop-ref-{symbol}-") as tmp:
             return _reference_energy(atoms, calculator_factory, s, Path(tmp))
@@ -402,186 +366,10 @@ def elemental_reference(symbol: str, calculator_factory: Callable[[Path], BaseCa
 
 def _reference_energy(atoms: Atoms, calculator_factory: Callable[[Path], BaseCalculator],
                       settings: RecipeSettings, directory: Path) -> float:
-    directory = _scratch(directory)
+    directory = scratch(directory)
     atoms.calc = calculator_factory(directory)
     result = relax(atoms, settings, directory)
     return result.values["energy_per_atom"]
 
 
 # -- internals --------------------------------------------------------------------------
-
-
-def _scratch(directory: Path | str) -> Path:
-    path = Path(directory)
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-@contextmanager
-def _log(directory: Path) -> Iterator[IO[str]]:
-    with (directory / LOG_NAME).open("a", encoding="utf-8") as log:
-        yield log
-
-
-def _working_copy(atoms: Atoms) -> Atoms:
-    if atoms.calc is None:
-        raise ValueError("the structure has no calculator attached (atoms.calc is None)")
-    work = atoms.copy()
-    work.calc = atoms.calc
-    return work
-
-
-def _strained(atoms: Atoms, cell: np.ndarray) -> Atoms:
-    point = atoms.copy()
-    point.calc = atoms.calc
-    point.set_cell(cell, scale_atoms=True)
-    return point
-
-
-def _voigt_strain(component: int, delta: float) -> np.ndarray:
-    """The symmetric 3×3 strain whose Voigt vector (engineering shears) is ``delta e_j``."""
-    i, k = ((0, 0), (1, 1), (2, 2), (1, 2), (0, 2), (0, 1))[component]
-    strain = np.zeros((3, 3))
-    if i == k:
-        strain[i, i] = delta
-    else:
-        strain[i, k] = strain[k, i] = delta / 2
-    return strain
-
-
-def _energy_per_atom(atoms: Atoms) -> float:
-    e = float(atoms.get_potential_energy()) / len(atoms)
-    if not math.isfinite(e):
-        raise EvaluationFailure("the calculator returned a non-finite energy",
-                                reason="not_converged")
-    return e
-
-
-def _optimizer(name: str) -> Any:
-    from ase.optimize import BFGS, FIRE
-
-    return {"BFGS": BFGS, "FIRE": FIRE}[name.upper()]
-
-
-def _cell_filter(atoms: Atoms) -> Any:
-    """``FrechetCellFilter`` (ASE >= 3.23), else the older ``ExpCellFilter``."""
-    import importlib
-
-    try:
-        from ase.filters import FrechetCellFilter
-    except ImportError:  # pragma: no cover - ASE before 3.23
-        constraints = importlib.import_module("ase.constraints")
-        return constraints.ExpCellFilter(atoms)
-    return FrechetCellFilter(atoms)
-
-
-def _relax(atoms: Atoms, s: RecipeSettings, log: IO[str], what: str
-           ) -> tuple[int, dict[str, Any]]:
-    """Relax ``atoms`` in place (positions and, if ``relax_cell``, the cell).
-
-    Returns the optimiser steps and JSON-able details. ``invalid`` if the volume changed
-    by more than ``max_volume_change``; ``not_converged`` if ``max_steps`` ran out.
-    """
-    v_start = atoms.get_volume() if atoms.pbc.all() else float("nan")
-    target = _cell_filter(atoms) if s.relax_cell and atoms.pbc.all() else atoms
-    log.write(f"# {what}: {s.optimizer.upper()} on "
-              f"{'positions and cell' if target is not atoms else 'positions'}, "
-              f"fmax={s.fmax} eV/Å, max_steps={s.max_steps}\n")
-    log.flush()
-    optimizer = _optimizer(s.optimizer)(target, logfile=log)
-    converged = bool(optimizer.run(fmax=s.fmax, steps=s.max_steps))
-    steps = int(optimizer.nsteps)
-    details: dict[str, Any] = {"optimizer": s.optimizer.upper(), "steps": steps,
-                               "converged": converged}
-    if math.isfinite(v_start):
-        change = atoms.get_volume() / v_start - 1
-        details["volume_change"] = change
-        if not abs(change) <= s.max_volume_change:
-            raise EvaluationFailure(
-                f"{what}: the volume changed by {change:+.1%} (more than "
-                f"max_volume_change={s.max_volume_change:.0%}); the starting structure is "
-                "unphysical or the calculator unsuited", reason="invalid")
-    if not converged:
-        raise EvaluationFailure(f"{what}: did not reach fmax={s.fmax} eV/Å within "
-                                f"max_steps={s.max_steps}", reason="not_converged")
-    return steps, details
-
-
-def _relax_positions(atoms: Atoms, s: RecipeSettings, log: IO[str], what: str) -> int:
-    """Relax positions at fixed cell; ``not_converged`` if ``max_steps`` ran out."""
-    log.write(f"# {what}: {s.optimizer.upper()} on positions, fmax={s.fmax} eV/Å\n")
-    log.flush()
-    optimizer = _optimizer(s.optimizer)(atoms, logfile=log)
-    if not optimizer.run(fmax=s.fmax, steps=s.max_steps):
-        raise EvaluationFailure(f"{what}: positions did not reach fmax={s.fmax} eV/Å "
-                                f"within max_steps={s.max_steps}", reason="not_converged")
-    return int(optimizer.nsteps)
-
-
-def _vrh(c: np.ndarray) -> dict[str, float]:
-    """Voigt, Reuss and Hill bulk and shear moduli of a 6×6 tensor (same units as ``c``)."""
-    k_v = (c[0, 0] + c[1, 1] + c[2, 2] + 2 * (c[0, 1] + c[0, 2] + c[1, 2])) / 9
-    g_v = (c[0, 0] + c[1, 1] + c[2, 2] - (c[0, 1] + c[0, 2] + c[1, 2])
-           + 3 * (c[3, 3] + c[4, 4] + c[5, 5])) / 15
-    cond = np.linalg.cond(c)
-    if not np.isfinite(cond) or cond > 1e12:
-        raise EvaluationFailure(f"the elastic tensor is singular (condition number "
-                                f"{cond:.3g}); the Reuss average is undefined",
-                                reason="not_converged")
-    sc = np.linalg.inv(c)
-    k_r_inv = sc[0, 0] + sc[1, 1] + sc[2, 2] + 2 * (sc[0, 1] + sc[0, 2] + sc[1, 2])
-    g_r_inv = (4 * (sc[0, 0] + sc[1, 1] + sc[2, 2]) - 4 * (sc[0, 1] + sc[0, 2] + sc[1, 2])
-               + 3 * (sc[3, 3] + sc[4, 4] + sc[5, 5])) / 15
-    if k_r_inv == 0 or g_r_inv == 0:
-        raise EvaluationFailure("the Reuss average of the elastic tensor is undefined",
-                                reason="not_converged")
-    k_r, g_r = 1 / k_r_inv, 1 / g_r_inv
-    moduli = {
-        "bulk_modulus_voigt": float(k_v), "bulk_modulus_reuss": float(k_r),
-        "shear_modulus_voigt": float(g_v), "shear_modulus_reuss": float(g_r),
-        "bulk_modulus_hill": float((k_v + k_r) / 2), "shear_modulus_hill": float((g_v + g_r) / 2),
-    }
-    bad = [k for k, v in moduli.items() if not math.isfinite(v)]
-    if bad:
-        raise EvaluationFailure(f"non-finite elastic moduli: {', '.join(bad)}",
-                                reason="not_converged")
-    return moduli
-
-
-def _final_copy(atoms: Atoms) -> tuple[Atoms, int]:
-    """``atoms`` without its live calculator, keeping energy, forces and stress.
-
-    The calculator may last have run on another structure (a strained cell); then the
-    energy is computed again, and the second item, the single points spent, is 1.
-    """
-    from ase.calculators.singlepoint import SinglePointCalculator
-
-    calc = atoms.calc
-    stale = calc is not None and (getattr(calc, "atoms", None) is None
-                                  or bool(calc.check_state(atoms))
-                                  or "energy" not in getattr(calc, "results", {}))
-    if stale:
-        atoms.get_potential_energy()
-    results = dict(getattr(calc, "results", {}) or {})
-    final = atoms.copy()
-    kept = {k: results[k] for k in ("energy", "free_energy", "forces", "stress")
-            if k in results}
-    final.calc = SinglePointCalculator(final, **kept)
-    return final, int(stale)
-
-
-def _result(recipe: str, values: dict[str, float], atoms: Atoms, steps: int,
-            details: dict[str, Any], directory: Path) -> RecipeResult:
-    from ase.io import write
-
-    bad = [k for k, v in values.items() if not math.isfinite(v)]
-    if bad:
-        raise EvaluationFailure(f"{recipe}: non-finite {', '.join(bad)}",
-                                reason="not_converged")
-    final, extra = _final_copy(atoms)
-    write(directory / FINAL_NAME, final, format="extxyz")
-    units = dict(PROPERTIES_BY_RECIPE[recipe])
-    details = {"recipe": recipe, **details, "n_atoms": len(final),
-               "formula": final.get_chemical_formula()}
-    return RecipeResult(values={k: float(values[k]) for k in units}, units=units,
-                        atoms=final, steps=int(steps) + extra, details=details)

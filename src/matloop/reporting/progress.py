@@ -88,7 +88,7 @@ def _hypervolumes(targets: TargetSet, Y: np.ndarray, reference: np.ndarray | Non
                   ) -> np.ndarray:
     """Hypervolume after each row of ``Y``, recomputed only when the new row joins the
     front (it is measured, meets the bounds and no front point is at least as good)."""
-    from matloop.loop.pareto import reference_point, signed_hypervolume
+    from matloop.campaigns.pareto import reference_point, signed_hypervolume
 
     out = np.full(len(Y), np.nan)
     if reference is None:

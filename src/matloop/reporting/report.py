@@ -1,16 +1,14 @@
 """``matloop report``: one HTML page with every plot embedded, and the PNGs beside it.
 
-Everything comes from the campaign's store (evaluations, cycle records with their
-hyperparameters, cross-validation figures and predictions) and its featurised pool; the
-only model fitted here is the one that ranks the next picks when nothing is in flight,
-exactly as ``matloop predict`` does.
+Everything drawn comes from ``Gathered``: what the session read from the campaign's store
+(evaluations, cycle records with their hyperparameters, cross-validation figures and
+predictions), its featurised pool and the next picks (``matloop.loop.gather``).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -19,64 +17,22 @@ from typing import Any
 import numpy as np
 
 from matloop.campaigns.schema import Campaign
-from matloop.campaigns.targets import TargetSet
-from matloop.loop.space import Featurised
 from matloop.reporting.figures import save
+from matloop.reporting.gathered import Gathered
 from matloop.reporting.page import Section, render
-from matloop.reporting.tables import Prediction, candidate_table, next_table, order_best
+from matloop.reporting.tables import candidate_table, next_table, order_best
 
 REPORT = "report.html"
 BEST_ROWS = 10
 HIT_ROWS = 50
-NEXT_ROWS = 10
 
 
-@dataclass(frozen=True)
-class NextPicks:
-    """The candidates the campaign measures next: ``rows`` ``(k,)`` pool rows, their
-    ``labels``, the model's ``mean`` and ``std`` ``(k, m)`` (None when unknown), where they
-    come from (``source``) and, when ranked here, ``score`` ``(k,)`` named ``score_name``."""
-
-    rows: np.ndarray
-    labels: list[str]
-    mean: np.ndarray | None
-    std: np.ndarray | None
-    source: str
-    score: np.ndarray | None = None
-    score_name: str = ""
-
-
-@dataclass(frozen=True)
-class Gathered:
-    """What the sections draw from: the store's records, the measured candidates (pool
-    ``rows`` ``(n,)``, mean values ``Y`` ``(n, m)``), the featurised pool and the next picks."""
-
-    campaign: Campaign
-    targets: TargetSet
-    summary: dict[str, Any]
-    evaluations: list[dict[str, Any]]
-    cycles: list[Any]
-    rows: np.ndarray
-    Y: np.ndarray
-    labels: dict[int, str]
-    predictions: dict[int, Prediction]
-    space: Featurised
-    picks: NextPicks | None
-    pick_note: str | None
-
-    @property
-    def units(self) -> dict[str, str | None]:
-        """Each target property's unit (from the file, else as the oracle recorded it)."""
-        return self.summary["units"]
-
-
-def write_report(campaign: Campaign, out: Path,
+def write_report(data: Gathered, out: Path,
                  on_step: Callable[[str], None] | None = None) -> list[Path]:
-    """Write the PNGs and ``report.html`` of ``campaign`` (which must have been run) into
-    ``out``; returns the paths written, the page last. ``on_step`` hears what is being
-    done (featurising, ranking, drawing)."""
+    """Write the PNGs and ``report.html`` of a campaign's gathered records into ``out``;
+    returns the paths written, the page last. ``on_step`` hears that it is drawing."""
     tell = on_step or (lambda _: None)
-    data = gather(campaign, tell)
+    campaign = data.campaign
     tell("drawing")
     out.mkdir(parents=True, exist_ok=True)
     sections = [build(data, out) for build in (_progress_section, _target_section,
@@ -89,33 +45,8 @@ def write_report(campaign: Campaign, out: Path,
     return [image for section in sections for image in section.images] + [page]
 
 
-def gather(campaign: Campaign, tell: Callable[[str], None]) -> Gathered:
-    """Read the store, featurise the pool and find the next picks."""
-    from matloop.loop.run import check_pool_unchanged
-    from matloop.loop.space import featurise
-    from matloop.loop.summary import open_campaign, summarize
-
-    summary = summarize(campaign)  # first: a campaign never run is a StoreError
-    store, campaign_id = open_campaign(campaign)
-    targets = TargetSet.from_targets(campaign.targets)
-    evaluations = store.evaluations(campaign_id)
-    cycles = store.cycles(campaign_id)
-    indices, mean_values = store.training_data(campaign_id, targets.properties)
-    rows = np.asarray(indices, dtype=int)
-    Y = np.asarray(mean_values, dtype=float).reshape(len(rows), len(targets.properties))
-    predictions = _predictions(cycles, evaluations)
-    tell("featurising the pool")
-    space = featurise(campaign)
-    check_pool_unchanged(store, campaign_id, space.pool)
-    tell("ranking the next picks")
-    picks, pick_note = _next_picks(campaign, space, evaluations, predictions, rows)
-    return Gathered(campaign, targets, summary, evaluations, cycles, rows,
-                    Y, {e["pool_index"]: e["candidate"] for e in evaluations}, predictions,
-                    space, picks, pick_note)
-
-
 def _progress_section(data: Gathered, out: Path) -> Section:
-    from matloop.loop.pareto import signed_reference
+    from matloop.campaigns.pareto import signed_reference
     from matloop.reporting.progress import progress_figure, progress_series
 
     targets, raw_reference = data.targets, data.summary.get("reference_point")
@@ -206,66 +137,6 @@ def _relevance_section(data: Gathered, out: Path) -> Section:
     image = save(relevance_figure(relevance, data.space.names, data.targets.properties),
                  out / "relevance.png")
     return Section("What drives the model", intro, [image])
-
-
-def _predictions(cycles: Sequence[Any], evaluations: Sequence[dict[str, Any]]
-                 ) -> dict[int, Prediction]:
-    """Pool row -> what the model predicted when it picked the candidate, and the cycle
-    and strategy that picked it (``mean``/``std`` None for a random pick). A cycle's
-    recorded predictions are in the order of its candidates' first evaluations."""
-    picked: dict[int, list[int]] = {}
-    for e in sorted(evaluations, key=lambda e: e["evaluation_id"]):
-        rows = picked.setdefault(e["cycle"], [])
-        if e["pool_index"] not in rows:
-            rows.append(e["pool_index"])
-    out: dict[int, Prediction] = {}
-    for cycle in cycles:
-        rows = picked.get(cycle.number, [])
-        predicted = json.loads(cycle.predicted or "null") or {}
-        usable = len(predicted.get("mean", ())) == len(rows)
-        for k, row in enumerate(rows):
-            out.setdefault(row, Prediction(
-                cycle.number, cycle.strategy,
-                np.asarray(predicted["mean"][k], dtype=float) if usable else None,
-                np.asarray(predicted["std"][k], dtype=float) if usable else None))
-    return out
-
-
-def _next_picks(campaign: Campaign, space: Featurised, evaluations: Sequence[dict[str, Any]],
-                predictions: dict[int, Prediction], measured: np.ndarray
-                ) -> tuple[NextPicks | None, str | None]:
-    """The evaluations in flight or awaiting lab results, with what the model predicted
-    for them; when there are none, the best-ranked unmeasured candidates by a model
-    fitted now (``matloop.loop.predict.rank``). The note says why there are none."""
-    from matloop.errors import StoreError
-    from matloop.loop.predict import rank
-    from matloop.loop.run import numerical_failures
-
-    waiting = [e for e in evaluations if e["status"] in ("proposed", "running", "awaiting")]
-    if waiting:
-        rows = np.array(list(dict.fromkeys(e["pool_index"] for e in waiting)), dtype=int)
-        labels = {e["pool_index"]: e["candidate"] for e in waiting}
-        known = [predictions.get(int(r)) for r in rows]
-        means = [p.mean for p in known if p is not None and p.mean is not None]
-        stds = [p.std for p in known if p is not None and p.std is not None]
-        with_model = len(means) == len(stds) == len(rows)
-        source = ("awaiting lab results" if any(e["status"] == "awaiting" for e in waiting)
-                  else "proposed, not finished yet")
-        return NextPicks(rows, [labels[int(r)] for r in rows],
-                         np.stack(means) if with_model else None,
-                         np.stack(stds) if with_model else None, source), None
-    if len(measured) >= len(space.features):
-        return None, "Every candidate of the pool has been measured: there is no next pick."
-    top = min(max(campaign.loop.batch_size, 3), NEXT_ROWS)
-    try:
-        ranking = rank(campaign, top=top, space=space)
-    except StoreError as exc:
-        return None, f"No next picks are shown: {exc}."
-    except numerical_failures() as exc:
-        return None, f"No next picks are shown: the model could not be fitted ({exc})."
-    return NextPicks(ranking.rows, ranking.labels, ranking.mean, ranking.std,
-                     f"top {len(ranking.rows)} unmeasured by {ranking.score_name}",
-                     ranking.score, ranking.score_name), None
 
 
 def _model_cycles(cycles: Sequence[Any]) -> int:

@@ -4,16 +4,21 @@ One database may hold several campaigns (by name). An evaluation moves
 ``proposed -> running -> succeeded | failed``, or, for a lab, ``awaiting -> succeeded |
 failed`` when its results are imported; each measured property is a row of
 ``Measurement`` so that evaluations may return some properties and not others.
+
+A change to these tables needs a new revision in ``matloop/store/migrations/versions``
+(see ``matloop.store.migrations``); a test checks that the two agree.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Text, UniqueConstraint
+from sqlalchemy import Column, Index, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-SCHEMA_VERSION = 1
+# the head schema revision's number (matloop.store.migrate.HEAD), kept in the meta table:
+# matloop from before Alembic (which knows version 1 only) refuses a newer database
+SCHEMA_VERSION = 2
 
 
 def now() -> datetime:
@@ -47,8 +52,10 @@ class CandidateRecord(SQLModel, table=True):
 
 class Evaluation(SQLModel, table=True):
     __tablename__ = "evaluation"
+    # most queries ask for one campaign's evaluations of some status (revision 0002)
+    __table_args__ = (Index("ix_evaluation_campaign_id_status", "campaign_id", "status"),)
     id: int | None = Field(default=None, primary_key=True)
-    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
     candidate_id: int = Field(foreign_key="candidate.id", index=True)
     cycle: int
     attempt: int = 1

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from matloop.errors import NotFittedError
 from matloop.protocols import Prediction, Surrogate
 
 if TYPE_CHECKING:
@@ -94,7 +95,7 @@ class AutoSurrogate:
     @property
     def inner(self) -> Surrogate:
         if self._inner is None:
-            raise RuntimeError("the auto surrogate has not been fitted yet: call fit(X, Y) "
+            raise NotFittedError("the auto surrogate has not been fitted yet: call fit(X, Y) "
                                "first")
         return self._inner
 

@@ -22,6 +22,8 @@ from typing import Any, Self
 
 import numpy as np
 
+from matloop.errors import NotFittedError
+
 ITERATIONS = 100
 LEARNING_RATE = 0.1
 CHUNK = 8192
@@ -71,7 +73,7 @@ class FeasibilityClassifier:
         import torch
 
         if self._model is None:
-            raise RuntimeError("fit the classifier before asking for probabilities")
+            raise NotFittedError("fit the classifier before asking for probabilities")
         with torch.no_grad(), one_thread():
             parts = [self._likelihood(self._model(chunk)).mean
                      for chunk in self._scale(X).split(CHUNK)]

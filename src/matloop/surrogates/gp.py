@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from matloop.errors import NotFittedError
 from matloop.protocols import Prediction
 from matloop.surrogates import EXACT_LIMIT, FIT_POINTS
+from matloop.surrogates.kernels import gp_modules, measured_rows
 
 if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
@@ -23,7 +25,6 @@ if TYPE_CHECKING:
 
     from matloop.surrogates.sparse import SparseGP
 
-MIN_POINTS = 2
 WARM_MAXITER = 20  # L-BFGS iterations from a warm start (cold fits run to convergence)
 
 
@@ -127,7 +128,7 @@ class GaussianProcess:
         if self._sparse is not None:
             return self._sparse.model
         if self._model is None:
-            raise RuntimeError("the GP has not been fitted yet: call fit(X, Y) first")
+            raise NotFittedError("the GP has not been fitted yet: call fit(X, Y) first")
         return self._model
 
     @property
@@ -166,30 +167,6 @@ class GaussianProcess:
             "raw": [{name: p.detach().tolist() for name, p in m.named_parameters()}
                     for m in models],
         }
-
-
-def measured_rows(Y: np.ndarray, j: int) -> np.ndarray:
-    """Rows of ``Y`` ``(n, m)`` where property j was measured; at least ``MIN_POINTS``."""
-    rows = np.flatnonzero(np.isfinite(Y[:, j]))
-    if len(rows) < MIN_POINTS:
-        raise ValueError(f"property {j} has {len(rows)} measured values; "
-                         f"a GP needs at least {MIN_POINTS}")
-    return rows
-
-
-def gp_modules(d: int, bounds: np.ndarray | None) -> dict[str, Any]:
-    """Kernel and transforms of every matloop GP over d features: Matérn-5/2 with one
-    length scale per feature and BoTorch's dimension-scaled prior, inputs normalised to
-    ``bounds`` ``(2, d)`` (or to the data when None), outputs standardised."""
-    import torch
-    from botorch.models.transforms import Normalize, Standardize
-    from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
-
-    limits = None if bounds is None else torch.as_tensor(bounds, dtype=torch.double)
-    return {"covar_module": get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
-                                                                   use_rbf_kernel=False),
-            "input_transform": Normalize(d=d, bounds=limits),
-            "outcome_transform": Standardize(m=1)}
 
 
 def fitting_subset(rows: np.ndarray, size: int, seed: int, j: int) -> np.ndarray:

@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
+from matloop.errors import NotFittedError
 from matloop.protocols import Prediction
-from matloop.surrogates.gp import gp_modules, measured_rows
+from matloop.surrogates.kernels import gp_modules, measured_rows
 
 if TYPE_CHECKING:
     import torch
@@ -132,7 +133,7 @@ class SparseGP:
     @property
     def model(self) -> Model:
         if self._model is None:
-            raise RuntimeError("the sparse GP has not been fitted yet: call fit(X, Y) first")
+            raise NotFittedError("the sparse GP has not been fitted yet: call fit(X, Y) first")
         return self._model
 
     @property

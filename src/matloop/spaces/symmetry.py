@@ -1,6 +1,5 @@
 """Symmetry of crystal structures: space groups, a canonical hash, and deduplication.
 
-* ``spacegroup_number(structure)``: the international number from spglib.
 * ``structure_hash(structure)``: reduced formula, space group, rounded primitive-cell
   parameters and neighbour shells per orbit; equal for copies of one crystal (rotated,
   translated, reordered, supercells).
@@ -22,10 +21,11 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
+from matloop.features.symmetry import SYMPREC, cell_of, dataset_of, spacegroup_number
+
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-SYMPREC = 0.01  # Å, spglib tolerance for hashes and space groups
 LENGTH_DIGITS = 2  # hash rounds primitive-cell lengths to 0.01 Å ...
 ANGLE_DIGITS = 1  # ... and angles to 0.1 degree
 VOLUME_TOLERANCE = 1e-3  # relative: copies have equal volume per atom to this
@@ -34,40 +34,6 @@ SHELL_TOLERANCE = 1e-3  # relative gap that separates two neighbour shells
 MAX_SHELL_CUTOFF = 6.0  # widest shell search, in units of (volume per atom)^(1/3)
 
 DedupMethod = Literal["matcher", "hash"]
-
-
-def _cell(structure: Structure) -> tuple[np.ndarray, np.ndarray, list[int], list[str]]:
-    """spglib cell (lattice, fractional coordinates, type ids) and the name of each type."""
-    if structure.is_ordered:
-        numbers = list(structure.atomic_numbers)
-        names = [site.specie.symbol for site in structure]
-    else:  # each distinct occupancy is its own type, as in SpacegroupAnalyzer
-        names = [site.species.formula for site in structure]
-        index = {n: i + 1 for i, n in enumerate(dict.fromkeys(names))}
-        numbers = [index[n] for n in names]
-    return structure.lattice.matrix, structure.frac_coords, numbers, names
-
-
-def _dataset(lattice: np.ndarray, frac: np.ndarray, numbers: Sequence[int], symprec: float
-             ) -> Any:
-    import warnings
-
-    import spglib
-
-    cell = (lattice.tolist(), frac.tolist(), list(numbers))
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)  # spglib's error-handling
-            return spglib.get_symmetry_dataset(cell, symprec=symprec)
-    except Exception:  # spglib >= 2.5 may raise instead of returning None
-        return None
-
-
-def spacegroup_number(structure: Structure, symprec: float = SYMPREC) -> int:
-    """International space-group number (spglib); 1 if spglib finds no symmetry."""
-    lattice, frac, numbers, _ = _cell(structure)
-    dataset = _dataset(lattice, frac, numbers, symprec)
-    return 1 if dataset is None else int(dataset.number)
 
 
 def lattice_parameters(matrix: np.ndarray) -> np.ndarray:
@@ -95,7 +61,7 @@ class Symmetry:
 
 def symmetry_of(lattice: np.ndarray, frac: np.ndarray, numbers: Sequence[int],
               symprec: float) -> Symmetry:
-    dataset = _dataset(lattice, frac, numbers, symprec)
+    dataset = dataset_of(lattice, frac, numbers, symprec)
     n = len(numbers)
     if dataset is None:  # no symmetry found: the Niggli cell and one orbit per site
         from pymatgen.core import Lattice
@@ -149,7 +115,7 @@ def structure_hash(structure: Structure, symprec: float = SYMPREC) -> str:
     salt can have Na on 4b). Values within float noise of a rounding boundary can split
     true copies (a missed duplicate, never a false merge of different shells).
     """
-    lattice, frac, numbers, names = _cell(structure)
+    lattice, frac, numbers, names = cell_of(structure)
     symmetry = symmetry_of(lattice, frac, numbers, symprec)
     formula = formula_text(structure.composition.get_el_amt_dict() if structure.is_ordered
                        else dict(structure.composition.as_dict()))

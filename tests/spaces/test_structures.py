@@ -11,10 +11,11 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.core.operations import SymmOp
 
-from matloop.campaigns.structures import StructureSet, load_structures
-from matloop.campaigns.substitution import PACKING_FRACTION, substitute
-from matloop.campaigns.symmetry import deduplicate, spacegroup_number, structure_hash
 from matloop.errors import ConfigError
+from matloop.features.symmetry import spacegroup_number
+from matloop.spaces.structures import StructureSet, load_structures
+from matloop.spaces.substitution import PACKING_FRACTION, substitute
+from matloop.spaces.symmetry import deduplicate, structure_hash
 
 MP_CSV = Path("/work/shared/data/mp_binary_elasticity.csv")
 

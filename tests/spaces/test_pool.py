@@ -10,15 +10,9 @@ import numpy as np
 import pytest
 
 from matloop.campaigns.schema import CompositionSpace, TableSpace
-from matloop.campaigns.spaces import (
-    Pool,
-    build_pool,
-    candidate_key,
-    composition_grid,
-    integer_formula,
-    table_pool,
-)
 from matloop.errors import ConfigError
+from matloop.spaces.build import build_pool, composition_grid, table_pool
+from matloop.spaces.pool import Pool, candidate_key, integer_formula
 
 SEVEN = ["Cu", "Ni", "Pd", "Pt", "Au", "Ag", "Al"]
 

@@ -3,8 +3,8 @@
 ``load_structures(source)`` reads a folder of CIF / POSCAR / CONTCAR / ``*.vasp`` files,
 a pymatgen-JSON file, an ``.extxyz`` / ``.xyz`` file of frames or a CSV with a column of
 pymatgen Structure JSON, into a ``StructureSet``, repeats removed
-(``matloop.campaigns.symmetry.deduplicate``). Prototypes decorated with element choices
-come from ``matloop.campaigns.substitution``.
+(``matloop.spaces.symmetry.deduplicate``). Prototypes decorated with element choices
+come from ``matloop.spaces.substitution``.
 
 Lengths are in Å, volumes in Å^3. pymatgen and ASE load only inside functions.
 """
@@ -24,7 +24,7 @@ from matloop.errors import ConfigError
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-from matloop.campaigns.symmetry import SYMPREC, DedupMethod, deduplicate
+from matloop.spaces.symmetry import SYMPREC, DedupMethod, deduplicate
 
 STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar")
 VASP_PREFIXES = ("POSCAR", "CONTCAR")
@@ -200,7 +200,7 @@ def _read_frames(path: Path, field: str) -> tuple[list[Structure], list[str]]:
 
 def _read_csv(path: Path, field: str, column: str, id_column: str | None
               ) -> tuple[list[Structure], list[str]]:
-    from matloop.campaigns.spaces import read_table
+    from matloop.spaces.tables import read_table
 
     frame = read_table(path, field)
     for name in (column, id_column):

@@ -24,8 +24,8 @@ from matloop.errors import ConfigError
 if TYPE_CHECKING:
     from pymatgen.core import Structure
 
-from matloop.campaigns.structures import StructureSet
-from matloop.campaigns.symmetry import (
+from matloop.spaces.structures import StructureSet
+from matloop.spaces.symmetry import (
     SYMPREC,
     DedupMethod,
     Symmetry,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from matloop.campaigns.pareto import hypervolume, raw_reference, reference_point, signed_reference
 from matloop.campaigns.schema import Target
 from matloop.campaigns.targets import TargetSet
-from matloop.loop.pareto import hypervolume, raw_reference, reference_point, signed_reference
 
 FRONT = np.array([[1.0, 1.0], [2.0, 3.0], [3.0, 5.0], [2.0, 4.0]])  # the last is dominated
 

@@ -1,4 +1,4 @@
-"""The candidate pool as the models see it: built, extended and featurised once per run."""
+"""The candidate pool as the models see it: featurised once per session."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matloop.campaigns.schema import Campaign
-from matloop.campaigns.spaces import Pool, build_pool
 from matloop.features import featurizer_for
+from matloop.spaces.pool import Pool
 
 
 @dataclass(frozen=True)
@@ -23,15 +22,8 @@ class Featurised:
     names: tuple[str, ...]
 
 
-def featurise(campaign: Campaign) -> Featurised:
-    """The campaign's pool and its features; raises ``ConfigError`` on invalid input.
-
-    Measured candidates outside the pool (``matloop import --allow-new``), when the
-    campaign's database has any, are appended to the pool (see ``matloop.lab.external``)."""
-    from matloop.lab.external import extend, stored
-
-    pool = extend(build_pool(campaign.space, campaign.scratch_dir),
-                  stored(campaign.database_url, campaign.campaign.name))
+def featurise(pool: Pool) -> Featurised:
+    """The pool's features; raises ``ConfigError`` on invalid input."""
     featurizer = featurizer_for(pool)
     raw = featurizer.transform(pool.values)
     varying = np.ptp(raw, axis=0) > 0

@@ -7,12 +7,9 @@ hypervolume machinery assumes.
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from matloop.campaigns.targets import TargetSet
-from matloop.store import Store
 
 
 def reference_point(targets: TargetSet, Y: np.ndarray) -> np.ndarray:
@@ -67,12 +64,3 @@ def raw_reference(targets: TargetSet, reference: np.ndarray) -> dict[str, float]
 def signed_reference(targets: TargetSet, raw: dict[str, float]) -> np.ndarray:
     """Inverse of ``raw_reference``."""
     return np.array([sign * raw[targets.properties[j]] for j, sign in targets.objectives])
-
-
-def stored_reference(store: Store, campaign_id: int, targets: TargetSet) -> np.ndarray | None:
-    """The signed reference point the campaign's latest cycle recorded, if any."""
-    for cycle in reversed(store.cycles(campaign_id)):
-        raw = json.loads(cycle.best or "{}").get("reference")
-        if raw:
-            return signed_reference(targets, raw)
-    return None

@@ -1,0 +1,145 @@
+"""The ``[space]`` section: the kinds of candidate space a campaign file can name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from matloop.campaigns.sections import Section
+from matloop.campaigns.sections import resolve as _resolve
+
+
+class TableSpace(Section):
+    """Candidates are the rows of a CSV: numeric ``inputs`` or a ``composition`` column.
+
+    From Python the table may be a pandas DataFrame instead of a file
+    (``Campaign.from_dict(config, pool=frame)``): then ``path`` is left out and ``frame``
+    holds it (not part of the stored configuration)."""
+
+    kind: Literal["table"]
+    path: Path | None = Field(default=None, description="the CSV file (relative to the "
+                              "campaign file); left out when a DataFrame is the pool")
+    inputs: list[str] | None = Field(default=None, min_length=1)
+    composition: str | None = None
+    id: str | None = Field(default=None, description="a column that identifies each row "
+                           "(rows with equal inputs stay distinct candidates)")
+    _frame: Any = PrivateAttr(default=None)
+
+    _resolve_path = field_validator("path")(_resolve)
+
+    @model_validator(mode="after")
+    def _one_description(self, info: ValidationInfo) -> TableSpace:
+        if (self.inputs is None) == (self.composition is None):
+            raise ValueError("give exactly one of 'inputs' (numeric columns) or "
+                             "'composition' (a formula column)")
+        frame = (info.context or {}).get("pool")
+        if frame is not None and self.path is not None:
+            raise ValueError("give the table as 'path' or as a DataFrame pool, not both")
+        if frame is None and self.path is None:
+            raise ValueError("Field required: 'path' (the CSV of candidates)")
+        self._frame = frame
+        return self
+
+    @property
+    def frame(self) -> Any:
+        """The DataFrame given as the pool, or None when the table is ``path``."""
+        return self._frame
+
+
+class CompositionSpace(Section):
+    """Every composition over ``elements`` on a grid of ``step`` with at most k elements."""
+
+    kind: Literal["compositions"]
+    elements: list[str] = Field(min_length=1)
+    step: float = Field(default=0.1, gt=0, le=1)
+    max_elements: int = Field(default=3, ge=1)
+    min_elements: int = Field(default=1, ge=1)
+
+    @field_validator("step")
+    @classmethod
+    def _step_divides_one(cls, step: float) -> float:
+        if abs(1 / step - round(1 / step)) > 1e-9:
+            raise ValueError(f"1/step must be a whole number (got step = {step})")
+        return step
+
+    @field_validator("elements")
+    @classmethod
+    def _unique_elements(cls, elements: list[str]) -> list[str]:
+        if len(set(elements)) != len(elements):
+            raise ValueError("elements must not repeat")
+        return elements
+
+    @model_validator(mode="after")
+    def _bounds(self) -> CompositionSpace:
+        if self.min_elements > self.max_elements:
+            raise ValueError("min_elements must not exceed max_elements")
+        return self
+
+    @property
+    def divisions(self) -> int:
+        """Number of grid steps in a unit fraction (10 for step = 0.1)."""
+        return round(1 / self.step)
+
+
+DedupeChoice = Literal["matcher", "hash", "none"]
+
+
+class StructureSpace(Section):
+    """Crystal structures from a folder (CIF/POSCAR), a pymatgen-JSON, extxyz or CSV file."""
+
+    kind: Literal["structures"]
+    path: Path
+    structure_column: str = Field(default="structure", description="CSV: the column of "
+                                  "pymatgen Structure JSON")
+    id: str | None = Field(default=None, description="CSV: a column naming each structure")
+    dedupe: DedupeChoice = Field(default="matcher", description="remove repeated "
+                                 "structures: pymatgen StructureMatcher, a symmetry hash, "
+                                 "or not at all")
+
+    _resolve_path = field_validator("path")(_resolve)
+
+
+class SubstitutionSpace(Section):
+    """Prototype structures decorated with every combination of the given elements."""
+
+    kind: Literal["substitution"]
+    prototypes: list[Path] = Field(min_length=1, description="structure files, folders or "
+                                   "JSON/extxyz/CSV files of prototypes")
+    substitutions: dict[str, list[str]] = Field(min_length=1, description="site label or "
+                                                "element -> candidate elements")
+    oxidation_filter: bool = Field(default=False, description="keep only compositions "
+                                   "that can be charge-balanced")
+    volume: Literal["radii", "dls", "keep"] = "radii"
+    dedupe: DedupeChoice = "hash"
+
+    @field_validator("prototypes", mode="before")
+    @classmethod
+    def _one_or_more(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
+
+    @field_validator("prototypes")
+    @classmethod
+    def _resolve_all(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_resolve(path, info) for path in paths]
+
+    @field_validator("substitutions")
+    @classmethod
+    def _non_empty_choices(cls, substitutions: dict[str, list[str]]) -> dict[str, list[str]]:
+        empty = [key for key, choices in substitutions.items() if not choices]
+        if empty:
+            raise ValueError(f"give at least one element for {', '.join(map(repr, empty))}")
+        return substitutions
+
+
+STRUCTURE_SPACES = (StructureSpace, SubstitutionSpace)
+
+Space = Annotated[TableSpace | CompositionSpace | StructureSpace | SubstitutionSpace,
+                  Field(discriminator="kind")]

@@ -1,0 +1,46 @@
+"""What every part of a cycle works on: the campaign, its open store and its pool."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matloop.campaigns.schema import Campaign
+from matloop.campaigns.targets import TargetSet
+from matloop.errors import StoreError
+from matloop.loop.progress import Scorekeeper
+from matloop.spaces.featurised import Featurised
+from matloop.spaces.pool import Pool
+from matloop.store import Store
+
+
+@dataclass
+class Context:
+    """A campaign opened once: its store and id, its featurised pool, its targets and
+    the scorekeeper that reads its standing. Holds nothing the store cannot rebuild."""
+
+    campaign: Campaign
+    store: Store
+    campaign_id: int
+    space: Featurised
+    targets: TargetSet
+    keeper: Scorekeeper
+
+    def untried(self) -> np.ndarray:
+        """``(N,)`` bool: pool rows never proposed in this campaign."""
+        available = np.ones(len(self.space.pool), dtype=bool)
+        available[list(self.store.tried_pool_indices(self.campaign_id).values())] = False
+        return available
+
+    def label(self, pool_index: int) -> str:
+        return self.space.pool.candidate(pool_index).label
+
+
+def check_pool_unchanged(store: Store, campaign_id: int, pool: Pool) -> None:
+    """Raise ``StoreError`` unless every stored candidate is still the same row of ``pool``."""
+    for key, index in store.tried_pool_indices(campaign_id).items():
+        if index >= len(pool) or pool.key(index) != key:
+            raise StoreError(f"the candidate pool changed since this campaign was "
+                             f"started (candidate {key!r} is no longer row {index}); "
+                             "use a new campaign name or another database")

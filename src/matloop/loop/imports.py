@@ -1,0 +1,66 @@
+"""Importing measured results into a campaign: what the store already knows of it, then
+every row checked and planned before anything is written (``Session.add_results``)."""
+
+from __future__ import annotations
+
+from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
+from matloop.errors import DataError, StoreError
+from matloop.lab.importer import ImportReport, content_digest, plan
+from matloop.lab.results import Known, check
+from matloop.lab.sheets import Sheet
+from matloop.spaces.pool import Pool
+from matloop.store import Store
+from matloop.store.store import Recorded
+
+
+def import_sheet(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known | None,
+                 allow_new: bool, prior: bool) -> tuple[ImportReport, list[Recorded], bool]:
+    """Check every row of ``sheet`` against the campaign and what the store knows
+    (``known``; None before the campaign's first write) and plan the store writes: the
+    report, the writes, and whether candidates from outside the pool are among them.
+    ``DataError`` lists every problem; nothing is written here."""
+    known = known or Known()
+    keys: dict[str, int] = {}
+
+    def pool_keys() -> dict[str, int]:
+        if not keys:
+            keys.update({pool.key(i): i for i in range(len(pool))})
+        return keys
+
+    digest = content_digest(sheet.header, sheet.rows)
+    if digest in known.imported:
+        raise DataError(f"{sheet.path}: these results were imported before (same "
+                        "contents); nothing was imported")
+    checked = check(sheet, campaign, pool, known, allow_new, pool_keys)
+    recorded, lines, kinds = plan(checked, known, sheet.path, digest, pool.kind, prior)
+    awaiting = sum(len(ids) for ids in known.awaiting.values()) - kinds["filled"]
+    report = ImportReport(sheet.path, lines, dict(kinds), sum(r.failed for r in recorded),
+                          checked.blank, awaiting, dry_run=False)
+    return report, recorded, kinds["new"] > 0
+
+
+def known_of(campaign: Campaign, opened: tuple[Store, int], pool: Pool) -> Known:
+    """What the store knows of the campaign's candidates; ``StoreError`` when the
+    database belongs to another search or the pool changed."""
+    store, campaign_id = opened
+    stored = store.config(campaign_id)
+    current = campaign.model_dump(mode="json")
+    changed = sorted(k for k in SEARCH_SECTIONS if stored.get(k) != current.get(k))
+    if changed:
+        raise StoreError(f"campaign {campaign.campaign.name!r} in {store.safe_url} "
+                         f"was run with different {', '.join(changed)} settings; "
+                         "nothing was imported")
+    candidates = {}
+    for record in store.candidates(campaign_id):
+        assert record.id is not None
+        if record.pool_index >= len(pool) or pool.key(record.pool_index) != record.key:
+            raise StoreError(f"the candidate pool changed since this campaign was "
+                             f"started (candidate {record.key!r} is no longer row "
+                             f"{record.pool_index}); nothing was imported")
+        candidates[record.id] = (record.key, record.label, record.pool_index)
+    awaiting: dict[str, list[int]] = {}
+    for row in store.awaiting(campaign_id):
+        awaiting.setdefault(row["key"], []).append(row["evaluation_id"])
+    external = {key: index for index, key, _, _ in store.external_candidates(campaign_id)}
+    return Known(candidates, awaiting, external, store.next_cycle(campaign_id) - 1,
+                 frozenset(store.imported_files(campaign_id)))

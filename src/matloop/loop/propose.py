@@ -1,0 +1,196 @@
+"""Choosing a cycle's candidates: a random initial design until the model has data, then
+the acquisition derived from the targets (with learnt feasibility and pending points).
+
+``Planner.choose`` picks; ``Planner.record_awaiting`` records a batch as awaiting results
+(lab campaigns, ``Session.propose``); the run records and dispatches the rest itself.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from matloop.loop.acquisition import derive
+from matloop.loop.context import Context
+from matloop.loop.model import (
+    cross_validation,
+    feasibility_classifier,
+    fit_surrogate,
+    model_seed,
+    numerical_failures,
+)
+from matloop.loop.stopping import stop_reason
+from matloop.store import Proposal
+from matloop.surrogates import describe_model
+
+AWAITING_LAB = "awaiting lab results"
+
+
+@dataclass
+class Choice:
+    """A cycle's picks (pool rows) and how they were made. ``validate`` (the
+    cross-validation, when due) runs after the picks are dispatched, so that workers do
+    not wait for diagnostics the choice did not need."""
+
+    strategy: str
+    chosen: np.ndarray
+    fit_s: float = 0.0
+    select_s: float = 0.0
+    hyperparameters: dict[str, Any] | None = None
+    predicted: dict[str, Any] | None = None
+    validate: Callable[[], dict[str, Any] | None] | None = None
+
+    def validated_hyperparameters(self) -> dict[str, Any] | None:
+        """The hyperparameters, with the cross-validation figures once it has run."""
+        if self.validate is not None and self.hyperparameters is not None:
+            validation = self.validate()
+            self.validate = None
+            if validation is not None:
+                self.hyperparameters["validation"] = validation
+        return self.hyperparameters
+
+    def prediction_of(self, k: int, properties: tuple[str, ...]) -> dict[str, Any]:
+        """What the model predicted for the k-th pick (JSON-able), with the strategy."""
+        out: dict[str, Any] = {"strategy": self.strategy}
+        if self.predicted:
+            out["mean"] = dict(zip(properties, self.predicted["mean"][k], strict=True))
+            out["std"] = dict(zip(properties, self.predicted["std"][k], strict=True))
+            for name in ("hit_probability", "success_probability"):
+                if name in self.predicted:
+                    out[name] = self.predicted[name][k]
+        return out
+
+
+class Planner:
+    """Chooses and records cycles of one opened campaign."""
+
+    def __init__(self, context: Context) -> None:
+        self.x = context
+        self.c = context.campaign
+
+    def choose(self, indices: list[int], values: np.ndarray, available: np.ndarray,
+               planned: int, remaining: int, cycle: int, pending: list[int] | None = None,
+               batch_size: int | None = None) -> Choice:
+        """The cycle's picks. ``planned`` counts the evaluations planned so far;
+        ``remaining`` caps the picks; ``pending`` are pool rows in flight, which the
+        acquisition treats as pending points; ``batch_size`` overrides the campaign's."""
+        loop = self.c.loop
+        batch = batch_size or loop.batch_size
+        too_few = len(indices) == 0 or np.isfinite(values).sum(axis=0).min() < 2
+        if planned < loop.initial or too_few or loop.acquisition == "random":
+            q = min(loop.initial - planned if planned < loop.initial else batch, remaining)
+            if batch_size is not None:
+                q = min(q, batch_size)
+            strategy = "initial" if planned < loop.initial else "random"
+            return Choice(strategy, self.random(available, q, cycle))
+        q = min(batch, remaining)
+        try:
+            return self.model_based(indices, values, available, q, cycle, pending)
+        except numerical_failures() as exc:  # a random cycle beats a crash
+            strategy = f"random (model failed: {type(exc).__name__}: {exc})"[:500]
+            return Choice(strategy, self.random(available, q, cycle))
+
+    def random(self, available: np.ndarray, q: int, cycle: int) -> np.ndarray:
+        rng = np.random.default_rng([self.c.campaign.seed, cycle])
+        choices = np.flatnonzero(available)
+        return rng.choice(choices, size=min(q, len(choices)), replace=False)
+
+    def model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
+                    q: int, cycle: int, pending: list[int] | None = None) -> Choice:
+        """Fit, score and select; also the model's prediction for the chosen candidates."""
+        from matloop.loop.acquisition import select
+
+        x, targets, features = self.x, self.x.targets, self.x.space.features
+        seed = model_seed(self.c, cycle)
+        start = time.perf_counter()
+        surrogate = fit_surrogate(self.c, x.store, x.campaign_id, x.space, targets.properties,
+                                  seed, cycle)
+        classifier = feasibility_classifier(self.c, x.store, x.campaign_id, x.space, seed)
+        fit_s = time.perf_counter() - start
+        start = time.perf_counter()
+        choices = np.flatnonzero(available)
+        picked = select(self.c.loop.acquisition, surrogate, features[choices],
+                        features[indices], values, targets, q, seed=seed,
+                        X_pending=features[pending] if pending else None,
+                        beta=self.c.loop.beta,
+                        reference=x.keeper.reference_point(values, choose=True),
+                        success=None if classifier is None else classifier.probability,
+                        min_success=self.c.surrogate.min_success_probability)
+        select_s = time.perf_counter() - start
+        chosen = choices[picked]
+        prediction = surrogate.predict(features[chosen])
+        predicted = {"mean": prediction.mean.tolist(), "std": prediction.std.tolist()}
+        if targets.bounds:
+            predicted["hit_probability"] = targets.hit_probability(
+                prediction.mean, prediction.std).tolist()
+        hyperparameters = surrogate.hyperparameters()
+        if classifier is not None:
+            predicted["success_probability"] = classifier.probability(
+                features[chosen]).tolist()
+            hyperparameters["feasibility"] = classifier.hyperparameters()
+        done = getattr(surrogate, "cross_validation", None)
+        return Choice(derive(targets, self.c.loop.acquisition), chosen, fit_s, select_s,
+                      hyperparameters, predicted,
+                      lambda: cross_validation(self.c, x.space, targets.properties, cycle,
+                                               indices, values, hyperparameters, seed, done))
+
+    def proposals(self, choice: Choice) -> list[Proposal]:
+        pool = self.x.space.pool
+        return [Proposal(int(i), pool.key(int(i)), pool.candidate(int(i)).label)
+                for i in choice.chosen]
+
+    def record_cycle(self, cycle: int, choice: Choice, n_train: int, n_proposed: int,
+                     values: np.ndarray) -> None:
+        x = self.x
+        x.store.record_cycle(x.campaign_id, cycle, choice.strategy, n_train=n_train,
+                             n_proposed=n_proposed, fit_s=choice.fit_s,
+                             select_s=choice.select_s,
+                             hyperparameters=choice.validated_hyperparameters(),
+                             best=x.keeper.best_record(values), predicted=choice.predicted)
+
+    def record_awaiting(self, batch: int | None = None, more: bool = False
+                        ) -> tuple[str, str | None]:
+        """Choose a batch and record it as awaiting results (a lab's next samples).
+
+        Returns ``(reason, message)``: ``AWAITING_LAB`` when a batch was recorded, else
+        why nothing was (a batch awaits and not ``more``, budget, pool exhausted, a
+        stopping rule); ``message`` describes the cycle for progress output."""
+        x, loop = self.x, self.c.loop
+        waiting = len(x.store.awaiting(x.campaign_id))
+        if waiting and not more:
+            return "a batch is awaiting results", None
+        counts = x.store.counts(x.campaign_id)
+        finished = counts["succeeded"] + counts["failed"]
+        remaining = loop.budget - finished - waiting
+        if remaining <= 0:
+            return "budget", None
+        available = x.untried()
+        if not available.any():
+            return "pool exhausted", None
+        indices, values = x.keeper.training()
+        cycle = x.store.next_cycle(x.campaign_id)
+        if cycle > 0:  # the last batch's results are in (as far as they came)
+            x.store.finish_cycle(x.campaign_id, cycle - 1, x.keeper.best_record(values))
+        stop = stop_reason(loop, x.targets, x.store, x.campaign_id, values)
+        if stop is not None:
+            return stop, None
+        choice = self.choose(indices, values, available, finished + waiting, remaining,
+                             cycle, batch_size=batch)
+        proposals = self.proposals(choice)
+        x.store.propose_awaiting(x.campaign_id, cycle, proposals,
+                                 [{"lab": choice.prediction_of(k, x.targets.properties)}
+                                  for k in range(len(proposals))])
+        self.record_cycle(cycle, choice, len(indices), len(proposals), values)
+        return AWAITING_LAB, (f"cycle {cycle}: {choice.strategy} proposed {len(proposals)} "
+                              "to the lab")
+
+    def describe(self, choice: Choice, cycle: int, proposed: int, in_flight: int) -> str:
+        """The progress line of a launched cycle."""
+        model = describe_model(choice.hyperparameters or {})
+        return (f"cycle {cycle}: {choice.strategy} proposed {proposed}"
+                + (f" ({model})" if model else "")
+                + (f", {in_flight} more in flight" if in_flight else ""))

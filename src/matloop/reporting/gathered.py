@@ -1,0 +1,52 @@
+"""What a report draws from, gathered by the session (``matloop.loop.gather``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from matloop.campaigns.schema import Campaign
+from matloop.campaigns.targets import TargetSet
+from matloop.reporting.tables import Prediction
+from matloop.spaces.featurised import Featurised
+
+
+@dataclass(frozen=True)
+class NextPicks:
+    """The candidates the campaign measures next: ``rows`` ``(k,)`` pool rows, their
+    ``labels``, the model's ``mean`` and ``std`` ``(k, m)`` (None when unknown), where they
+    come from (``source``) and, when ranked here, ``score`` ``(k,)`` named ``score_name``."""
+
+    rows: np.ndarray
+    labels: list[str]
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    source: str
+    score: np.ndarray | None = None
+    score_name: str = ""
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """What the sections draw from: the store's records, the measured candidates (pool
+    ``rows`` ``(n,)``, mean values ``Y`` ``(n, m)``), the featurised pool and the next picks."""
+
+    campaign: Campaign
+    targets: TargetSet
+    summary: dict[str, Any]
+    evaluations: list[dict[str, Any]]
+    cycles: list[Any]
+    rows: np.ndarray
+    Y: np.ndarray
+    labels: dict[int, str]
+    predictions: dict[int, Prediction]
+    space: Featurised
+    picks: NextPicks | None
+    pick_note: str | None
+
+    @property
+    def units(self) -> dict[str, str | None]:
+        """Each target property's unit (from the file, else as the oracle recorded it)."""
+        return self.summary["units"]

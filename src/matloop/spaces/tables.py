@@ -1,0 +1,121 @@
+"""Tables of candidates (a CSV file or a pandas DataFrame): numeric input columns or a
+formula column, checked cell by cell with the row and column of any problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from matloop.campaigns.schema import TableSpace
+from matloop.errors import ConfigError
+from matloop.spaces.pool import Pool, unique_rows
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def table_pool(space: TableSpace) -> Pool:
+    """Rows of a CSV, one candidate per distinct key (the first row of a repeat is kept)."""
+    if space.frame is not None:
+        frame = space.frame
+    else:
+        assert space.path is not None  # the schema requires one of them
+        frame = read_table(space.path, "space.path")
+    return unique_rows(read_table_pool(frame, space.inputs, space.composition, space.id))
+
+
+def read_table_pool(frame: pd.DataFrame, inputs: list[str] | tuple[str, ...] | None,
+                    composition: str | None, id_column: str | None) -> Pool:
+    """Every row of a table as a candidate (repeats kept), labelled for people."""
+    ids = None
+    if id_column is not None:
+        if id_column not in frame.columns:
+            raise ConfigError(f"space.id: column {id_column!r} not in the CSV "
+                              f"(it has {list(frame.columns)})")
+        ids = tuple(frame[id_column].fillna("").astype(str))
+        if "" in ids:
+            raise ConfigError(f"space.id: row {ids.index('') + 2}, column {id_column!r}: "
+                              "empty id")
+    if inputs is not None:
+        values = numeric_columns(frame, list(inputs), "space.inputs")
+        labels = None if ids is None else tuple(
+            f"{i} (" + ", ".join(f"{n}={v:g}" for n, v in zip(inputs, row, strict=True)) + ")"
+            for i, row in zip(ids, values, strict=True))
+        return Pool(kind="inputs", names=tuple(inputs), values=values, labels=labels, ids=ids)
+    column = composition or ""
+    if column not in frame.columns:
+        raise ConfigError(f"space.composition: column {column!r} not in the CSV "
+                          f"(it has {list(frame.columns)})")
+    formulas = frame[column].fillna("").tolist()
+    elements, fractions = formula_fractions(formulas, "space.composition", column)
+    labels = tuple(formulas) if ids is None else tuple(
+        f"{f} ({i})" for f, i in zip(formulas, ids, strict=True))
+    return Pool(kind="composition", names=elements, values=fractions, labels=labels, ids=ids)
+
+
+def read_table(path: str | Path, field: str) -> pd.DataFrame:
+    """Read a CSV with every cell as text kept (``NaN`` the formula stays a formula)."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, keep_default_na=False, na_values=[""], dtype=str)
+    except FileNotFoundError:
+        raise ConfigError(f"{field}: file not found: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{field}: cannot read {path} as CSV: {exc}") from None
+
+
+def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
+                    allow_missing: bool = False) -> np.ndarray:
+    """Columns as floats ``(N, len(columns))``; names the first bad row (1-based, as in a
+    spreadsheet with its header on row 1) and column."""
+    import pandas as pd
+
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ConfigError(f"{field}: column(s) {missing} not in the CSV "
+                          f"(it has {list(frame.columns)})")
+    out = np.empty((len(frame), len(columns)))
+    for j, column in enumerate(columns):
+        parsed = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+        bad = ~np.isfinite(parsed)
+        if allow_missing:
+            bad &= frame[column].notna().to_numpy()
+        if bad.any():
+            row = int(np.argmax(bad))
+            raise ConfigError(f"{field}: row {row + 2}, column {column!r}: "
+                              f"{frame[column].iloc[row]!r} is not a finite number")
+        out[:, j] = parsed
+    return out
+
+
+def formula_fractions(formulas: list[str], field: str, column: str
+                      ) -> tuple[tuple[str, ...], np.ndarray]:
+    """Parse formulas with pymatgen -> (sorted element symbols, fractions ``(N, E)``)."""
+    from pymatgen.core import Composition
+    from pymatgen.core.periodic_table import Element
+
+    parsed = []
+    for row, formula in enumerate(formulas):
+        try:
+            composition = Composition(formula)
+            if composition.num_atoms <= 0:
+                raise ValueError("no atoms")
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ConfigError(f"{field}: row {row + 2}, column {column!r}: "
+                              f"{formula!r} is not a chemical formula ({exc})") from None
+        amounts = composition.fractional_composition.get_el_amt_dict()
+        unknown = [el for el in amounts if not Element.is_valid_symbol(el)]
+        if unknown:
+            raise ConfigError(f"{field}: row {row + 2}, column {column!r}: {formula!r} "
+                              f"has unknown element(s) {', '.join(map(repr, unknown))}")
+        parsed.append(amounts)
+    elements = tuple(sorted({el for amounts in parsed for el in amounts}))
+    index = {el: j for j, el in enumerate(elements)}
+    fractions = np.zeros((len(parsed), len(elements)))
+    for i, amounts in enumerate(parsed):
+        for el, amount in amounts.items():
+            fractions[i, index[el]] = amount
+    return elements, fractions

@@ -1,0 +1,239 @@
+"""Every query: a campaign's settings, its evaluations and measurements (as training
+data, per evaluation, or per candidate with their spread), its cycles and lab batches.
+
+Every query whose order matters has an ORDER BY, so SQLite and PostgreSQL agree.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import func
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from matloop.store.records import AWAITING, FINISHED
+from matloop.store.tables import (
+    CampaignRecord,
+    CandidateRecord,
+    Cycle,
+    Evaluation,
+    ExternalCandidate,
+    Measurement,
+)
+
+
+def config(engine: Engine, campaign_id: int) -> dict[str, Any]:
+    """The campaign file (as JSON data) of the latest run."""
+    with Session(engine) as session:
+        record = session.get(CampaignRecord, campaign_id)
+        return json.loads(record.config) if record else {}
+
+
+def stop_reason(engine: Engine, campaign_id: int) -> str | None:
+    """Why the campaign's last run stopped (None if it did not)."""
+    with Session(engine) as session:
+        record = session.get(CampaignRecord, campaign_id)
+        return record.stop_reason if record else None
+
+
+def tried_pool_indices(engine: Engine, campaign_id: int) -> dict[str, int]:
+    """Key -> pool index of every candidate with an evaluation of any status."""
+    with Session(engine) as session:
+        rows = session.exec(select(CandidateRecord.key, CandidateRecord.pool_index)
+                            .where(CandidateRecord.campaign_id == campaign_id)
+                            .order_by(col(CandidateRecord.id))).all()
+        return {key: index for key, index in rows}
+
+
+def measured(engine: Engine, campaign_id: int, properties: Sequence[str], key: Any
+             ) -> list[tuple[Any, int, str, float]]:
+    """``(key of the candidate, evaluation id, property, value)`` of every measurement
+    of a succeeded evaluation, in candidate and then evaluation order; ``key`` is a
+    ``CandidateRecord`` column."""
+    with Session(engine) as session:
+        return list(session.exec(
+            select(key, Measurement.evaluation_id, Measurement.property, Measurement.value)
+            .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
+            .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
+            .where(Evaluation.campaign_id == campaign_id,
+                   Evaluation.status == "succeeded",
+                   col(Measurement.property).in_(list(properties)))
+            .order_by(col(CandidateRecord.id), col(Evaluation.id))).all())
+
+
+def training_data(engine: Engine, campaign_id: int, properties: Sequence[str]
+                  ) -> tuple[list[int], list[list[float]]]:
+    """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)."""
+    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index)
+    sums: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for index, _, name, value in rows:
+        sums[index][name].append(value)
+    indices = sorted(sums)
+    values = [[sum(v) / len(v) if (v := sums[i].get(p)) else float("nan")
+               for p in properties] for i in indices]
+    return indices, values
+
+
+def observations(engine: Engine, campaign_id: int, properties: Sequence[str]
+                 ) -> tuple[list[int], list[list[float]]]:
+    """One row per succeeded evaluation that measured any of ``properties``: its
+    candidate's pool index and its values (NaN where not measured), replicates apart."""
+    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index)
+    by_evaluation: dict[int, tuple[int, dict[str, float]]] = {}
+    for index, evaluation_id, name, value in rows:
+        by_evaluation.setdefault(evaluation_id, (index, {}))[1][name] = value
+    indices = [index for index, _ in by_evaluation.values()]
+    values = [[found.get(p, float("nan")) for p in properties]
+              for _, found in by_evaluation.values()]
+    return indices, values
+
+
+def replicates(engine: Engine, campaign_id: int, properties: Sequence[str]
+               ) -> dict[str, dict[str, dict[str, float]]]:
+    """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
+    succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+    rows = measured(engine, campaign_id, properties, CandidateRecord.label)
+    grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
+    for label, _, name, value in rows:
+        grouped[label][name].append(value)
+    return {label: {name: spread(values) for name, values in by_name.items()}
+            for label, by_name in grouped.items()}
+
+
+def spread(values: Sequence[float]) -> dict[str, float]:
+    """Mean, sample standard deviation (0 for one value) and count of ``values``."""
+    n = len(values)
+    mean = sum(values) / n
+    var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
+    return {"mean": mean, "std": var ** 0.5, "n": n}
+
+
+def finished(engine: Engine, campaign_id: int) -> list[tuple[int, bool, str | None]]:
+    """``(pool index, succeeded, failure reason)`` of every finished evaluation, in the
+    order they finished."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CandidateRecord.pool_index, Evaluation.status, Evaluation.reason)
+            .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
+            .where(Evaluation.campaign_id == campaign_id,
+                   col(Evaluation.status).in_(FINISHED))
+            .order_by(col(Evaluation.finished_at), col(Evaluation.id))).all()
+    return [(index, status == "succeeded", reason) for index, status, reason in rows]
+
+
+def counts(engine: Engine, campaign_id: int) -> dict[str, int]:
+    """Number of evaluations by status (all four statuses present)."""
+    with Session(engine) as session:
+        rows = session.exec(select(Evaluation.status, func.count())
+                            .where(Evaluation.campaign_id == campaign_id)
+                            .group_by(Evaluation.status)).all()
+    found = dict.fromkeys(("proposed", "running", "succeeded", "failed"), 0)
+    found.update({status: n for status, n in rows})  # + "awaiting" when there are some
+    return found
+
+
+def evaluations(engine: Engine, campaign_id: int) -> list[dict[str, Any]]:
+    """Every evaluation with its candidate and measured values, oldest first."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Evaluation, CandidateRecord)
+            .join(CandidateRecord, col(CandidateRecord.id) == Evaluation.candidate_id)
+            .where(Evaluation.campaign_id == campaign_id)
+            .order_by(col(Evaluation.id))).all()
+        values: dict[int, dict[str, float]] = defaultdict(dict)
+        units: dict[str, str | None] = {}
+        for m in session.exec(
+                select(Measurement).join(Evaluation,
+                                         col(Evaluation.id) == Measurement.evaluation_id)
+                .where(Evaluation.campaign_id == campaign_id)
+                .order_by(col(Measurement.id))).all():
+            values[m.evaluation_id][m.property] = m.value
+            units.setdefault(m.property, m.unit)
+    return [
+        {"evaluation_id": e.id, "candidate_id": c.id, "candidate": c.label, "key": c.key,
+         "pool_index": c.pool_index, "status": e.status, "cycle": e.cycle,
+         "attempt": e.attempt, "reason": e.reason, "error": e.error,
+         "duration_s": e.duration_s, "finished_at": e.finished_at,
+         "values": values.get(e.id or -1, {}),
+         "units": units}
+        for e, c in rows
+    ]
+
+
+def next_cycle(engine: Engine, campaign_id: int) -> int:
+    """The number of the next cycle (after every recorded cycle and evaluation)."""
+    with Session(engine) as session:
+        last = session.exec(select(func.max(Cycle.number))
+                            .where(Cycle.campaign_id == campaign_id)).one()
+        # evaluations may carry a cycle number whose record was never written (killed run)
+        last_eval = session.exec(select(func.max(Evaluation.cycle))
+                                 .where(Evaluation.campaign_id == campaign_id)).one()
+    return max(-1 if last is None else last, -1 if last_eval is None else last_eval) + 1
+
+
+def latest_hyperparameters(engine: Engine, campaign_id: int) -> dict[str, Any] | None:
+    """The hyperparameters of the latest cycle that fitted a model, if any."""
+    with Session(engine) as session:
+        row = session.exec(select(Cycle.hyperparameters)
+                           .where(Cycle.campaign_id == campaign_id,
+                                  col(Cycle.hyperparameters).is_not(None),
+                                  Cycle.hyperparameters != "{}")
+                           .order_by(col(Cycle.number).desc()).limit(1)).first()
+    return json.loads(row) if row else None
+
+
+def cycles(engine: Engine, campaign_id: int) -> list[Cycle]:
+    """Every recorded cycle, in order."""
+    with Session(engine) as session:
+        return list(session.exec(select(Cycle).where(Cycle.campaign_id == campaign_id)
+                                 .order_by(col(Cycle.number))).all())
+
+
+def awaiting(engine: Engine, campaign_id: int) -> list[dict[str, Any]]:
+    """The lab evaluations still awaiting results, oldest first: ``evaluation_id,
+    candidate_id, key, label, pool_index, cycle, provenance`` (parsed JSON)."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Evaluation, CandidateRecord)
+            .join(CandidateRecord, col(CandidateRecord.id) == Evaluation.candidate_id)
+            .where(Evaluation.campaign_id == campaign_id, Evaluation.status == AWAITING)
+            .order_by(col(Evaluation.id))).all()
+    return [{"evaluation_id": e.id, "candidate_id": c.id, "key": c.key, "label": c.label,
+             "pool_index": c.pool_index, "cycle": e.cycle,
+             "provenance": json.loads(e.provenance or "{}")} for e, c in rows]
+
+
+def candidates(engine: Engine, campaign_id: int) -> list[CandidateRecord]:
+    """Every candidate the campaign has an evaluation of (any status)."""
+    with Session(engine) as session:
+        return list(session.exec(select(CandidateRecord)
+                                 .where(CandidateRecord.campaign_id == campaign_id)
+                                 .order_by(col(CandidateRecord.id))).all())
+
+
+def external_candidates(engine: Engine, campaign_id: int
+                        ) -> list[tuple[int, str, str, dict]]:
+    """``(pool_index, key, kind, {name: value})`` of measured candidates outside the
+    pool, by pool index."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(CandidateRecord.pool_index, CandidateRecord.key, ExternalCandidate.kind,
+                   ExternalCandidate.values)
+            .join(ExternalCandidate, col(ExternalCandidate.candidate_id) == CandidateRecord.id)
+            .where(ExternalCandidate.campaign_id == campaign_id)
+            .order_by(col(CandidateRecord.pool_index))).all()
+    return [(index, key, kind, json.loads(values)) for index, key, kind, values in rows]
+
+
+def imported_files(engine: Engine, campaign_id: int) -> set[str]:
+    """The checksums of the result files imported into the campaign so far."""
+    with Session(engine) as session:
+        rows = session.exec(select(Evaluation.provenance).where(
+            Evaluation.campaign_id == campaign_id,
+            col(Evaluation.provenance).contains('"sha256"'))).all()
+    digests = {json.loads(text).get("import", {}).get("sha256") for text in rows if text}
+    return {d for d in digests if isinstance(d, str)}

@@ -1,0 +1,50 @@
+"""The plain values the store takes and gives: proposals, pending evaluations, imported
+results, and the evaluation statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+IN_FLIGHT = ("proposed", "running")  # re-run by the next run when left unfinished
+AWAITING = "awaiting"  # proposed to a lab: in flight, but never re-run by the loop
+FINISHED = ("succeeded", "failed")
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """A candidate to evaluate: its row in the pool, its key and its label."""
+
+    pool_index: int
+    key: str
+    label: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An evaluation that is recorded but not finished."""
+
+    evaluation_id: int
+    pool_index: int
+    key: str
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """One imported result: it fills the awaiting evaluation ``evaluation_id``, or (None)
+    becomes a new evaluation of ``candidate`` (a replicate, or a candidate never proposed;
+    ``external`` holds the values of one outside the pool). ``values`` are in ``units``;
+    a failed result has no values and ``note`` as its error text."""
+
+    evaluation_id: int | None
+    candidate: Proposal
+    values: Mapping[str, float]
+    units: Mapping[str, str]
+    failed: bool
+    note: str
+    cycle: int
+    provenance: Mapping[str, Any]
+    external: Mapping[str, float] | None = None
+    kind: str = "inputs"
