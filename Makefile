@@ -4,14 +4,14 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run test test-slow lint clean
+.PHONY: setup run test test-slow lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, the local CPU build; a later plain `torch` requirement would fetch CUDA
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,chgnet,dask,postgres]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,chgnet,dask,postgres,docs]"
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -28,6 +28,10 @@ test-slow: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/mypy
+
+# the documentation site (mkdocs.yml, docs/) into site/; warnings are errors
+docs: $(STAMP)
+	$(BIN)/mkdocs build --strict -d site
 
 clean:
 	rm -rf $(VENV) examples/*.db examples/*.db-wal examples/*.db-shm
