@@ -102,9 +102,9 @@ def one_run(seed: int, budget: int, learn: bool) -> dict[str, float]:
         store = Store(campaign.database_url, create=False)
         campaign_id = store.campaign_id(campaign.campaign.name)
         cycles = [c for c in store.cycles(campaign_id) if c.strategy not in ("initial",)]
-        model_rows = [e for e in store.evaluations(campaign_id) if e["cycle"] > 0]
+        model_rows = [e for e in store.evaluations(campaign_id) if e.cycle > 0]
         return {"failed": result.counts["failed"] / budget,
-                "failed_model": sum(e["status"] == "failed" for e in model_rows)
+                "failed_model": sum(e.status == "failed" for e in model_rows)
                 / max(len(model_rows), 1),
                 "best": float("nan") if result.best is None else result.best,
                 "fit_s": statistics.mean(c.fit_s for c in cycles) if cycles else 0.0,

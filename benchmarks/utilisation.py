@@ -117,7 +117,7 @@ def measure(executor: str, mode: str, workers: int, budget: int, initial: int
         store = Store(campaign.database_url, create=False)
         rows = store.evaluations(result.campaign_id)
         cycles = store.cycles(result.campaign_id)
-    busy = sum(r["duration_s"] or 0.0 for r in rows)
+    busy = sum(r.duration_s or 0.0 for r in rows)
     startup = startup_s(executor, workers)
     model = [c for c in cycles if c.strategy != "initial"]
     return {"evaluations": len(rows), "wall": wall, "busy": busy,

@@ -35,7 +35,7 @@ def test_more_proposes_a_second_batch_and_batch_sets_its_size(lab_campaign) -> N
     assert second.paths == [campaign.parent / "lab-p3ht-batch-1.csv"]
     store, cid = store_of(campaign)
     assert store.counts(cid)["awaiting"] == 5
-    keys = [row["key"] for row in store.awaiting(cid)]
+    keys = [row.key for row in store.awaiting(cid)]
     assert len(set(keys)) == 5  # never the same candidate twice
     relisted = Session(load(campaign)).propose_file()  # re-writes each awaiting batch's file
     assert not relisted.new and relisted.count == 5 and len(relisted.paths) == 2
@@ -84,7 +84,7 @@ def test_xlsx_out_and_back(lab_campaign) -> None:
     assert done.exit_code == 0, done.output
     store, cid = store_of(campaign)
     assert store.counts(cid) == {"proposed": 0, "running": 0, "succeeded": 5, "failed": 1}
-    assert [e["error"] for e in store.evaluations(cid) if e["status"] == "failed"] == [
+    assert [e.error for e in store.evaluations(cid) if e.status == "failed"] == [
         "precursor ran out"]
 
 
@@ -104,7 +104,7 @@ def test_prior_data_seeds_the_first_batch(lab_campaign, tmp_path) -> None:
     proposed = Session(load(campaign)).propose_file()
     store, cid = store_of(campaign)
     assert store.counts(cid)["succeeded"] == 6
-    assert {e["cycle"] for e in store.evaluations(cid) if e["status"] == "succeeded"} == {-1}
+    assert {e.cycle for e in store.evaluations(cid) if e.status == "succeeded"} == {-1}
     assert proposed.count == 4  # the initial design is covered: a model batch
     _, rows = read_rows(proposed.paths[0])
     assert all(float(r[f"std_{PROPERTY} [S/cm]"]) > 0 for r in rows)
@@ -140,12 +140,12 @@ def test_allow_new_adds_measured_candidates_from_outside_the_pool(lab_campaign,
     assert "a new candidate from outside the pool" in done.output
     store, cid = store_of(campaign)
     external = store.external_candidates(cid)
-    assert [(index, kind) for index, _, kind, _ in external] == [(178, "inputs")]
-    assert external[0][3] == {"p3ht_pct": 12.5, "d1_pct": 0.0, "d2_pct": 0.0,
+    assert [(c.pool_index, c.kind) for c in external] == [(178, "inputs")]
+    assert external[0].values == {"p3ht_pct": 12.5, "d1_pct": 0.0, "d2_pct": 0.0,
                               "d6_pct": 0.0, "d8_pct": 87.5}
     prepared = Session(load(campaign)).space  # rebuilt with the pool: row 178, featurised
     assert len(prepared.pool) == 179 and prepared.features.shape[0] == 179
-    assert prepared.pool.key(178) == external[0][1]
+    assert prepared.pool.key(178) == external[0].key
     indices, values = store.training_data(cid, [PROPERTY])
     assert 178 in indices and values[indices.index(178)] == [321.0]
     second = Session(load(campaign)).propose_file()  # a model batch over the extended pool
@@ -155,7 +155,7 @@ def test_allow_new_adds_measured_candidates_from_outside_the_pool(lab_campaign,
     done = runner.invoke(app, ["import", str(campaign), str(again)])  # now a known one
     assert done.exit_code == 0, done.output
     assert store.replicates(cid, [PROPERTY])[
-        "p3ht_pct=12.5, d1_pct=0, d2_pct=0, d6_pct=0, d8_pct=87.5"][PROPERTY]["n"] == 2
+        "p3ht_pct=12.5, d1_pct=0, d2_pct=0, d6_pct=0, d8_pct=87.5"][PROPERTY].n == 2
 
 
 def test_import_does_not_wait_for_a_running_campaign(lab_campaign) -> None:
@@ -223,7 +223,7 @@ def test_a_composition_space_is_matched_by_formula_as_the_pool_keys_it(tmp_path)
     assert report.kinds["unsolicited"] + report.kinds["replicate"] == 1
     store = Store(load(path).database_url, create=False)
     cid = store.campaign_id("alloys")
-    keys = {e["key"] for e in store.evaluations(cid)}
+    keys = {e.key for e in store.evaluations(cid)}
     assert "Cu0.75 Ni0.25" in keys and store.counts(cid)["succeeded"] == 4
 
 
@@ -243,8 +243,8 @@ def test_prior_data_seeds_a_computational_campaign_too(crossed_barrel, tmp_path)
     store = Store(load(campaign).database_url, create=False)
     cid = store.campaign_id("cb")
     assert result.counts["succeeded"] + result.counts["failed"] == 6
-    prior = [e for e in store.evaluations(cid) if e["cycle"] == -1]
-    assert sorted(e["values"]["toughness"] for e in prior) == [1.5, 20.25]
+    prior = [e for e in store.evaluations(cid) if e.cycle == -1]
+    assert sorted(e.values["toughness"] for e in prior) == [1.5, 20.25]
     assert [c.strategy for c in store.cycles(cid)][:2] == ["initial", "logei"]
 
 

@@ -98,13 +98,13 @@ def test_three_lab_rounds_store_every_value_failure_and_replicate(lab_campaign) 
     assert store.counts(cid) == {"proposed": 0, "running": 0, "succeeded": 15, "failed": 2}
     evaluations = store.evaluations(cid)
     inputs_of = {c.key: _inputs(c.label) for c in store.candidates(cid)}
-    stored_ok = sorted((inputs_of[e["key"]], e["values"][PROPERTY]) for e in evaluations
-                       if e["status"] == "succeeded")
+    stored_ok = sorted((inputs_of[e.key], e.values[PROPERTY]) for e in evaluations
+                       if e.status == "succeeded")
     assert stored_ok == sorted(expected_ok)
-    stored_failed = {inputs_of[e["key"]]: (e["reason"], e["error"]) for e in evaluations
-                     if e["status"] == "failed"}
+    stored_failed = {inputs_of[e.key]: (e.reason, e.error) for e in evaluations
+                     if e.status == "failed"}
     assert stored_failed == {k: ("infeasible", note) for k, note in expected_failed.items()}
-    assert all(e["values"] == {} for e in evaluations if e["status"] == "failed")
+    assert all(e.values == {} for e in evaluations if e.status == "failed")
 
     # replicates: status --json shows mean, std and count; the models see every value
     status = json.loads(matloop("status", str(campaign), "--json"))
@@ -139,4 +139,5 @@ def _key(row: dict[str, str]) -> tuple[float, ...]:
 
 
 def rows_label(store: Store, cid: int, candidate_id: str) -> str:
-    return next(c.label for c in store.candidates(cid) if c.id == int(candidate_id))
+    return next(c.label for c in store.candidates(cid)
+                if c.candidate_id == int(candidate_id))

@@ -81,7 +81,7 @@ def test_structure_batches_round_trip_by_id_or_by_name(tmp_path: Path) -> None:
     assert "imported 3 results (3 filled; 1 failed)" in invoke("import", str(campaign),
                                                                 str(results))
     store = Store(loaded.database_url, create=False)
-    measured = {e["key"]: (e["status"], e["values"]) for e in
+    measured = {e.key: (e.status, e.values) for e in
                 store.evaluations(store.campaign_id("hard-alloys"))}
     assert measured == {rows[0]["structure"]: ("succeeded", {"hardness": 5.5}),
                         rows[1]["structure"]: ("succeeded", {"hardness": 7.25}),

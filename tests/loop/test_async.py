@@ -13,7 +13,7 @@ import pytest
 
 from matloop.campaigns import load
 from matloop.loop.session import run
-from matloop.store import Store
+from matloop.store import EvaluationRow, Store
 
 
 def make_async(path: Path, queued: int | None = None) -> Path:
@@ -23,7 +23,7 @@ def make_async(path: Path, queued: int | None = None) -> Path:
     return path
 
 
-def evaluations(path: Path) -> list[dict]:
+def evaluations(path: Path) -> list[EvaluationRow]:
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     return store.evaluations(store.campaign_id(campaign.campaign.name))
@@ -47,7 +47,7 @@ def test_async_proposes_with_the_in_flight_candidates_as_pending_points(
     result = run(load(path))
     assert result.stop_reason == "budget"
     rows = evaluations(path)
-    assert len(rows) == 14 and len({r["key"] for r in rows}) == 14
+    assert len(rows) == 14 and len({r.key for r in rows}) == 14
     # the grid fails for x > 0.8: failures are recorded like successes, once each
     assert result.counts["succeeded"] + result.counts["failed"] == 14
     assert seen, "no model cycle ran"

@@ -18,7 +18,7 @@ import pytest
 from matloop.campaigns import load
 from matloop.errors import ConfigError, StoreError
 from matloop.loop.session import run
-from matloop.store import Store
+from matloop.store import EvaluationRow, Store
 
 pytest.importorskip("distributed")
 
@@ -83,14 +83,14 @@ def write_campaign(folder: Path, budget: int, loop: str = "", oracle: str = "",
     return path
 
 
-def evaluations(path: Path) -> list[dict]:
+def evaluations(path: Path) -> list[EvaluationRow]:
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     return store.evaluations(store.campaign_id(campaign.campaign.name))
 
 
-def xs(rows: list[dict]) -> list[float]:
-    return sorted(float(r["key"].split("=")[1]) for r in rows)
+def xs(rows: list[EvaluationRow]) -> list[float]:
+    return sorted(float(r.key.split("=")[1]) for r in rows)
 
 
 @pytest.mark.parametrize("mode", ["batch", "async"])
@@ -114,7 +114,7 @@ def test_async_keeps_both_workers_busy(tmp_path: Path) -> None:
     candidates = [0, 1, 2, 4, 6, 7, 8, 9, 10, 11]
     (tmp_path / "xs.csv").write_text("x\n" + "\n".join(map(str, candidates)) + "\n")
     run(load(path))
-    rows = sorted(evaluations(path), key=lambda r: r["evaluation_id"])
+    rows = sorted(evaluations(path), key=lambda r: r.evaluation_id)
     cycles = Store(load(path).database_url).cycles(1)
     # the initial design filled both workers and the one-deep queue (queued = 1); past
     # it, one proposal per finished evaluation
@@ -146,10 +146,10 @@ def test_a_worker_killed_mid_evaluation_is_rerun_and_counted_once(tmp_path: Path
         killer.join()
     assert (tmp_path / "killed-once").exists()
     assert result.counts["succeeded"] == 4 and result.counts["failed"] == 0
-    rows = {float(r["key"].split("=")[1]): r for r in evaluations(path)}
+    rows = {float(r.key.split("=")[1]): r for r in evaluations(path)}
     assert len(rows) == 4  # one evaluation per candidate: the rerun is its second attempt
-    assert rows[3.0]["attempt"] == 2 and rows[3.0]["status"] == "succeeded"
-    assert all(rows[x]["attempt"] == 1 for x in (4.0, 6.0, 7.0))
+    assert rows[3.0].attempt == 2 and rows[3.0].status == "succeeded"
+    assert all(rows[x].attempt == 1 for x in (4.0, 6.0, 7.0))
 
 
 def test_a_timeout_on_a_worker_is_recorded_and_the_worker_restarted(tmp_path: Path) -> None:
@@ -159,8 +159,8 @@ def test_a_timeout_on_a_worker_is_recorded_and_the_worker_restarted(tmp_path: Pa
     start = time.monotonic()
     result = run(load(path))
     assert time.monotonic() - start < 60  # not the oracle's 120 s
-    rows = {float(r["key"].split("=")[1]): r for r in evaluations(path)}
-    assert rows[5.0]["reason"] == "timeout" and "restarted" in rows[5.0]["error"]
+    rows = {float(r.key.split("=")[1]): r for r in evaluations(path)}
+    assert rows[5.0].reason == "timeout" and "restarted" in rows[5.0].error
     assert result.counts["succeeded"] == 2
 
 
@@ -174,10 +174,10 @@ def test_a_killed_run_resumes_on_the_cluster_with_nothing_lost_or_repeated(
                                start_new_session=True, stdout=subprocess.DEVNULL,
                                stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    finished: list[dict] = []
+    finished: list[EvaluationRow] = []
     while time.monotonic() < deadline and process.poll() is None:
         try:
-            finished = [r for r in evaluations(path) if r["status"] == "succeeded"]
+            finished = [r for r in evaluations(path) if r.status == "succeeded"]
         except StoreError:  # not created yet
             finished = []
         if len(finished) >= 4:
@@ -185,14 +185,14 @@ def test_a_killed_run_resumes_on_the_cluster_with_nothing_lost_or_repeated(
         time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)  # the loop and its cluster, mid-run
     process.wait()
-    killed_at = {r["evaluation_id"] for r in evaluations(path) if r["status"] == "succeeded"}
+    killed_at = {r.evaluation_id for r in evaluations(path) if r.status == "succeeded"}
     assert 4 <= len(killed_at) < 10
 
     result = run(load(path))
     assert result.stop_reason == "budget"
     rows = evaluations(path)
     assert len(rows) == 10 and len(set(xs(rows))) == 10  # none lost, none twice
-    assert killed_at <= {r["evaluation_id"] for r in rows if r["status"] == "succeeded"}
+    assert killed_at <= {r.evaluation_id for r in rows if r.status == "succeeded"}
     assert result.counts["succeeded"] == 10
 
 
@@ -288,7 +288,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_one_resumes_it(tmp_path: Path)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
-                if sum(r["status"] == "succeeded" for r in evaluations(path)) >= 3:
+                if sum(r.status == "succeeded" for r in evaluations(path)) >= 3:
                     break
             except StoreError:
                 pass
@@ -299,7 +299,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_one_resumes_it(tmp_path: Path)
         _stop(cluster)
     assert process.returncode == 6, stderr
     assert "scheduler was lost" in stderr and "Traceback" not in stderr
-    saved = {r["evaluation_id"] for r in evaluations(path) if r["status"] == "succeeded"}
+    saved = {r.evaluation_id for r in evaluations(path) if r.status == "succeeded"}
     assert 3 <= len(saved) < 10
 
     cluster = _start_cluster(port)
@@ -310,7 +310,7 @@ def test_a_lost_scheduler_stops_the_run_and_a_new_one_resumes_it(tmp_path: Path)
     assert result.stop_reason == "budget" and result.counts["succeeded"] == 10
     rows = evaluations(path)
     assert len(rows) == 10 and len(set(xs(rows))) == 10
-    assert saved <= {r["evaluation_id"] for r in rows if r["status"] == "succeeded"}
+    assert saved <= {r.evaluation_id for r in rows if r.status == "succeeded"}
 
 
 def test_a_missing_dask_is_a_config_error_before_any_database(tmp_path: Path,

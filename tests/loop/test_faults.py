@@ -22,7 +22,7 @@ import pytest
 from matloop.campaigns import load
 from matloop.errors import OracleFailing
 from matloop.loop.session import Session, run
-from matloop.store import Store
+from matloop.store import EvaluationRow, Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 
@@ -97,7 +97,7 @@ def write_campaign(folder: Path, module: str, cases: list[float], budget: int,
     return path
 
 
-def evaluations(path: Path) -> list[dict]:
+def evaluations(path: Path) -> list[EvaluationRow]:
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     return store.evaluations(store.campaign_id(campaign.campaign.name))
@@ -111,22 +111,22 @@ def test_every_fault_is_recorded_once_and_the_campaign_goes_on(tmp_path: Path) -
     assert result.stop_reason == "budget"
     assert result.counts == {"proposed": 0, "running": 0, "succeeded": 4, "failed": 8}
     rows = evaluations(path)
-    assert sorted(int(float(r["key"].split("=")[1])) for r in rows) == list(range(12))
+    assert sorted(int(float(r.key.split("=")[1])) for r in rows) == list(range(12))
     for row in rows:
-        case = int(float(row["key"].split("=")[1]))
-        assert row["reason"] == EXPECTED.get(case), (case, row["reason"], row["error"])
+        case = int(float(row.key.split("=")[1]))
+        assert row.reason == EXPECTED.get(case), (case, row.reason, row.error)
         # transient failures (timeout, crashed) were retried once; the rest ran once
-        assert row["attempt"] == (2 if EXPECTED.get(case) in ("timeout", "crashed") else 1)
-    by_case = {int(float(r["key"].split("=")[1])): r for r in rows}
-    assert "RuntimeError: the SCF diverged" in by_case[1]["error"]
-    assert 'raise RuntimeError("the SCF diverged")' in by_case[1]["error"]  # traceback tail
-    assert "6.0 s" in by_case[2]["error"] and "killed" in by_case[2]["error"]
-    assert "exit code 3" in by_case[3]["error"]
-    assert f"exit code {-signal.SIGSEGV}" in by_case[4]["error"]
-    assert "not finite" in by_case[5]["error"]
-    assert "not a number" in by_case[6]["error"]
-    assert "y is missing" in by_case[7]["error"]
-    assert by_case[8]["error"] == "no single phase formed"
+        assert row.attempt == (2 if EXPECTED.get(case) in ("timeout", "crashed") else 1)
+    by_case = {int(float(r.key.split("=")[1])): r for r in rows}
+    assert "RuntimeError: the SCF diverged" in by_case[1].error
+    assert 'raise RuntimeError("the SCF diverged")' in by_case[1].error  # traceback tail
+    assert "6.0 s" in by_case[2].error and "killed" in by_case[2].error
+    assert "exit code 3" in by_case[3].error
+    assert f"exit code {-signal.SIGSEGV}" in by_case[4].error
+    assert "not finite" in by_case[5].error
+    assert "not a number" in by_case[6].error
+    assert "y is missing" in by_case[7].error
+    assert by_case[8].error == "no single phase formed"
 
 
 def test_a_transient_failure_that_passes_on_retry_is_a_success(tmp_path: Path) -> None:
@@ -144,7 +144,7 @@ def test_a_transient_failure_that_passes_on_retry_is_a_success(tmp_path: Path) -
     path = write_campaign(tmp_path, flaky, [0, 1, 2, 3], budget=4)
     result = run(load(path))
     assert result.counts["succeeded"] == 4
-    attempts = {r["key"]: r["attempt"] for r in evaluations(path)}
+    attempts = {r.key: r.attempt for r in evaluations(path)}
     assert attempts["case=1.0"] == 2
     # a worker that dies at once can break pebble's whole pool (tested below): the
     # evaluation running beside it is then run again too
@@ -184,8 +184,8 @@ def test_a_broken_pool_is_a_crash_to_retry_and_is_replaced() -> None:
 def test_no_retries_when_the_policy_says_so(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, FAULTY, [0, 3], budget=2, oracle="retries = 0")
     run(load(path))
-    (crashed,) = [r for r in evaluations(path) if r["status"] == "failed"]
-    assert crashed["reason"] == "crashed" and crashed["attempt"] == 1
+    (crashed,) = [r for r in evaluations(path) if r.status == "failed"]
+    assert crashed.reason == "crashed" and crashed.attempt == 1
 
 
 def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path,
@@ -213,9 +213,9 @@ def test_a_broken_oracle_aborts_cleanly_and_the_fixed_one_resumes(tmp_path: Path
     result = run(load(path))
     assert result.stop_reason == "budget"
     rows = evaluations(path)
-    assert len(rows) == 20 and len({r["key"] for r in rows}) == 20  # nothing done twice
-    assert all(r["status"] in ("succeeded", "failed") for r in rows)
-    assert sum(r["status"] == "failed" for r in rows) >= failed_before
+    assert len(rows) == 20 and len({r.key for r in rows}) == 20  # nothing done twice
+    assert all(r.status in ("succeeded", "failed") for r in rows)
+    assert sum(r.status == "failed" for r in rows) >= failed_before
 
 
 HIDDEN_RULE = '''
@@ -243,14 +243,14 @@ def test_the_feasibility_model_steers_away_from_failing_candidates(tmp_path: Pat
         path.write_text(path.read_text() + f"\n[surrogate]\nfeasibility = {str(learn).lower()}\n")
         run(load(path))
         rows = evaluations(path)
-        model_rows = [r for r in rows if r["cycle"] > 0]
-        assert model_rows and all(r["reason"] in (None, "infeasible") for r in rows)
-        wasted[learn] = sum(r["status"] == "failed" for r in model_rows)
+        model_rows = [r for r in rows if r.cycle > 0]
+        assert model_rows and all(r.reason in (None, "infeasible") for r in rows)
+        wasted[learn] = sum(r.status == "failed" for r in model_rows)
         if learn:
             campaign = load(path)
             store = Store(campaign.database_url, create=False)
             cycles = store.cycles(store.campaign_id("faulty"))
-            assert any("success_probability" in (c.predicted or "") for c in cycles)
+            assert any("success_probability" in (c.predicted or {}) for c in cycles)
             ranking = Session(campaign).ranking(top=5)
             assert ranking.success is not None and np.all(ranking.success > 0.5)
     assert wasted[True] < wasted[False] / 2, wasted

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def proposals(path: Path) -> list[str]:
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
-    return [e["key"] for e in store.evaluations(store.campaign_id(campaign.campaign.name))]
+    return [e.key for e in store.evaluations(store.campaign_id(campaign.campaign.name))]
 
 
 def test_table_campaign_spends_its_budget_without_repeats(crossed_barrel) -> None:
@@ -58,7 +58,7 @@ def test_same_seed_same_proposals_other_seed_other(crossed_barrel, tmp_path: Pat
     for name in "abc":
         campaign = load(path).with_overrides(database=str(tmp_path / f"{name}.db"))
         store = Store(campaign.database_url, create=False)
-        sequences[name] = [e["key"] for e in store.evaluations(store.campaign_id("cb"))]
+        sequences[name] = [e.key for e in store.evaluations(store.campaign_id("cb"))]
     assert sequences["a"] == sequences["b"]
     assert sequences["a"] != sequences["c"]
 
@@ -139,8 +139,8 @@ def test_a_worker_that_dies_is_recorded_as_crashed_and_spares_the_others(
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     (crashed,) = [e for e in store.evaluations(store.campaign_id("toy"))
-                  if e["status"] == "failed"]
-    assert crashed["key"] == "x=0.5, y=0.5" and crashed["reason"] == "crashed"
+                  if e.status == "failed"]
+    assert crashed.key == "x=0.5, y=0.5" and crashed.reason == "crashed"
 
 
 def test_a_model_that_fails_numerically_gives_a_random_cycle(crossed_barrel,

@@ -74,11 +74,11 @@ def test_structure_campaign_runs_records_and_resumes(
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     evaluations = store.evaluations(store.campaign_id("st"))
-    assert len({e["key"] for e in evaluations}) == 4
-    assert "Cu_conventional" not in {e["key"] for e in evaluations}  # the duplicate
-    assert all(100 < e["values"]["bulk_modulus"] < 300 or e["key"] in ("Al", "Ag", "Cu3Au")
+    assert len({e.key for e in evaluations}) == 4
+    assert "Cu_conventional" not in {e.key for e in evaluations}  # the duplicate
+    assert all(100 < e.values["bulk_modulus"] < 300 or e.key in ("Al", "Ag", "Cu3Au")
                for e in evaluations)
-    assert evaluations[0]["units"]["bulk_modulus"] == "GPa"
+    assert evaluations[0].units["bulk_modulus"] == "GPa"
     for status, _, provenance in rows(path):
         assert status == "succeeded"
         assert provenance["calculator"] == "emt" and provenance["recipe"] == "eos"
@@ -158,7 +158,7 @@ def test_formation_energy_references_are_shared_by_parallel_workers(
     for _, _, provenance in rows(path):
         references = provenance["details"]["references_per_atom"]
         assert all(references[el] == pytest.approx(cache[digest][el]) for el in references)
-    values = {e["key"]: e["values"]["formation_energy_per_atom"]
+    values = {e.key: e.values["formation_energy_per_atom"]
               for e in Store(load(path).database_url, create=False).evaluations(1)}
     for element in ("Cu", "Au", "Ni"):  # a pure element is its own reference
         if element in values:

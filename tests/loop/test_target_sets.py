@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -38,7 +37,7 @@ def test_range_search_stops_after_k_hits_and_reports_them(crossed_barrel) -> Non
     cycles = store.cycles(store.campaign_id("cb"))
     model_cycles = [c for c in cycles if c.strategy == "feasibility"]
     assert model_cycles, [c.strategy for c in cycles]
-    predicted = json.loads(model_cycles[-1].predicted or "{}")
+    predicted = model_cycles[-1].predicted or {}
     assert len(predicted["hit_probability"]) == model_cycles[-1].n_proposed
     assert all(0 <= p <= 1 for p in predicted["hit_probability"])
 

@@ -182,11 +182,11 @@ def test_a_gpaw_campaign_records_successes_with_provenance(tmp_path: Path) -> No
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
     evaluations = store.evaluations(store.campaign_id("al-gpaw"))
-    assert sorted(e["key"] for e in evaluations) == [
+    assert sorted(e.key for e in evaluations) == [
         "fcc:Cu=Ag", "fcc:Cu=Al", "fcc:Cu=Cu"]
-    assert all(e["status"] == "succeeded" for e in evaluations)
-    assert evaluations[0]["units"]["energy_per_atom"] == "eV/atom"
-    energies = {e["key"]: e["values"]["energy_per_atom"] for e in evaluations}
+    assert all(e.status == "succeeded" for e in evaluations)
+    assert evaluations[0].units["energy_per_atom"] == "eV/atom"
+    energies = {e.key: e.values["energy_per_atom"] for e in evaluations}
     # relative to GPAW's reference atoms: about -3.7 (Al), -3.7 (Cu), -2.7 (Ag) eV/atom
     assert all(-5.0 < e < -1.5 for e in energies.values()), energies
 

@@ -119,8 +119,8 @@ def test_calibration_curve_matches_the_recorded_miscalibration_area() -> None:
 
 
 def test_history_keeps_only_cycles_that_validated_a_property() -> None:
-    cycles = [SimpleNamespace(number=0, hyperparameters=None),
-              SimpleNamespace(number=1, hyperparameters='{"validation": {"seconds": 0.1}}'),
-              SimpleNamespace(number=2, hyperparameters='{"validation": {"seconds": 0.1, '
-                                                        '"a": {"mae": 1.0}}}')]
+    cycles = [SimpleNamespace(number=0, hyperparameters={}),
+              SimpleNamespace(number=1, hyperparameters={"validation": {"seconds": 0.1}}),
+              SimpleNamespace(number=2, hyperparameters={"validation": {"seconds": 0.1,
+                                                                        "a": {"mae": 1.0}}})]
     assert validation_history(cycles) == [(2, {"a": {"mae": 1.0}})]

@@ -5,9 +5,9 @@ target-space, candidate-space, progress and relevance figures."""
 from __future__ import annotations
 
 import base64
-import json
 import math
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -27,25 +27,25 @@ from matloop.reporting.progress import progress_figure, progress_series
 from matloop.reporting.relevance import latest_relevance, relevance_figure
 from matloop.reporting.tables import Prediction, candidate_table, next_table, order_best
 from matloop.reporting.target_space import target_space_figure
+from matloop.store import EvaluationRow
 
 PNG = b"\x89PNG\r\n\x1a\n"
 START = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
 
 
 def _evaluation(evaluation_id: int, key: str, status: str = "succeeded", cycle: int = 1,
-                minute: float | None = None, **values: float) -> dict[str, Any]:
-    """A ``Store.evaluations`` dict; ``minute`` after ``START`` it finished (None: not
+                minute: float | None = None, **values: float) -> EvaluationRow:
+    """A ``Store.evaluations`` row; ``minute`` after ``START`` it finished (None: not
     finished; default: its id)."""
     minute = evaluation_id if minute is None and status in ("succeeded", "failed") \
         else minute
-    return {"evaluation_id": evaluation_id, "candidate_id": 100 + evaluation_id,
-            "candidate": f"cand-{key}", "key": key, "pool_index": evaluation_id,
-            "status": status, "cycle": cycle, "attempt": 1,
-            "reason": "crashed" if status == "failed" else None,
-            "error": "boom" if status == "failed" else None, "duration_s": 1.0,
-            "finished_at": None if minute is None else START + timedelta(minutes=minute),
-            "values": dict(values) if status == "succeeded" else {},
-            "units": {"strength": "GPa"}}
+    return EvaluationRow(
+        evaluation_id=evaluation_id, candidate_id=100 + evaluation_id,
+        candidate=f"cand-{key}", key=key, pool_index=evaluation_id, status=status,
+        cycle=cycle, attempt=1, reason="crashed" if status == "failed" else None,
+        error="boom" if status == "failed" else None, duration_s=1.0,
+        finished_at=None if minute is None else START + timedelta(minutes=minute),
+        values=dict(values) if status == "succeeded" else {}, units={"strength": "GPa"})
 
 
 def _same(actual: np.ndarray, expected: list[float]) -> None:
@@ -101,7 +101,7 @@ def test_evaluations_are_taken_in_the_order_they_finished() -> None:
         _evaluation(5, "e", "failed", minute=5),
         _evaluation(6, "f", minute=20, cost=2.0),
     ]
-    evaluations[1]["finished_at"] = None  # succeeded, but no time recorded
+    evaluations[1] = replace(evaluations[1], finished_at=None)  # succeeded, no time recorded
     series = progress_series(targets, evaluations, set(), {})
     _same(series.values, [np.nan, 5, 2, 1, 0.5])
     _same(series.measure, [np.nan, 5, 2, 1, 0.5])
@@ -130,7 +130,7 @@ def test_range_search_counts_distinct_hit_candidates() -> None:
     assert series.initial.tolist() == [True, True, False, False, False, False, False]
 
 
-def _multi_evaluations(rng: np.random.Generator, n: int) -> list[dict[str, Any]]:
+def _multi_evaluations(rng: np.random.Generator, n: int) -> list[EvaluationRow]:
     """n evaluations of (a, b, c), every fourth failed, finishing in shuffled order."""
     minutes = rng.permutation(n)
     return [_evaluation(k + 1, f"k{k}", "failed" if k % 4 == 3 else "succeeded",
@@ -139,10 +139,10 @@ def _multi_evaluations(rng: np.random.Generator, n: int) -> list[dict[str, Any]]
             for k in range(n)]
 
 
-def _measured(evaluations: list[dict[str, Any]], targets: TargetSet) -> np.ndarray:
+def _measured(evaluations: list[EvaluationRow], targets: TargetSet) -> np.ndarray:
     """Values of the finished evaluations in finishing order, NaN for failures."""
-    done = sorted(evaluations, key=lambda e: e["finished_at"])
-    return np.array([[e["values"].get(p, np.nan) for p in targets.properties]
+    done = sorted(evaluations, key=lambda e: e.finished_at)
+    return np.array([[e.values.get(p, np.nan) for p in targets.properties]
                      for e in done], dtype=float)
 
 
@@ -289,8 +289,7 @@ def test_next_table_with_and_without_predictions() -> None:
 
 
 def _cycle(number: int, record: dict[str, Any] | None) -> SimpleNamespace:
-    return SimpleNamespace(number=number,
-                           hyperparameters=None if record is None else json.dumps(record))
+    return SimpleNamespace(number=number, hyperparameters=record or {})
 
 
 def test_latest_relevance_takes_the_newest_matching_cycle() -> None:

@@ -6,11 +6,15 @@ The files in ``data/`` were captured from matloop before Alembic: its schema
 rows it wrote through the public ``Store`` API (two campaigns: a run killed mid-cycle with
 its lock left behind, and a lab campaign with an imported batch, a replicate and a
 candidate from outside the pool), and what that code's read API returned for them
-(``expected_v1.json``)."""
+(``expected_v1.json``). Its tuples and table rows are written as the read models that
+replaced them (``matloop.store.views``) give them — the same values under names: rows of
+``finished`` and ``external_candidates`` as objects, a candidate's ``id`` as
+``candidate_id``, a cycle's JSON columns parsed, and no ``campaign_id`` or cycle ``id``."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -60,7 +64,8 @@ def v1_database(new_database: Callable[..., str]) -> str:
 
 def plain(value: Any) -> Any:
     """``value`` as JSON data: times as UTC ISO strings (naive ones are UTC), sets sorted,
-    tables' rows as dicts — so that SQLite's and PostgreSQL's answers compare."""
+    read models (dataclasses) as dicts — so that SQLite's and PostgreSQL's answers
+    compare, and compare with ``expected_v1.json``."""
     if isinstance(value, datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=UTC)
         return aware.astimezone(UTC).isoformat()
@@ -70,8 +75,8 @@ def plain(value: Any) -> Any:
         return sorted(plain(v) for v in value)
     if isinstance(value, list | tuple):
         return [plain(v) for v in value]
-    if hasattr(value, "model_dump"):
-        return plain(value.model_dump())
+    if is_dataclass(value) and not isinstance(value, type):
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value)}
     return value
 
 

@@ -39,9 +39,9 @@ def test_outcomes_are_recorded_and_averaged(store: Store) -> None:
     assert values[0][0] == 2.0 and values[0][1] == 2.0
     assert store.counts(cid) == {"proposed": 0, "running": 0, "succeeded": 2, "failed": 1}
     rows = store.evaluations(cid)
-    assert [r["status"] for r in rows] == ["succeeded", "failed", "succeeded"]
-    assert rows[1]["reason"] == "infeasible" and rows[1]["error"] == "no product"
-    assert rows[0]["units"]["p"] == "eV"
+    assert [r.status for r in rows] == ["succeeded", "failed", "succeeded"]
+    assert rows[1].reason == "infeasible" and rows[1].error == "no product"
+    assert rows[0].units["p"] == "eV"
 
 
 def test_observations_keep_replicates_apart(store: Store) -> None:
@@ -67,7 +67,7 @@ def test_an_outcome_is_recorded_exactly_once(store: Store) -> None:
     assert not store.record(item.evaluation_id, Outcome.failure("crashed", "late"))
     rows, values = store.observations(cid, ["p"])
     assert rows == [0] and values == [[1.0]]
-    assert store.evaluations(cid)[0]["status"] == "succeeded"
+    assert store.evaluations(cid)[0].status == "succeeded"
     with pytest.raises(StoreError, match="does not exist"):
         store.record(12345, Outcome.success({"p": 1.0}))
 
@@ -210,7 +210,7 @@ def test_a_text_with_nul_characters_is_stored(store: Store) -> None:
     cid = store.campaign_id("c", {"space": 1})
     (item,) = store.propose(cid, 0, [Proposal(0, "a", "A")])
     store.record(item.evaluation_id, Outcome.failure("error", "bad output: \x00\x01"))
-    assert store.evaluations(cid)[0]["error"] == "bad output: \\x00\x01"
+    assert store.evaluations(cid)[0].error == "bad output: \\x00\x01"
 
 
 def test_lock_refuses_a_live_owner_and_takes_over_a_dead_one(store: Store) -> None:

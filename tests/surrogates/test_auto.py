@@ -78,9 +78,7 @@ def test_a_campaign_records_the_choice_and_reuses_the_figures(crossed_barrel) ->
     campaign = load(path)
     run(campaign)
     store = Store(campaign.database_url, create=False)
-    import json
-
-    records = [json.loads(c.hyperparameters) for c in store.cycles(store.campaign_id("cb"))
+    records = [c.hyperparameters for c in store.cycles(store.campaign_id("cb"))
                if c.strategy != "initial"]
     assert len(records) == 3  # cycles 1, 2, 3: compared at 2 (10 + 2 values), kept at 3
     compared, kept = records[1]["auto"], records[2]["auto"]

@@ -98,16 +98,15 @@ def replay_seed(job: Job) -> SeedRun:
     wall_s = time.perf_counter() - start
     store = Store(campaign.database_url, create=False)
     evaluations = [e for e in store.evaluations(result.campaign_id)
-                   if e["status"] in ("succeeded", "failed")]
-    model = [c for c in store.cycles(result.campaign_id)
-             if c.hyperparameters not in (None, "{}")]
+                   if e.status in ("succeeded", "failed")]
+    model = [c for c in store.cycles(result.campaign_id) if c.hyperparameters]
     nan = float("nan")
     properties = campaign.properties
     return SeedRun(
         label=job.label, seed=job.seed, properties=properties,
-        pool_index=tuple(int(e["pool_index"]) for e in evaluations),
-        succeeded=tuple(e["status"] == "succeeded" for e in evaluations),
-        values=tuple(tuple(float(e["values"].get(p, nan)) for p in properties)
+        pool_index=tuple(e.pool_index for e in evaluations),
+        succeeded=tuple(e.status == "succeeded" for e in evaluations),
+        values=tuple(tuple(float(e.values.get(p, nan)) for p in properties)
                      for e in evaluations),
         model_cycles=len(model), fit_s=float(sum(c.fit_s for c in model)),
         select_s=float(sum(c.select_s for c in model)), wall_s=wall_s,

@@ -16,7 +16,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from matloop.campaigns.schema import Campaign
 from matloop.lab.results import describing_columns, formula_column
@@ -25,6 +25,8 @@ from matloop.spaces.pool import Pool, integer_formula
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from matloop.store import AwaitingRow
 
 
 @dataclass(frozen=True)
@@ -39,20 +41,20 @@ class Proposed:
     kept: list[Path] = field(default_factory=list)  # not rewritten: results filled in
 
 
-def write_proposed(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]],
+def write_proposed(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow],
                    new: bool, stop_reason: str, out: Path | None = None, xlsx: bool = False
                    ) -> Proposed:
     """Write the awaiting evaluations (``Session.propose_batch``) for the lab: only the
     newest batch when ``new`` (older ones have their files), else every awaiting batch
     (one file per cycle, or all in ``out``). A file with results filled in is kept."""
-    cycles = sorted({row["cycle"] for row in awaiting})
-    groups: list[tuple[int, list[dict[str, Any]]]]
+    cycles = sorted({row.cycle for row in awaiting})
+    groups: list[tuple[int, list[AwaitingRow]]]
     if new:
-        groups = [(cycles[-1], [r for r in awaiting if r["cycle"] == cycles[-1]])]
+        groups = [(cycles[-1], [r for r in awaiting if r.cycle == cycles[-1]])]
     elif out is not None:
         groups = [(cycles[-1], list(awaiting))] if cycles else []
     else:
-        groups = [(c, [r for r in awaiting if r["cycle"] == c]) for c in cycles]
+        groups = [(c, [r for r in awaiting if r.cycle == c]) for c in cycles]
     paths, kept = [], []
     filled_in = {*header(campaign, pool)[-len(campaign.properties) - 2:]}
     for cycle, rows in groups:
@@ -65,7 +67,7 @@ def write_proposed(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, 
     return Proposed(paths, sum(len(rows) for _, rows in groups), new, stop_reason, kept)
 
 
-def batch_frame(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]]
+def batch_frame(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]
                 ) -> pd.DataFrame:
     """The batch file as a DataFrame: the same columns, numbers as numbers (NaN where
     empty), the result columns empty for the lab to fill in."""
@@ -130,17 +132,17 @@ def header(campaign: Campaign, pool: Pool) -> list[str]:
     return [*columns, "status", "note"]
 
 
-def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]]
+def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]
             ) -> list[list[str]]:
     """One row per awaiting evaluation (text cells, numbers in full precision)."""
     out = []
     ranges = any(not t.optimised for t in campaign.targets)
     for item in awaiting:
-        index = item["pool_index"]
-        lab = item["provenance"].get("lab", {})
+        index = item.pool_index
+        lab = item.provenance.get("lab", {})
         mean, std = lab.get("mean", {}), lab.get("std", {})
-        cells = [str(item["candidate_id"]), item["label"],
-                 *_description(campaign, pool, index), str(item["cycle"])]
+        cells = [str(item.candidate_id), item.label,
+                 *_description(campaign, pool, index), str(item.cycle)]
         for name in campaign.properties:
             cells += [_number(mean.get(name)), _number(std.get(name))]
         if ranges:
@@ -151,7 +153,7 @@ def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]]
     return out
 
 
-def write_batch(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any]],
+def write_batch(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow],
                 path: Path, xlsx: bool = False) -> list[Path]:
     """Write the batch as CSV at ``path`` (and beside it as .xlsx when asked); the paths."""
     columns = header(campaign, pool)
@@ -171,14 +173,14 @@ def write_batch(campaign: Campaign, pool: Pool, awaiting: Sequence[dict[str, Any
     return paths
 
 
-def _write_structures(folder: Path, pool: Pool, awaiting: Sequence[dict[str, Any]]) -> Path:
+def _write_structures(folder: Path, pool: Pool, awaiting: Sequence[AwaitingRow]) -> Path:
     """Each awaiting structure as ``folder/<candidate_id>.cif``; the folder."""
     if pool.structures is None:
         raise ValueError("a structure pool without structures")
     folder.mkdir(parents=True, exist_ok=True)
     for item in awaiting:
-        structure = pool.structures[item["pool_index"]]
-        structure.to(filename=str(folder / f"{item['candidate_id']}.cif"), fmt="cif")
+        structure = pool.structures[item.pool_index]
+        structure.to(filename=str(folder / f"{item.candidate_id}.cif"), fmt="cif")
     return folder
 
 

@@ -99,7 +99,7 @@ class Dispatcher:
         after the oracle was fixed, starts with a clean window)."""
         loop = self.x.campaign.loop
         finished = self.x.store.finished(self.x.campaign_id)
-        recent = [ok for _, ok, _ in finished[self.finished_before:][-loop.failure_window:]]
+        recent = [f.succeeded for f in finished[self.finished_before:][-loop.failure_window:]]
         failed = recent.count(False)
         if len(recent) == loop.failure_window and failed > loop.max_failure_rate * len(recent):
             raise OracleFailing(

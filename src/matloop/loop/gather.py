@@ -4,15 +4,14 @@ in flight, exactly as ``Session.rank`` does)."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import numpy as np
 
 from matloop.loop.context import Context
 from matloop.reporting.gathered import Gathered, NextPicks
 from matloop.reporting.tables import Prediction
+from matloop.store import CycleRow, EvaluationRow
 
 NEXT_ROWS = 10
 
@@ -33,24 +32,24 @@ def gather(context: Context, tell: Callable[[str], None]) -> Gathered:
     tell("ranking the next picks")
     picks, pick_note = next_picks(context, evaluations, predictions, rows)
     return Gathered(campaign, targets, summary, evaluations, cycles, rows,
-                    Y, {e["pool_index"]: e["candidate"] for e in evaluations}, predictions,
+                    Y, {e.pool_index: e.candidate for e in evaluations}, predictions,
                     context.space, picks, pick_note)
 
 
-def predictions_at_pick(cycles: Sequence[Any], evaluations: Sequence[dict[str, Any]]
-                 ) -> dict[int, Prediction]:
+def predictions_at_pick(cycles: Sequence[CycleRow], evaluations: Sequence[EvaluationRow]
+                        ) -> dict[int, Prediction]:
     """Pool row -> what the model predicted when it picked the candidate, and the cycle
     and strategy that picked it (``mean``/``std`` None for a random pick). A cycle's
     recorded predictions are in the order of its candidates' first evaluations."""
     picked: dict[int, list[int]] = {}
-    for e in sorted(evaluations, key=lambda e: e["evaluation_id"]):
-        rows = picked.setdefault(e["cycle"], [])
-        if e["pool_index"] not in rows:
-            rows.append(e["pool_index"])
+    for e in sorted(evaluations, key=lambda e: e.evaluation_id):
+        rows = picked.setdefault(e.cycle, [])
+        if e.pool_index not in rows:
+            rows.append(e.pool_index)
     out: dict[int, Prediction] = {}
     for cycle in cycles:
         rows = picked.get(cycle.number, [])
-        predicted = json.loads(cycle.predicted or "null") or {}
+        predicted = cycle.predicted or {}
         usable = len(predicted.get("mean", ())) == len(rows)
         for k, row in enumerate(rows):
             out.setdefault(row, Prediction(
@@ -60,7 +59,7 @@ def predictions_at_pick(cycles: Sequence[Any], evaluations: Sequence[dict[str, A
     return out
 
 
-def next_picks(context: Context, evaluations: Sequence[dict[str, Any]],
+def next_picks(context: Context, evaluations: Sequence[EvaluationRow],
                 predictions: dict[int, Prediction], measured: np.ndarray
                 ) -> tuple[NextPicks | None, str | None]:
     """The evaluations in flight or awaiting lab results, with what the model predicted
@@ -72,15 +71,15 @@ def next_picks(context: Context, evaluations: Sequence[dict[str, Any]],
 
     campaign, space = context.campaign, context.space
 
-    waiting = [e for e in evaluations if e["status"] in ("proposed", "running", "awaiting")]
+    waiting = [e for e in evaluations if e.status in ("proposed", "running", "awaiting")]
     if waiting:
-        rows = np.array(list(dict.fromkeys(e["pool_index"] for e in waiting)), dtype=int)
-        labels = {e["pool_index"]: e["candidate"] for e in waiting}
+        rows = np.array(list(dict.fromkeys(e.pool_index for e in waiting)), dtype=int)
+        labels = {e.pool_index: e.candidate for e in waiting}
         known = [predictions.get(int(r)) for r in rows]
         means = [p.mean for p in known if p is not None and p.mean is not None]
         stds = [p.std for p in known if p is not None and p.std is not None]
         with_model = len(means) == len(stds) == len(rows)
-        source = ("awaiting lab results" if any(e["status"] == "awaiting" for e in waiting)
+        source = ("awaiting lab results" if any(e.status == "awaiting" for e in waiting)
                   else "proposed, not finished yet")
         return NextPicks(rows, [labels[int(r)] for r in rows],
                          np.stack(means) if with_model else None,

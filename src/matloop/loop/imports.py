@@ -52,15 +52,14 @@ def known_of(campaign: Campaign, opened: tuple[Store, int], pool: Pool) -> Known
                          "nothing was imported")
     candidates = {}
     for record in store.candidates(campaign_id):
-        assert record.id is not None
         if record.pool_index >= len(pool) or pool.key(record.pool_index) != record.key:
             raise StoreError(f"the candidate pool changed since this campaign was "
                              f"started (candidate {record.key!r} is no longer row "
                              f"{record.pool_index}); nothing was imported")
-        candidates[record.id] = (record.key, record.label, record.pool_index)
+        candidates[record.candidate_id] = (record.key, record.label, record.pool_index)
     awaiting: dict[str, list[int]] = {}
     for row in store.awaiting(campaign_id):
-        awaiting.setdefault(row["key"], []).append(row["evaluation_id"])
-    external = {key: index for index, key, _, _ in store.external_candidates(campaign_id)}
+        awaiting.setdefault(row.key, []).append(row.evaluation_id)
+    external = {c.key: c.pool_index for c in store.external_candidates(campaign_id)}
     return Known(candidates, awaiting, external, store.next_cycle(campaign_id) - 1,
                  frozenset(store.imported_files(campaign_id)))

@@ -63,8 +63,8 @@ def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
     settings = campaign.surrogate
     if not settings.feasibility:
         return None
-    labelled = [(index, ok) for index, ok, reason in store.finished(campaign_id)
-                if ok or reason in settings.feasibility_reasons]
+    labelled = [(f.pool_index, f.succeeded) for f in store.finished(campaign_id)
+                if f.succeeded or f.reason in settings.feasibility_reasons]
     succeeded = np.array([ok for _, ok in labelled], dtype=bool)
     if not len(succeeded) or succeeded.all() or not succeeded.any():
         return None

@@ -6,7 +6,6 @@ reference point fixed once chosen, so that hypervolumes stay comparable across c
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -134,7 +133,7 @@ class Scorekeeper:
 def stored_reference(store: Store, campaign_id: int, targets: TargetSet) -> np.ndarray | None:
     """The signed reference point the campaign's latest cycle recorded, if any."""
     for cycle in reversed(store.cycles(campaign_id)):
-        raw = json.loads(cycle.best or "{}").get("reference")
+        raw = cycle.best.get("reference")
         if raw:
             return signed_reference(targets, raw)
     return None

@@ -19,7 +19,7 @@ from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError, StoreError
 from matloop.loop.progress import ProgressCallback, RunResult, Scorekeeper
-from matloop.store import DatabaseUnavailable, Pending, Store, sqlite_path
+from matloop.store import AwaitingRow, DatabaseUnavailable, Pending, Store, sqlite_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -113,7 +113,7 @@ class Session:
             external = []
             if self._exists():
                 store, campaign_id = self._open(write=False)
-                external = store.external_candidates(campaign_id)
+                external = [(c.key, c.values) for c in store.external_candidates(campaign_id)]
             self._pool = extend(build_pool(self.campaign.space, self.campaign.scratch_dir),
                                 external)
         return self._pool
@@ -187,7 +187,7 @@ class Session:
             self._import_prior(context.store, context.campaign_id)
             resume = context.store.requeue_in_flight(context.campaign_id)
             if oracle is not None:
-                resume += [Pending(row["evaluation_id"], row["pool_index"], row["key"], 1)
+                resume += [Pending(row.evaluation_id, row.pool_index, row.key, 1)
                            for row in context.store.awaiting(context.campaign_id)]
             try:
                 return Run(context, chosen, report, executor).run(resume)
@@ -222,7 +222,7 @@ class Session:
                               None if out is None else Path(out), xlsx)
 
     def propose_batch(self, n: int | None = None, more: bool = False
-                      ) -> tuple[RunResult, list[dict[str, Any]], bool]:
+                      ) -> tuple[RunResult, list[AwaitingRow], bool]:
         """``propose`` as data: how it ended, every evaluation awaiting results (as
         ``Store.awaiting`` gives them) and whether a new batch was recorded."""
         if n is not None and n < 1:
@@ -230,7 +230,7 @@ class Session:
         return self._propose_awaiting(n, more, progress=lambda _: None)
 
     def _propose_awaiting(self, n: int | None, more: bool, progress: ProgressCallback
-                          ) -> tuple[RunResult, list[dict[str, Any]], bool]:
+                          ) -> tuple[RunResult, list[AwaitingRow], bool]:
         from matloop.loop.propose import AWAITING_LAB, Planner
 
         context = self._context(write=True)

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 
 from matloop.campaigns.schema import LoopSection
@@ -23,9 +21,9 @@ def stop_reason(loop: LoopSection, targets: TargetSet, store: Store, campaign_id
     if loop.stop_after_hits is not None and hits >= loop.stop_after_hits:
         return f"found {hits} hits (stop_after_hits = {loop.stop_after_hits})"
     if loop.patience is not None:
-        history = [json.loads(c.best or "{}").get("progress") for c in
-                   store.cycles(campaign_id) if c.strategy != "initial"]
-        history = [h for h in history if h is not None]
+        recorded = [c.best.get("progress") for c in store.cycles(campaign_id)
+                    if c.strategy != "initial"]
+        history: list[float] = [h for h in recorded if h is not None]
         if len(history) > loop.patience and \
                 max(history[-loop.patience:]) <= max(history[:-loop.patience]):
             return f"no progress in {loop.patience} cycles (patience)"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet, goodness
-from matloop.store import Store
+from matloop.store import CycleRow, EvaluationRow, Store
 
 
 def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, Any]:
@@ -26,16 +27,17 @@ def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, A
     best: dict[str, float] = {}
     best_candidate: dict[str, str] = {}
     for j, name in enumerate(targets.properties):
-        measured = [(e["values"][name], e["candidate"]) for e in evaluations
-                    if e["status"] == "succeeded" and name in e["values"]]
+        measured = [(e.values[name], e.candidate) for e in evaluations
+                    if e.status == "succeeded" and name in e.values]
         if measured:
-            value, label = max(measured, key=lambda m: float(goodness(targets, j, m[0])))
+            value, label = max(measured,
+                               key=lambda m: float(goodness(targets, j, np.asarray(m[0]))))
             best[name], best_candidate[name] = value, label
     indices, values = store.training_data(campaign_id, targets.properties)
     hit_rows = np.flatnonzero(targets.hits(np.asarray(values, dtype=float)))
-    labels = {e["pool_index"]: e["candidate"] for e in evaluations}
+    labels = {e.pool_index: e.candidate for e in evaluations}
     last = cycles[-1] if cycles else None
-    record = json.loads(last.best or "{}") if last else {}
+    record = last.best if last else {}
     front = np.flatnonzero(targets.pareto(np.asarray(values, dtype=float)) if
                            targets.kind == "multi" else np.zeros(len(indices), dtype=bool))
     budget = store.config(campaign_id).get("loop", {}).get("budget", campaign.loop.budget)
@@ -60,8 +62,8 @@ def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, A
         "last_cycle": None if last is None else {
             "number": last.number, "strategy": last.strategy, "n_train": last.n_train,
             "fit_s": last.fit_s, "select_s": last.select_s,
-            "hyperparameters": json.loads(last.hyperparameters or "{}"),
-            "predicted": json.loads(last.predicted or "null")},
+            "hyperparameters": dict(last.hyperparameters),
+            "predicted": None if last.predicted is None else dict(last.predicted)},
         "stop_reason": store.stop_reason(campaign_id),
         **_validation(cycles),
     }
@@ -81,17 +83,18 @@ def replicated(store: Store, campaign_id: int, properties: tuple[str, ...]
                ) -> dict[str, dict[str, dict[str, float]]]:
     """Candidates measured more than once: ``{label: {property: {mean, std, n}}}`` (the
     models train on the mean)."""
-    return {label: spread for label, spread in store.replicates(campaign_id, properties).items()
-            if any(s["n"] > 1 for s in spread.values())}
+    return {label: {name: asdict(s) for name, s in spread.items()}
+            for label, spread in store.replicates(campaign_id, properties).items()
+            if any(s.n > 1 for s in spread.values())}
 
 
-def _validation(cycles: list[Any]) -> dict[str, Any]:
+def _validation(cycles: Sequence[CycleRow]) -> dict[str, Any]:
     """The latest cross-validation figures per property (``"validation"``, without the
     held-out lists), the cycle they come from and warnings when uncertainty is badly off."""
     from matloop.surrogates.validation import calibration_warning
 
     for cycle in reversed(cycles):
-        record = json.loads(cycle.hyperparameters or "{}").get("validation")
+        record = cycle.hyperparameters.get("validation")
         if record:
             figures = {name: {k: v for k, v in f.items()
                               if k not in ("measured", "predicted", "std")}
@@ -103,39 +106,39 @@ def _validation(cycles: list[Any]) -> dict[str, Any]:
     return {"validation": {}, "validation_cycle": None, "validation_warnings": []}
 
 
-def evaluations_unit(evaluations: list[dict[str, Any]], name: str) -> str | None:
+def evaluations_unit(evaluations: Sequence[EvaluationRow], name: str) -> str | None:
     for e in evaluations:
-        if e["units"].get(name):
-            return str(e["units"][name])
+        if e.units.get(name):
+            return str(e.units[name])
     return None
 
 
-def _failure_reasons(evaluations: list[dict[str, Any]]) -> dict[str, int]:
+def _failure_reasons(evaluations: Sequence[EvaluationRow]) -> dict[str, int]:
     reasons: dict[str, int] = {}
     for e in evaluations:
-        if e["status"] == "failed":
-            reasons[e["reason"] or "error"] = reasons.get(e["reason"] or "error", 0) + 1
+        if e.status == "failed":
+            reasons[e.reason or "error"] = reasons.get(e.reason or "error", 0) + 1
     return reasons
 
 
-def evaluation_table(campaign: Campaign, evaluations: list[dict[str, Any]]
+def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow]
                      ) -> tuple[list[str], list[list[Any]]]:
     """Every evaluation as a row: the header ``candidate_id, candidate, status,
     <properties...>, cycle, attempt, error`` (target properties first, then any other
     property the oracle returned) and the rows (None where a value is missing)."""
-    others = sorted({p for e in evaluations for p in e["values"]} - set(campaign.properties))
+    others = sorted({p for e in evaluations for p in e.values} - set(campaign.properties))
     properties = [*campaign.properties, *others]
     header = ["candidate_id", "candidate", "status", *properties, "cycle", "attempt", "error"]
     rows = []
     for e in evaluations:
-        error = "" if e["status"] != "failed" else f"{e['reason']}: {e['error'] or ''}"
-        rows.append([e["candidate_id"], e["candidate"], e["status"],
-                     *(e["values"].get(p) for p in properties), e["cycle"], e["attempt"],
+        error = "" if e.status != "failed" else f"{e.reason}: {e.error or ''}"
+        rows.append([e.candidate_id, e.candidate, e.status,
+                     *(e.values.get(p) for p in properties), e.cycle, e.attempt,
                      error.strip()])
     return header, rows
 
 
-def export_csv(campaign: Campaign, evaluations: list[dict[str, Any]], out: Path) -> int:
+def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path) -> int:
     """Write ``evaluation_table`` as CSV (numbers in full precision); the number of rows."""
     header, rows = evaluation_table(campaign, evaluations)
     out.parent.mkdir(parents=True, exist_ok=True)

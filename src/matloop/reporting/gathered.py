@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -9,6 +10,7 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet
+from matloop.reporting.history import CycleLike, EvaluationLike
 from matloop.reporting.tables import Prediction
 from matloop.spaces.featurised import Featurised
 
@@ -36,8 +38,8 @@ class Gathered:
     campaign: Campaign
     targets: TargetSet
     summary: dict[str, Any]
-    evaluations: list[dict[str, Any]]
-    cycles: list[Any]
+    evaluations: Sequence[EvaluationLike]
+    cycles: Sequence[CycleLike]
     rows: np.ndarray
     Y: np.ndarray
     labels: dict[int, str]

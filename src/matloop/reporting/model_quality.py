@@ -9,7 +9,6 @@ the history. Matplotlib loads inside the functions and draws on an Agg canvas of
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -23,10 +22,12 @@ from matloop.surrogates.validation import calibration_curve
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
+    from matloop.reporting.history import CycleLike
+
 Record = dict[str, dict[str, Any]]  # property name -> cross-validation figures
 
 
-def model_quality_plots(cycles: Iterable[Any], properties: Sequence[str], out: Path,
+def model_quality_plots(cycles: Iterable[CycleLike], properties: Sequence[str], out: Path,
                         units: Mapping[str, str | None]) -> list[Path]:
     """Write ``parity-<property>.png`` and ``calibration-<property>.png`` for each of
     ``properties`` validated by the latest validating cycle, then ``validation-history.png``;
@@ -49,12 +50,12 @@ def model_quality_plots(cycles: Iterable[Any], properties: Sequence[str], out: P
     return written
 
 
-def validation_history(cycles: Iterable[Any]) -> list[tuple[int, Record]]:
+def validation_history(cycles: Iterable[CycleLike]) -> list[tuple[int, Record]]:
     """``(cycle number, figures per property)`` for each cycle that cross-validated at
     least one property, oldest first (``seconds`` dropped)."""
     history = []
     for cycle in cycles:
-        record = json.loads(cycle.hyperparameters or "{}").get("validation") or {}
+        record = cycle.hyperparameters.get("validation") or {}
         figures = {name: f for name, f in record.items() if isinstance(f, dict)}
         if figures:
             history.append((cycle.number, figures))

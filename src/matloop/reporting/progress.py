@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +19,8 @@ from matloop.reporting.figures import FAILED, HIT, MEASURED, new_figure, with_un
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from matloop.reporting.history import EvaluationLike
 
 
 @dataclass(frozen=True)
@@ -35,21 +37,21 @@ class Series:
     initial: np.ndarray
 
 
-def progress_series(targets: TargetSet, evaluations: Sequence[Mapping[str, Any]],
+def progress_series(targets: TargetSet, evaluations: Sequence[EvaluationLike],
                     initial_cycles: set[int], units: Mapping[str, str | None],
                     reference: np.ndarray | None = None) -> Series:
-    """The progress of ``evaluations`` (store dicts, any order; only finished ones count).
+    """The progress of ``evaluations`` (any order; only finished ones count).
 
     ``reference``: the signed hypervolume reference point (multi-objective); inferred from
     all measured values when None."""
-    finished = sorted((e for e in evaluations if e["status"] in ("succeeded", "failed")),
-                      key=lambda e: (e["finished_at"] is None, e["finished_at"] or 0,
-                                     e["evaluation_id"]))
-    Y = np.array([[e["values"].get(p, np.nan) if e["status"] == "succeeded" else np.nan
+    finished = sorted((e for e in evaluations if e.status in ("succeeded", "failed")),
+                      key=lambda e: (e.finished_at is None, e.finished_at or 0,
+                                     e.evaluation_id))
+    Y = np.array([[e.values.get(p, np.nan) if e.status == "succeeded" else np.nan
                    for p in targets.properties] for e in finished],
                  dtype=float).reshape(len(finished), len(targets.properties))
-    failed = np.array([e["status"] == "failed" for e in finished], dtype=bool)
-    initial = np.array([e["cycle"] in initial_cycles for e in finished], dtype=bool)
+    failed = np.array([e.status == "failed" for e in finished], dtype=bool)
+    initial = np.array([e.cycle in initial_cycles for e in finished], dtype=bool)
     values = np.full(len(finished), np.nan)
     if targets.kind == "single":
         j, _ = targets.objectives[0]
@@ -60,7 +62,7 @@ def progress_series(targets: TargetSet, evaluations: Sequence[Mapping[str, Any]]
         values = Y[:, j]
     elif targets.kind == "thresholds":
         label = "hits found (distinct candidates)"
-        keys = [e["key"] for e in finished]
+        keys = [e.key for e in finished]
         hit = targets.hits(Y)
         seen: set[str] = set()
         measure = np.empty(len(Y))

@@ -8,10 +8,9 @@ the impurity-based importance. The ensemble records none.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -19,6 +18,8 @@ from matloop.reporting.figures import MEASURED, new_figure
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
+
+    from matloop.reporting.history import CycleLike
 
 TOP = 15
 
@@ -33,11 +34,11 @@ class Relevance:
     cycle: int
 
 
-def latest_relevance(cycles: Iterable[Any], n_features: int) -> Relevance | None:
+def latest_relevance(cycles: Iterable[CycleLike], n_features: int) -> Relevance | None:
     """From the newest cycle whose hyperparameters have length scales or feature
     importances for ``n_features`` features; None when there is none."""
     for cycle in reversed(list(cycles)):
-        record = json.loads(cycle.hyperparameters or "{}")
+        record = cycle.hyperparameters
         if record.get("lengthscales"):
             scores = 1.0 / np.asarray(record["lengthscales"], dtype=float)
             measure = "inverse GP length scale (scaled features)"

@@ -7,7 +7,6 @@ predictions), its featurised pool and the next picks (``matloop.loop.gather``).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
@@ -19,6 +18,7 @@ import numpy as np
 from matloop.campaigns.schema import Campaign
 from matloop.reporting.figures import save
 from matloop.reporting.gathered import Gathered
+from matloop.reporting.history import CycleLike, EvaluationLike
 from matloop.reporting.page import Section, render
 from matloop.reporting.tables import candidate_table, next_table, order_best
 
@@ -139,14 +139,14 @@ def _relevance_section(data: Gathered, out: Path) -> Section:
     return Section("What drives the model", intro, [image])
 
 
-def _model_cycles(cycles: Sequence[Any]) -> int:
+def _model_cycles(cycles: Sequence[CycleLike]) -> int:
     """How many cycles fitted a model (they record its hyperparameters)."""
-    return sum(1 for c in cycles if json.loads(c.hyperparameters or "{}"))
+    return sum(1 for c in cycles if c.hyperparameters)
 
 
-def _failed_rows(evaluations: Sequence[dict[str, Any]], measured: np.ndarray) -> np.ndarray:
+def _failed_rows(evaluations: Sequence[EvaluationLike], measured: np.ndarray) -> np.ndarray:
     """Pool rows of candidates that failed and were never measured."""
-    failed = {e["pool_index"] for e in evaluations if e["status"] == "failed"}
+    failed = {e.pool_index for e in evaluations if e.status == "failed"}
     return np.array(sorted(failed - set(measured.tolist())), dtype=int)
 
 

@@ -120,24 +120,24 @@ def unique_rows(pool: Pool) -> Pool:
                 ids=ids)
 
 
-def extend(pool: Pool, external: Sequence[tuple[int, str, str, Mapping[str, float]]]) -> Pool:
-    """``pool`` with the outside candidates ``(pool_index, key, kind, {name: value})``
-    appended in pool-index order; new elements of a composition become new columns."""
+def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float]]]) -> Pool:
+    """``pool`` with the outside candidates ``(key, {name: value})`` appended in the order
+    given (that of their pool indices); new elements of a composition become new columns."""
     if not external:
         return pool
     names = list(pool.names)
-    for _, _, _, values in external:
+    for _, values in external:
         names += [name for name in values if name not in names]
     rows = np.zeros((len(external), len(names)))
-    for i, (_, _, _, values) in enumerate(external):
+    for i, (_, values) in enumerate(external):
         for name, value in values.items():
             rows[i, names.index(name)] = value
     base = np.zeros((len(pool), len(names)))
     base[:, :len(pool.names)] = pool.values
     labels = None
     if pool.labels is not None:
-        labels = (*pool.labels, *(_label(pool.kind, values) for *_, values in external))
-    ids = None if pool.ids is None else (*pool.ids, *(key for _, key, _, _ in external))
+        labels = (*pool.labels, *(_label(pool.kind, values) for _, values in external))
+    ids = None if pool.ids is None else (*pool.ids, *(key for key, _ in external))
     return Pool(kind=pool.kind, names=tuple(names), values=np.concatenate([base, rows]),
                 labels=labels, ids=ids)
 

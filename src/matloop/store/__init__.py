@@ -3,6 +3,8 @@
 ``Store`` (store.py) composes ``engine`` (URLs, engines), ``migrate`` (the schema's
 Alembic revision, checked and upgraded on opening), ``lock`` (the run lock), ``writes``
 and ``reads``; ``StoreProtocol`` (protocol.py) is what the rest of matloop asks of it.
+Its reads give the frozen dataclasses of ``views`` (``EvaluationRow``, ``CycleRow``...),
+never the tables' rows.
 """
 
 from matloop.store.migrate import SchemaError
@@ -16,6 +18,16 @@ from matloop.store.store import (
     safe_url,
     sqlite_path,
 )
+from matloop.store.views import (
+    AwaitingRow,
+    CandidateRow,
+    CycleRow,
+    EvaluationRow,
+    FinishedRow,
+    OutsideCandidate,
+    Spread,
+)
 
-__all__ = ["DatabaseUnavailable", "Pending", "Proposal", "Recorded", "SchemaError", "Store",
-           "StoreProtocol", "safe_url", "sqlite_path"]
+__all__ = ["AwaitingRow", "CandidateRow", "CycleRow", "DatabaseUnavailable", "EvaluationRow",
+           "FinishedRow", "OutsideCandidate", "Pending", "Proposal", "Recorded", "SchemaError",
+           "Spread", "Store", "StoreProtocol", "safe_url", "sqlite_path"]

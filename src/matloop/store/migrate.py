@@ -47,6 +47,7 @@ REVISIONS = ("0001", "0002")  # oldest first, as in migrations/versions (a test 
 HEAD = REVISIONS[-1]
 BASELINE = "0001"  # the schema of matloop before Alembic
 LEGACY = "schema_version 1"  # how revision() names a database from before Alembic
+UNSETTLED = "unsettled"  # read while another process was migrating the database
 # PostgreSQL: the advisory lock that serialises creating and upgrading the schema
 SCHEMA_LOCK = 0x6D61746C6F6F70  # "matloop"
 
@@ -61,18 +62,22 @@ def ensure_schema(engine: Engine, shown: str, create: bool) -> str | None:
     when it was there already. ``shown`` is the URL as messages show it; without
     ``create`` a database without matloop's tables is refused, not created."""
     with engine.connect() as connection:
-        found = revision(connection, shown)
+        try:
+            found: str | None = revision(connection, shown)
+        except SchemaError:
+            # read half before and half after another process's upgrade committed (the
+            # table list, then meta): look again under the lock, where it is settled
+            found = UNSETTLED
     if found == HEAD:
         return None
-    if found is None and not create:
-        raise StoreError(f"{shown}: not a matloop database")
-    _check_known(found, shown)
+    if found != UNSETTLED:
+        _check_creatable(found, shown, create)
     with engine.begin() as connection:
         _lock(connection)
         found = revision(connection, shown)  # again: another process may have done it
         if found == HEAD:
             return None
-        _check_known(found, shown)
+        _check_creatable(found, shown, create)
         try:
             done = _migrate(connection, found)
         except DBAPIError as exc:
@@ -104,6 +109,12 @@ def revision(connection: Connection, shown: str) -> str | None:
         return LEGACY
     raise SchemaError(f"{shown} has schema version {version!r} but no schema revision; it "
                       "was not made by matloop, or by a newer one (upgrade matloop)")
+
+
+def _check_creatable(found: str | None, shown: str, create: bool) -> None:
+    if found is None and not create:
+        raise StoreError(f"{shown}: not a matloop database")
+    _check_known(found, shown)
 
 
 def _check_known(found: str | None, shown: str) -> None:

@@ -11,7 +11,15 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 if TYPE_CHECKING:
     from matloop.protocols import Outcome
     from matloop.store.records import Pending, Proposal, Recorded
-    from matloop.store.tables import CandidateRecord, Cycle
+    from matloop.store.views import (
+        AwaitingRow,
+        CandidateRow,
+        CycleRow,
+        EvaluationRow,
+        FinishedRow,
+        OutsideCandidate,
+        Spread,
+    )
 
 
 @runtime_checkable
@@ -81,15 +89,15 @@ class StoreProtocol(Protocol):
         """Pool index and values of each succeeded evaluation (replicates apart)."""
         ...
 
-    def finished(self, campaign_id: int) -> list[tuple[int, bool, str | None]]:
-        """``(pool index, succeeded, failure reason)`` of finished evaluations, in order."""
+    def finished(self, campaign_id: int) -> list[FinishedRow]:
+        """Every finished evaluation (pool index, succeeded, reason), in order."""
         ...
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         """Number of evaluations by status."""
         ...
 
-    def evaluations(self, campaign_id: int) -> list[dict[str, Any]]:
+    def evaluations(self, campaign_id: int) -> list[EvaluationRow]:
         """Every evaluation with its candidate and measured values, oldest first."""
         ...
 
@@ -115,7 +123,7 @@ class StoreProtocol(Protocol):
         """The hyperparameters of the latest cycle that fitted a model, if any."""
         ...
 
-    def cycles(self, campaign_id: int) -> list[Cycle]:
+    def cycles(self, campaign_id: int) -> list[CycleRow]:
         """Every recorded cycle, in order."""
         ...
 
@@ -126,16 +134,16 @@ class StoreProtocol(Protocol):
         """Record a lab batch (status ``awaiting``); its evaluation ids."""
         ...
 
-    def awaiting(self, campaign_id: int) -> list[dict[str, Any]]:
+    def awaiting(self, campaign_id: int) -> list[AwaitingRow]:
         """The lab evaluations still awaiting results, oldest first."""
         ...
 
-    def candidates(self, campaign_id: int) -> list[CandidateRecord]:
+    def candidates(self, campaign_id: int) -> list[CandidateRow]:
         """Every candidate the campaign has an evaluation of."""
         ...
 
-    def external_candidates(self, campaign_id: int) -> list[tuple[int, str, str, dict]]:
-        """``(pool_index, key, kind, values)`` of measured candidates outside the pool."""
+    def external_candidates(self, campaign_id: int) -> list[OutsideCandidate]:
+        """The measured candidates from outside the pool, by pool index."""
         ...
 
     def import_results(self, campaign_id: int, results: Sequence[Recorded]) -> list[int]:
@@ -147,6 +155,6 @@ class StoreProtocol(Protocol):
         ...
 
     def replicates(self, campaign_id: int, properties: Sequence[str]
-                   ) -> dict[str, dict[str, dict[str, float]]]:
-        """Mean, std and count per measured candidate (by label) and property."""
+                   ) -> dict[str, dict[str, Spread]]:
+        """The ``Spread`` per measured candidate (by label) and property."""
         ...

@@ -24,6 +24,15 @@ from matloop.store.tables import (
     ExternalCandidate,
     Measurement,
 )
+from matloop.store.views import (
+    AwaitingRow,
+    CandidateRow,
+    CycleRow,
+    EvaluationRow,
+    FinishedRow,
+    OutsideCandidate,
+    Spread,
+)
 
 
 def config(engine: Engine, campaign_id: int) -> dict[str, Any]:
@@ -93,9 +102,9 @@ def observations(engine: Engine, campaign_id: int, properties: Sequence[str]
 
 
 def replicates(engine: Engine, campaign_id: int, properties: Sequence[str]
-               ) -> dict[str, dict[str, dict[str, float]]]:
-    """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
-    succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+               ) -> dict[str, dict[str, Spread]]:
+    """Per measured candidate (by label) and property: the ``Spread`` of its succeeded
+    evaluations (std: sample standard deviation, 0 for one measurement)."""
     rows = measured(engine, campaign_id, properties, CandidateRecord.label)
     grouped: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for label, _, name, value in rows:
@@ -104,17 +113,17 @@ def replicates(engine: Engine, campaign_id: int, properties: Sequence[str]
             for label, by_name in grouped.items()}
 
 
-def spread(values: Sequence[float]) -> dict[str, float]:
+def spread(values: Sequence[float]) -> Spread:
     """Mean, sample standard deviation (0 for one value) and count of ``values``."""
     n = len(values)
     mean = sum(values) / n
     var = sum((v - mean) ** 2 for v in values) / (n - 1) if n > 1 else 0.0
-    return {"mean": mean, "std": var ** 0.5, "n": n}
+    return Spread(mean, var ** 0.5, n)
 
 
-def finished(engine: Engine, campaign_id: int) -> list[tuple[int, bool, str | None]]:
-    """``(pool index, succeeded, failure reason)`` of every finished evaluation, in the
-    order they finished."""
+def finished(engine: Engine, campaign_id: int) -> list[FinishedRow]:
+    """Every finished evaluation (pool index, succeeded, failure reason), in the order
+    they finished."""
     with Session(engine) as session:
         rows = session.exec(
             select(CandidateRecord.pool_index, Evaluation.status, Evaluation.reason)
@@ -122,7 +131,8 @@ def finished(engine: Engine, campaign_id: int) -> list[tuple[int, bool, str | No
             .where(Evaluation.campaign_id == campaign_id,
                    col(Evaluation.status).in_(FINISHED))
             .order_by(col(Evaluation.finished_at), col(Evaluation.id))).all()
-    return [(index, status == "succeeded", reason) for index, status, reason in rows]
+    return [FinishedRow(index, status == "succeeded", reason)
+            for index, status, reason in rows]
 
 
 def counts(engine: Engine, campaign_id: int) -> dict[str, int]:
@@ -136,7 +146,7 @@ def counts(engine: Engine, campaign_id: int) -> dict[str, int]:
     return found
 
 
-def evaluations(engine: Engine, campaign_id: int) -> list[dict[str, Any]]:
+def evaluations(engine: Engine, campaign_id: int) -> list[EvaluationRow]:
     """Every evaluation with its candidate and measured values, oldest first."""
     with Session(engine) as session:
         rows = session.exec(
@@ -154,12 +164,11 @@ def evaluations(engine: Engine, campaign_id: int) -> list[dict[str, Any]]:
             values[m.evaluation_id][m.property] = m.value
             units.setdefault(m.property, m.unit)
     return [
-        {"evaluation_id": e.id, "candidate_id": c.id, "candidate": c.label, "key": c.key,
-         "pool_index": c.pool_index, "status": e.status, "cycle": e.cycle,
-         "attempt": e.attempt, "reason": e.reason, "error": e.error,
-         "duration_s": e.duration_s, "finished_at": e.finished_at,
-         "values": values.get(e.id or -1, {}),
-         "units": units}
+        EvaluationRow(
+            evaluation_id=_id(e.id), candidate_id=_id(c.id), candidate=c.label, key=c.key,
+            pool_index=c.pool_index, status=e.status, cycle=e.cycle, attempt=e.attempt,
+            reason=e.reason, error=e.error, duration_s=e.duration_s,
+            finished_at=e.finished_at, values=values.get(_id(e.id), {}), units=units)
         for e, c in rows
     ]
 
@@ -186,39 +195,43 @@ def latest_hyperparameters(engine: Engine, campaign_id: int) -> dict[str, Any] |
     return json.loads(row) if row else None
 
 
-def cycles(engine: Engine, campaign_id: int) -> list[Cycle]:
+def cycles(engine: Engine, campaign_id: int) -> list[CycleRow]:
     """Every recorded cycle, in order."""
     with Session(engine) as session:
-        return list(session.exec(select(Cycle).where(Cycle.campaign_id == campaign_id)
-                                 .order_by(col(Cycle.number))).all())
+        rows = session.exec(select(Cycle).where(Cycle.campaign_id == campaign_id)
+                            .order_by(col(Cycle.number))).all()
+        return [CycleRow(number=c.number, strategy=c.strategy, n_train=c.n_train,
+                         n_proposed=c.n_proposed, fit_s=c.fit_s, select_s=c.select_s,
+                         hyperparameters=_parsed(c.hyperparameters) or {},
+                         best=_parsed(c.best) or {}, predicted=_parsed(c.predicted),
+                         created_at=c.created_at) for c in rows]
 
 
-def awaiting(engine: Engine, campaign_id: int) -> list[dict[str, Any]]:
-    """The lab evaluations still awaiting results, oldest first: ``evaluation_id,
-    candidate_id, key, label, pool_index, cycle, provenance`` (parsed JSON)."""
+def awaiting(engine: Engine, campaign_id: int) -> list[AwaitingRow]:
+    """The lab evaluations still awaiting results, oldest first."""
     with Session(engine) as session:
         rows = session.exec(
             select(Evaluation, CandidateRecord)
             .join(CandidateRecord, col(CandidateRecord.id) == Evaluation.candidate_id)
             .where(Evaluation.campaign_id == campaign_id, Evaluation.status == AWAITING)
             .order_by(col(Evaluation.id))).all()
-    return [{"evaluation_id": e.id, "candidate_id": c.id, "key": c.key, "label": c.label,
-             "pool_index": c.pool_index, "cycle": e.cycle,
-             "provenance": json.loads(e.provenance or "{}")} for e, c in rows]
+    return [AwaitingRow(evaluation_id=_id(e.id), candidate_id=_id(c.id), key=c.key,
+                        label=c.label, pool_index=c.pool_index, cycle=e.cycle,
+                        provenance=_parsed(e.provenance) or {}) for e, c in rows]
 
 
-def candidates(engine: Engine, campaign_id: int) -> list[CandidateRecord]:
+def candidates(engine: Engine, campaign_id: int) -> list[CandidateRow]:
     """Every candidate the campaign has an evaluation of (any status)."""
     with Session(engine) as session:
-        return list(session.exec(select(CandidateRecord)
-                                 .where(CandidateRecord.campaign_id == campaign_id)
-                                 .order_by(col(CandidateRecord.id))).all())
+        rows = session.exec(select(CandidateRecord.id, CandidateRecord.pool_index,
+                                   CandidateRecord.key, CandidateRecord.label)
+                            .where(CandidateRecord.campaign_id == campaign_id)
+                            .order_by(col(CandidateRecord.id))).all()
+    return [CandidateRow(_id(i), index, key, label) for i, index, key, label in rows]
 
 
-def external_candidates(engine: Engine, campaign_id: int
-                        ) -> list[tuple[int, str, str, dict]]:
-    """``(pool_index, key, kind, {name: value})`` of measured candidates outside the
-    pool, by pool index."""
+def external_candidates(engine: Engine, campaign_id: int) -> list[OutsideCandidate]:
+    """The measured candidates from outside the pool, by pool index."""
     with Session(engine) as session:
         rows = session.exec(
             select(CandidateRecord.pool_index, CandidateRecord.key, ExternalCandidate.kind,
@@ -226,7 +239,8 @@ def external_candidates(engine: Engine, campaign_id: int
             .join(ExternalCandidate, col(ExternalCandidate.candidate_id) == CandidateRecord.id)
             .where(ExternalCandidate.campaign_id == campaign_id)
             .order_by(col(CandidateRecord.pool_index))).all()
-    return [(index, key, kind, json.loads(values)) for index, key, kind, values in rows]
+    return [OutsideCandidate(index, key, kind, json.loads(values))
+            for index, key, kind, values in rows]
 
 
 def imported_files(engine: Engine, campaign_id: int) -> set[str]:
@@ -237,3 +251,14 @@ def imported_files(engine: Engine, campaign_id: int) -> set[str]:
             col(Evaluation.provenance).contains('"sha256"'))).all()
     digests = {json.loads(text).get("import", {}).get("sha256") for text in rows if text}
     return {d for d in digests if isinstance(d, str)}
+
+
+def _id(value: int | None) -> int:
+    """A stored row's id (None only before it is written)."""
+    assert value is not None
+    return value
+
+
+def _parsed(text: str | None) -> Any:
+    """A JSON column's value (None when empty)."""
+    return json.loads(text) if text else None

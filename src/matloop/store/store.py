@@ -33,7 +33,15 @@ from matloop.store.engine import (
 )
 from matloop.store.migrate import ensure_schema
 from matloop.store.records import Pending, Proposal, Recorded
-from matloop.store.tables import CandidateRecord, Cycle
+from matloop.store.views import (
+    AwaitingRow,
+    CandidateRow,
+    CycleRow,
+    EvaluationRow,
+    FinishedRow,
+    OutsideCandidate,
+    Spread,
+)
 
 if TYPE_CHECKING:
     from matloop.store.protocol import StoreProtocol
@@ -145,16 +153,16 @@ class Store:
         on them learns the measurement noise from their scatter."""
         return reads.observations(self.engine, campaign_id, properties)
 
-    def finished(self, campaign_id: int) -> list[tuple[int, bool, str | None]]:
-        """``(pool index, succeeded, failure reason)`` of every finished evaluation, in the
-        order they finished."""
+    def finished(self, campaign_id: int) -> list[FinishedRow]:
+        """Every finished evaluation (pool index, succeeded, failure reason), in the order
+        they finished."""
         return reads.finished(self.engine, campaign_id)
 
     def counts(self, campaign_id: int) -> dict[str, int]:
         """Number of evaluations by status (all four statuses present)."""
         return reads.counts(self.engine, campaign_id)
 
-    def evaluations(self, campaign_id: int) -> list[dict[str, Any]]:
+    def evaluations(self, campaign_id: int) -> list[EvaluationRow]:
         """Every evaluation with its candidate and measured values, oldest first."""
         return reads.evaluations(self.engine, campaign_id)
 
@@ -181,7 +189,7 @@ class Store:
         """The hyperparameters of the latest cycle that fitted a model, if any."""
         return reads.latest_hyperparameters(self.engine, campaign_id)
 
-    def cycles(self, campaign_id: int) -> list[Cycle]:
+    def cycles(self, campaign_id: int) -> list[CycleRow]:
         """Every recorded cycle, in order."""
         return reads.cycles(self.engine, campaign_id)
 
@@ -195,18 +203,18 @@ class Store:
         return writes.propose_awaiting(self.engine, campaign_id, cycle, proposals,
                                        provenance)
 
-    def awaiting(self, campaign_id: int) -> list[dict[str, Any]]:
-        """The lab evaluations still awaiting results, oldest first: ``evaluation_id,
-        candidate_id, key, label, pool_index, cycle, provenance`` (parsed JSON)."""
+    def awaiting(self, campaign_id: int) -> list[AwaitingRow]:
+        """The lab evaluations still awaiting results (with their provenance), oldest
+        first."""
         return reads.awaiting(self.engine, campaign_id)
 
-    def candidates(self, campaign_id: int) -> list[CandidateRecord]:
+    def candidates(self, campaign_id: int) -> list[CandidateRow]:
         """Every candidate the campaign has an evaluation of (any status)."""
         return reads.candidates(self.engine, campaign_id)
 
-    def external_candidates(self, campaign_id: int) -> list[tuple[int, str, str, dict]]:
-        """``(pool_index, key, kind, {name: value})`` of measured candidates outside the
-        pool, by pool index."""
+    def external_candidates(self, campaign_id: int) -> list[OutsideCandidate]:
+        """The measured candidates from outside the pool (with their pool-space values),
+        by pool index."""
         return reads.external_candidates(self.engine, campaign_id)
 
     def import_results(self, campaign_id: int, results: Sequence[Recorded]) -> list[int]:
@@ -221,9 +229,10 @@ class Store:
         return reads.imported_files(self.engine, campaign_id)
 
     def replicates(self, campaign_id: int, properties: Sequence[str]
-                   ) -> dict[str, dict[str, dict[str, float]]]:
-        """Per measured candidate (by label) and property: ``{"mean", "std", "n"}`` over its
-        succeeded evaluations (std: sample standard deviation, 0 for one measurement)."""
+                   ) -> dict[str, dict[str, Spread]]:
+        """Per measured candidate (by label) and property: the ``Spread`` (mean, sample
+        standard deviation — 0 for one measurement — and count) of its succeeded
+        evaluations."""
         return reads.replicates(self.engine, campaign_id, properties)
 
 
