@@ -24,14 +24,18 @@ class OracleSection(Section):
                                     "evaluation's worker process is killed (reason timeout)")
     retries: int = Field(default=1, ge=0, le=10, description="re-runs of an evaluation that "
                          "failed with a reason in retry_on")
-    retry_on: tuple[FailureReason, ...] = ("timeout", "crashed")
+    retry_on: tuple[FailureReason, ...] = Field(
+        default=("timeout", "crashed"), description="failure reasons worth a re-run (the "
+        "machine's fault, not the candidate's)")
 
 
 class TableOracle(OracleSection):
     """Look each target property up in the CSV column of the same name."""
 
-    kind: Literal["table"]
-    path: Path | None = None  # default: the table space's CSV
+    kind: Literal["table"] = Field(description="look values up in a table of known "
+                                  "answers (benchmarks, replays)")
+    path: Path | None = Field(default=None, description="the CSV of answers; default: the "
+                              "table space's own table")
 
     _resolve_path = field_validator("path")(_resolve)
 
@@ -39,7 +43,7 @@ class TableOracle(OracleSection):
 class PythonOracle(OracleSection):
     """Call ``function = "module:callable"``; the module is looked up beside the file first."""
 
-    kind: Literal["python"]
+    kind: Literal["python"] = Field(description="call a Python function per candidate")
     function: str = Field(pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$",
                           description="'module:callable'")
 
@@ -62,25 +66,32 @@ class AseOracle(OracleSection):
     ``relax`` (and ``relax_positions``) relax the positions in each strained cell.
     """
 
-    kind: Literal["ase"]
+    kind: Literal["ase"] = Field(description="an ASE calculator and recipe on each "
+                                "candidate's structure")
     calculator: str = Field(default="emt", description="emt, chgnet, gpaw, espresso or "
                             "'package.module:factory'")
     parameters: dict[str, Any] = Field(default_factory=dict, description="keyword "
                                        "arguments of the calculator")
-    recipe: AseRecipe = "eos"
+    recipe: AseRecipe = Field(default="eos", description="what to compute: energy, relax, "
+                              "eos (bulk modulus), elastic (tensor, K and G), "
+                              "formation_energy")
     supercell: int = Field(default=2, ge=1, le=6, description="compositions: conventional "
                            "fcc cells per edge")
-    relax: bool = True
+    relax: bool = Field(default=True, description="relax the structure before the recipe's "
+                        "own steps")
     relax_cell: bool = Field(default=True, description="relax the cell too")
     relax_positions: bool = Field(default=True, description="relax positions in each "
                                   "strained cell (eos, elastic)")
-    optimizer: Literal["BFGS", "FIRE"] = "BFGS"
+    optimizer: Literal["BFGS", "FIRE"] = Field(default="BFGS", description="ASE optimiser of "
+                                               "the relaxations")
     fmax: float = Field(default=0.05, gt=0, description="eV/Å")
-    max_steps: int = Field(default=200, ge=1)
+    max_steps: int = Field(default=200, ge=1, description="optimiser steps before a "
+                           "relaxation fails as not_converged")
     max_volume_change: float = Field(default=0.5, gt=0, description="relative; a larger "
                                      "change in a relaxation is an invalid structure")
     strain: float = Field(default=0.05, gt=0, lt=0.3, description="± linear strain of the EOS")
-    points: int = Field(default=7, ge=5, le=21)
+    points: int = Field(default=7, ge=5, le=21, description="volumes of the equation-of-"
+                        "state fit")
     elastic_strains: list[Annotated[float, Field(gt=0, lt=0.1)]] = Field(
         default_factory=lambda: [0.005, 0.01], min_length=1,
         description="strain magnitudes of the elastic recipe, applied with both signs")
@@ -129,7 +140,7 @@ class LabOracle(OracleSection):
     """A laboratory: batches go out as files (``matloop propose``) and measured results
     come back with ``matloop import``; the loop never calls it."""
 
-    kind: Literal["lab"]
+    kind: Literal["lab"] = Field(description="a laboratory: propose and import sheets")
 
 
 Oracle = Annotated[TableOracle | PythonOracle | AseOracle | LabOracle,

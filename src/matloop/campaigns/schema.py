@@ -50,9 +50,11 @@ SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not c
 
 class CampaignSection(Section):
     name: str = Field(pattern=NAME_PATTERN, description="letters, digits, '_', '-', '.'")
-    seed: int = 0
-    database: str | None = None
-    description: str = ""
+    seed: int = Field(default=0, description="seed of the initial design and the models")
+    database: str | None = Field(default=None, description="an SQLite path or a database "
+                                 "URL (postgresql://...); default <name>.db beside the "
+                                 "file")
+    description: str = Field(default="", description="free text, shown in reports")
     prior: Path | None = Field(default=None, description="measurements made before the "
                                "campaign (an import file), imported before the first cycle")
 
@@ -66,15 +68,23 @@ class Target(Section):
     """One wish about one property: optimise it (``goal``) or keep it in a range
     (``above``, ``below``, ``between = [lo, hi]``, ``near`` with ``tolerance``)."""
 
-    property: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    unit: str | None = None
-    goal: Literal["maximize", "minimize"] | None = None
-    above: float | None = Field(default=None, allow_inf_nan=False)
-    below: float | None = Field(default=None, allow_inf_nan=False)
+    property: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="the measured "
+                          "property (a column of results files)")
+    unit: str | None = Field(default=None, description="its unit; imported values in other "
+                             "units are converted")
+    goal: Literal["maximize", "minimize"] | None = Field(default=None, description="optimise "
+                                                         "the property")
+    above: float | None = Field(default=None, allow_inf_nan=False, description="a hit has at "
+                                "least this value")
+    below: float | None = Field(default=None, allow_inf_nan=False, description="a hit has at "
+                                "most this value")
     between: tuple[Annotated[float, Field(allow_inf_nan=False)],
-                   Annotated[float, Field(allow_inf_nan=False)]] | None = None
-    near: float | None = Field(default=None, allow_inf_nan=False)
-    tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+                   Annotated[float, Field(allow_inf_nan=False)]] | None = Field(
+        default=None, description="[lo, hi]: a hit lies in this range")
+    near: float | None = Field(default=None, allow_inf_nan=False, description="a hit lies "
+                               "within tolerance of this value")
+    tolerance: float | None = Field(default=None, gt=0, allow_inf_nan=False,
+                                    description="half-width of the near range")
     reference: float | None = Field(default=None, allow_inf_nan=False, description=(
         "with two or more maximize/minimize targets: the worst value of interest "
         "(hypervolume reference point); inferred from the data when absent"))
@@ -198,7 +208,7 @@ class ExecutorSection(Section):
 
 class LoopSection(Section):
     initial: int = Field(default=5, ge=1, description="size of the random initial design")
-    batch_size: int = Field(default=1, ge=1)
+    batch_size: int = Field(default=1, ge=1, description="candidates proposed per cycle")
     mode: Literal["batch", "async"] = Field(default="batch", description="batch: propose "
                                             "batch_size, wait for all; async: keep every "
                                             "worker busy, one proposal per finished one")
@@ -206,7 +216,9 @@ class LoopSection(Section):
                         "beyond the busy workers, so that a worker that frees up starts at "
                         "once instead of waiting for the refit (0: refit before each start)")
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
-    acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = "auto"
+    acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = Field(
+        default="auto", description="auto: logei for one objective, ehvi for several, "
+        "feasibility for range targets only")
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
     stop_after_hits: int | None = Field(default=None, ge=1, description="stop once this many "
                                         "measured candidates meet every range target")
@@ -214,7 +226,8 @@ class LoopSection(Section):
                                  "model cycles without progress")
     max_failure_rate: float = Field(default=0.9, gt=0, le=1, description="abort when more "
                                     "than this fraction of the last failure_window failed")
-    failure_window: int = Field(default=10, ge=1)
+    failure_window: int = Field(default=10, ge=1, description="recent evaluations that "
+                                "max_failure_rate looks at")
 
     @model_validator(mode="after")
     def _queued_is_async(self) -> LoopSection:

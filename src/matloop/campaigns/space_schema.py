@@ -24,11 +24,13 @@ class TableSpace(Section):
     (``Campaign.from_dict(config, pool=frame)``): then ``path`` is left out and ``frame``
     holds it (not part of the stored configuration)."""
 
-    kind: Literal["table"]
+    kind: Literal["table"] = Field(description="the rows of a table are the candidates")
     path: Path | None = Field(default=None, description="the CSV file (relative to the "
                               "campaign file); left out when a DataFrame is the pool")
-    inputs: list[str] | None = Field(default=None, min_length=1)
-    composition: str | None = None
+    inputs: list[str] | None = Field(default=None, min_length=1, description="the numeric "
+                                     "columns that describe a candidate")
+    composition: str | None = Field(default=None, description="a column of chemical "
+                                    "formulas, featurised by element statistics")
     id: str | None = Field(default=None, description="a column that identifies each row "
                            "(rows with equal inputs stay distinct candidates)")
     _frame: Any = PrivateAttr(default=None)
@@ -57,11 +59,14 @@ class TableSpace(Section):
 class CompositionSpace(Section):
     """Every composition over ``elements`` on a grid of ``step`` with at most k elements."""
 
-    kind: Literal["compositions"]
-    elements: list[str] = Field(min_length=1)
-    step: float = Field(default=0.1, gt=0, le=1)
-    max_elements: int = Field(default=3, ge=1)
-    min_elements: int = Field(default=1, ge=1)
+    kind: Literal["compositions"] = Field(description="a grid of compositions over "
+                                          "elements")
+    elements: list[str] = Field(min_length=1, description="element symbols, e.g. "
+                                "[\"Cu\", \"Ni\", \"Pd\"]")
+    step: float = Field(default=0.1, gt=0, le=1, description="grid spacing of the atomic "
+                        "fractions (1/step a whole number)")
+    max_elements: int = Field(default=3, ge=1, description="most elements in a candidate")
+    min_elements: int = Field(default=1, ge=1, description="fewest elements in a candidate")
 
     @field_validator("step")
     @classmethod
@@ -95,8 +100,9 @@ DedupeChoice = Literal["matcher", "hash", "none"]
 class StructureSpace(Section):
     """Crystal structures from a folder (CIF/POSCAR), a pymatgen-JSON, extxyz or CSV file."""
 
-    kind: Literal["structures"]
-    path: Path
+    kind: Literal["structures"] = Field(description="crystal structures read from files")
+    path: Path = Field(description="a folder of CIF/POSCAR files, or a pymatgen-JSON, "
+                       "extxyz or CSV file")
     structure_column: str = Field(default="structure", description="CSV: the column of "
                                   "pymatgen Structure JSON")
     id: str | None = Field(default=None, description="CSV: a column naming each structure")
@@ -110,15 +116,19 @@ class StructureSpace(Section):
 class SubstitutionSpace(Section):
     """Prototype structures decorated with every combination of the given elements."""
 
-    kind: Literal["substitution"]
+    kind: Literal["substitution"] = Field(description="prototypes decorated with element "
+                                          "substitutions")
     prototypes: list[Path] = Field(min_length=1, description="structure files, folders or "
                                    "JSON/extxyz/CSV files of prototypes")
     substitutions: dict[str, list[str]] = Field(min_length=1, description="site label or "
                                                 "element -> candidate elements")
     oxidation_filter: bool = Field(default=False, description="keep only compositions "
                                    "that can be charge-balanced")
-    volume: Literal["radii", "dls", "keep"] = "radii"
-    dedupe: DedupeChoice = "hash"
+    volume: Literal["radii", "dls", "keep"] = Field(
+        default="radii", description="cell volume of a decorated prototype: scaled by atomic "
+        "radii, by pymatgen's DLS volume predictor, or kept")
+    dedupe: DedupeChoice = Field(default="hash", description="remove repeated structures: "
+                                 "StructureMatcher, a symmetry hash, or not at all")
 
     @field_validator("prototypes", mode="before")
     @classmethod
