@@ -8,9 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
-from matloop.campaigns import load
+from matloop.campaigns import Campaign
 from matloop.loop.session import Session, run
 from matloop.store import Store
 
@@ -18,57 +19,60 @@ MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def proposals(path: Path) -> list[str]:
-    campaign = load(path)
+def proposals(campaign: Campaign) -> list[str]:
     store = Store(campaign.database_url, create=False)
     return [e.key for e in store.evaluations(store.campaign_id(campaign.campaign.name))]
 
 
-def test_table_campaign_spends_its_budget_without_repeats(crossed_barrel) -> None:
-    path = crossed_barrel(budget=10, initial=4, batch_size=2, workers=2)
-    result = run(load(path))
+def test_table_campaign_spends_its_budget_without_repeats(make_campaign,
+                                                           crossed_barrel_config) -> None:
+    config = crossed_barrel_config(budget=10, initial=4, batch_size=2, workers=2)
+    result = run(make_campaign(config))
     assert result.stop_reason == "budget"
     assert result.counts["succeeded"] == 10
-    keys = proposals(path)
+    keys = proposals(make_campaign(config))
     assert len(keys) == len(set(keys)) == 10
-    summary = Session(load(path)).status()
+    summary = Session(make_campaign(config)).status()
     assert summary["evaluations"] == {"succeeded": 10, "failed": 0, "pending": 0}
     assert summary["best"]["toughness"] == pytest.approx(result.best)
     assert summary["last_cycle"]["strategy"] == "logei"
     assert summary["last_cycle"]["hyperparameters"]["lengthscales"]
 
 
-def test_a_finished_campaign_resumes_only_with_a_larger_budget(crossed_barrel,
-                                                               database_url: str) -> None:
-    path = crossed_barrel(budget=6, initial=4, database=database_url)
-    run(load(path))
-    assert len(proposals(path)) == 6
-    run(load(path))
-    assert len(proposals(path)) == 6
-    run(load(path).with_overrides(budget=8))
-    keys = proposals(path)
+def test_a_finished_campaign_resumes_only_with_a_larger_budget(
+        make_campaign, crossed_barrel_config, database_url: str) -> None:
+    config = crossed_barrel_config(budget=6, initial=4, database=database_url)
+    run(make_campaign(config))
+    assert len(proposals(make_campaign(config))) == 6
+    run(make_campaign(config))
+    assert len(proposals(make_campaign(config))) == 6
+    run(make_campaign(config).with_overrides(budget=8))
+    keys = proposals(make_campaign(config))
     assert len(keys) == len(set(keys)) == 8
 
 
-def test_same_seed_same_proposals_other_seed_other(crossed_barrel, tmp_path: Path) -> None:
-    path = crossed_barrel(budget=7, initial=4)
+def test_same_seed_same_proposals_other_seed_other(make_campaign, crossed_barrel_config,
+                                                    tmp_path: Path) -> None:
+    config = crossed_barrel_config(budget=7, initial=4)
     for name, seed in (("a", 0), ("b", 0), ("c", 1)):
-        run(load(path).with_overrides(seed=seed, database=str(tmp_path / f"{name}.db")))
+        run(make_campaign(config).with_overrides(seed=seed,
+                                                 database=str(tmp_path / f"{name}.db")))
     sequences = {}
     for name in "abc":
-        campaign = load(path).with_overrides(database=str(tmp_path / f"{name}.db"))
+        campaign = make_campaign(config).with_overrides(database=str(tmp_path / f"{name}.db"))
         store = Store(campaign.database_url, create=False)
         sequences[name] = [e.key for e in store.evaluations(store.campaign_id("cb"))]
     assert sequences["a"] == sequences["b"]
     assert sequences["a"] != sequences["c"]
 
 
-def test_failures_are_recorded_and_the_loop_goes_on(python_campaign, tmp_path: Path) -> None:
-    path = python_campaign(budget=25, initial=10, workers=2)
-    result = run(load(path))
+def test_failures_are_recorded_and_the_loop_goes_on(make_campaign, toy_config, toy_pool,
+                                                     tmp_path: Path) -> None:
+    config = toy_config(budget=25, initial=10, workers=2)
+    result = run(make_campaign(config, pool=toy_pool))
     assert result.counts["succeeded"] + result.counts["failed"] == 25
     out = tmp_path / "all.csv"
-    assert Session(load(path)).export(out) == 25
+    assert Session(make_campaign(config, pool=toy_pool)).export(out) == 25
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["candidate_id", "candidate", "status", "score", "cycle",
                              "attempt", "error"]
@@ -124,26 +128,27 @@ def test_examples_run_with_small_budgets(tmp_path: Path) -> None:
 
 
 def test_a_worker_that_dies_is_recorded_as_crashed_and_spares_the_others(
-        python_campaign, tmp_path: Path) -> None:
-    path = python_campaign(budget=6, initial=6, workers=2)
+        make_campaign, toy_config, tmp_path: Path) -> None:
+    config = toy_config(budget=6, initial=6, workers=2)
     (tmp_path / "toy.py").write_text(
         "import os\n\n"
         "def score(x, y):\n"
         "    if x == 0.5 and y == 0.5:\n"
         "        os._exit(3)\n"
         "    return {'score': x + y}\n")
-    grid = "\n".join(f"{x / 10},{y / 10}" for x in range(3, 6) for y in range(4, 6))
-    (tmp_path / "grid.csv").write_text("x,y\n" + grid + "\n")
-    result = run(load(path))
+    grid = pd.DataFrame([(x / 10, y / 10) for x in range(3, 6) for y in range(4, 6)],
+                        columns=["x", "y"])
+    result = run(make_campaign(config, pool=grid))
     assert result.counts == {"proposed": 0, "running": 0, "succeeded": 5, "failed": 1}
-    campaign = load(path)
+    campaign = make_campaign(config, pool=grid)
     store = Store(campaign.database_url, create=False)
     (crashed,) = [e for e in store.evaluations(store.campaign_id("toy"))
                   if e.status == "failed"]
     assert crashed.key == "x=0.5, y=0.5" and crashed.reason == "crashed"
 
 
-def test_a_model_that_fails_numerically_gives_a_random_cycle(crossed_barrel,
+def test_a_model_that_fails_numerically_gives_a_random_cycle(make_campaign,
+                                                             crossed_barrel_config,
                                                              monkeypatch) -> None:
     from linear_operator.utils.errors import NotPSDError
 
@@ -153,10 +158,10 @@ def test_a_model_that_fails_numerically_gives_a_random_cycle(crossed_barrel,
         raise NotPSDError("matrix not positive definite")
 
     monkeypatch.setattr(Planner, "model_based", failing)
-    path = crossed_barrel(budget=6, initial=4)
-    result = run(load(path))
+    campaign = make_campaign(crossed_barrel_config(budget=6, initial=4))
+    result = run(campaign)
     assert result.counts["succeeded"] == 6
-    store = Store(load(path).database_url, create=False)
+    store = Store(campaign.database_url, create=False)
     strategies = [c.strategy for c in store.cycles(store.campaign_id("cb"))]
     assert strategies[0] == "initial"
     assert strategies[1].startswith("random (model failed: NotPSDError")

@@ -15,6 +15,9 @@ MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 TOP5 = 34.47483147333333  # the crossed barrel's top-5 % toughness: 30 of 600 rows
 
 
+RANGE_TARGETS = [{"property": "toughness", "unit": "J", "above": TOP5}]
+
+
 def range_campaign(crossed_barrel, **loop) -> Path:
     path = crossed_barrel(**{"budget": 30, "initial": 6, "batch_size": 3, **loop},
                           acquisition="auto")
@@ -23,17 +26,18 @@ def range_campaign(crossed_barrel, **loop) -> Path:
     return path
 
 
-def test_range_search_stops_after_k_hits_and_reports_them(crossed_barrel) -> None:
-    path = range_campaign(crossed_barrel)
-    path.write_text(path.read_text().replace("budget = 30", "budget = 30\nstop_after_hits = 2"))
-    result = run(load(path))
+def test_range_search_stops_after_k_hits_and_reports_them(make_campaign,
+                                                          crossed_barrel_config) -> None:
+    config = crossed_barrel_config(budget=30, initial=6, batch_size=3, acquisition="auto",
+                                   targets=RANGE_TARGETS, loop={"stop_after_hits": 2})
+    result = run(make_campaign(config))
     assert result.stop_reason.startswith("found") and result.hits >= 2
     assert result.counts["succeeded"] < 30
-    summary = Session(load(path)).status()
+    summary = Session(make_campaign(config)).status()
     assert summary["hits"] == result.hits == len(summary["hit_candidates"])
     assert summary["stop_reason"] == result.stop_reason
     assert summary["targets"] == [f"toughness >= {TOP5:g} J"]
-    store = Store(load(path).database_url, create=False)
+    store = Store(make_campaign(config).database_url, create=False)
     cycles = store.cycles(store.campaign_id("cb"))
     model_cycles = [c for c in cycles if c.strategy == "feasibility"]
     assert model_cycles, [c.strategy for c in cycles]
@@ -42,12 +46,11 @@ def test_range_search_stops_after_k_hits_and_reports_them(crossed_barrel) -> Non
     assert all(0 <= p <= 1 for p in predicted["hit_probability"])
 
 
-def test_patience_stops_a_campaign_that_no_longer_improves(python_campaign,
-                                                           tmp_path: Path) -> None:
-    path = python_campaign(budget=40, initial=4)
+def test_patience_stops_a_campaign_that_no_longer_improves(make_campaign, toy_config,
+                                                           toy_pool, tmp_path: Path) -> None:
+    config = toy_config(budget=40, initial=4, loop={"patience": 2})
     (tmp_path / "toy.py").write_text("def score(x, y):\n    return {'score': 1.0}\n")
-    path.write_text(path.read_text().replace("budget = 40", "budget = 40\npatience = 2"))
-    result = run(load(path))
+    result = run(make_campaign(config, pool=toy_pool))
     assert result.stop_reason == "no progress in 2 cycles (patience)"
     assert result.counts["succeeded"] == 4 + 3  # the initial design, then 3 model cycles
 
@@ -76,10 +79,11 @@ def test_predict_ranks_unmeasured_candidates_by_hit_probability(crossed_barrel,
                              "predicted_toughness [J]", "std_toughness [J]"]
 
 
-def test_predict_without_ranges_ranks_by_the_acquisition(crossed_barrel) -> None:
-    path = crossed_barrel(budget=8, initial=4)
-    run(load(path))
-    ranking = Session(load(path)).ranking(top=3)
+def test_predict_without_ranges_ranks_by_the_acquisition(make_campaign,
+                                                          crossed_barrel_config) -> None:
+    config = crossed_barrel_config(budget=8, initial=4)
+    run(make_campaign(config))
+    ranking = Session(make_campaign(config)).ranking(top=3)
     assert ranking.score_name == "acquisition (logei)" and len(ranking.keys) == 3
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matloop.campaigns import load
 from matloop.errors import ConfigError
 from matloop.loop.session import Session
 from matloop.surrogates import describe_model, make_surrogate
@@ -59,23 +58,21 @@ def test_between_comparisons_the_last_choice_is_kept() -> None:
     assert kept.predict(X[:3]).mean.shape == (3, 1)
 
 
-def test_auto_needs_cross_validation(crossed_barrel) -> None:
-    path = crossed_barrel()
-    path.write_text(path.read_text().replace(
-        "[oracle]", '[surrogate]\nkind = "auto"\nvalidate_every = 0\n\n[oracle]'))
+def test_auto_needs_cross_validation(make_campaign, crossed_barrel_config) -> None:
+    config = crossed_barrel_config(surrogate={"kind": "auto", "validate_every": 0})
     with pytest.raises(ConfigError, match="validate_every must be at least 1"):
-        load(path)
+        make_campaign(config)
 
 
 @pytest.mark.slow
-def test_a_campaign_records_the_choice_and_reuses_the_figures(crossed_barrel) -> None:
+def test_a_campaign_records_the_choice_and_reuses_the_figures(
+        make_campaign, crossed_barrel_config) -> None:
     from matloop.loop.session import run
     from matloop.store import Store
 
-    path = crossed_barrel(budget=16, initial=10, batch_size=2)
-    path.write_text(path.read_text().replace(
-        "[oracle]", '[surrogate]\nkind = "auto"\nvalidate_every = 2\nfolds = 3\n\n[oracle]'))
-    campaign = load(path)
+    campaign = make_campaign(crossed_barrel_config(
+        budget=16, initial=10, batch_size=2,
+        surrogate={"kind": "auto", "validate_every": 2, "folds": 3}))
     run(campaign)
     store = Store(campaign.database_url, create=False)
     records = [c.hyperparameters for c in store.cycles(store.campaign_id("cb"))

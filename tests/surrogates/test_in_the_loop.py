@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from matloop.campaigns import load
 from matloop.loop.session import Session, run
 from matloop.store import Store
 
 
 @pytest.mark.parametrize("kind", ["ensemble", "forest"])
-def test_a_campaign_runs_with_each_surrogate(crossed_barrel, kind: str) -> None:
-    path = crossed_barrel(budget=10, initial=4, batch_size=2)
-    path.write_text(path.read_text().replace('[oracle]', f'[surrogate]\nkind = "{kind}"\n\n'
-                                             '[oracle]'))
-    campaign = load(path)
+def test_a_campaign_runs_with_each_surrogate(make_campaign, crossed_barrel_config,
+                                             kind: str) -> None:
+    campaign = make_campaign(crossed_barrel_config(budget=10, initial=4, batch_size=2,
+                                                   surrogate={"kind": kind}))
     assert campaign.surrogate.kind == kind
     result = run(campaign)
     assert result.stop_reason == "budget" and result.counts["succeeded"] == 10
@@ -23,12 +21,11 @@ def test_a_campaign_runs_with_each_surrogate(crossed_barrel, kind: str) -> None:
     assert [c.strategy for c in cycles] == ["initial", "logei", "logei", "logei"]
 
 
-def test_each_model_cycle_is_cross_validated_and_status_shows_it(crossed_barrel) -> None:
+def test_each_model_cycle_is_cross_validated_and_status_shows_it(
+        make_campaign, crossed_barrel_config) -> None:
 
-    path = crossed_barrel(budget=12, initial=6, batch_size=2)
-    path.write_text(path.read_text().replace("[oracle]",
-                                             "[surrogate]\nvalidate_every = 1\n\n[oracle]"))
-    campaign = load(path)
+    campaign = make_campaign(crossed_barrel_config(budget=12, initial=6, batch_size=2,
+                                                   surrogate={"validate_every": 1}))
     run(campaign)
     summary = Session(campaign).status()
     figures = summary["validation"]["toughness"]
@@ -41,10 +38,9 @@ def test_each_model_cycle_is_cross_validated_and_status_shows_it(crossed_barrel)
     assert all("validation" in c.hyperparameters for c in model_cycles)
 
 
-def test_validation_can_be_switched_off(crossed_barrel) -> None:
+def test_validation_can_be_switched_off(make_campaign, crossed_barrel_config) -> None:
 
-    path = crossed_barrel(budget=8, initial=6, batch_size=2)
-    path.write_text(path.read_text().replace("[oracle]",
-                                             "[surrogate]\nvalidate_every = 0\n\n[oracle]"))
-    run(load(path))
-    assert Session(load(path)).status()["validation"] == {}
+    config = crossed_barrel_config(budget=8, initial=6, batch_size=2,
+                                   surrogate={"validate_every": 0})
+    run(make_campaign(config))
+    assert Session(make_campaign(config)).status()["validation"] == {}
