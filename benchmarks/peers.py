@@ -1,0 +1,155 @@
+"""matloop next to its peers on the same pools, seeds and budgets.
+
+    python benchmarks/peers.py examples/benchmarks/*.toml --seeds 10 \
+        --baybe-python /path/to/env-with-baybe/bin/python
+
+For every benchmark campaign (a table oracle and one maximise/minimise target) this runs
+matloop's replay (exactly what ``matloop benchmark`` runs), a plain BoTorch loop
+(``SingleTaskGP`` + LogEI, random initial design) and BayBE's default campaign, with the
+campaign's budget, initial design and batch size, seeds 0..S-1, and prints per dataset
+the median evaluations to the first top-1 % candidate [5-95 %] and AF_first = random's
+expected draws (N+1)/(K+1) over that median; then the geometric mean of AF_first over
+datasets and the ratio of matloop's to the better peer's. Without ``--baybe-python``
+(or ``MATLOOP_BAYBE_PYTHON``) BayBE is left out. BayBE is installed apart from matloop:
+
+    python -m venv peers && peers/bin/pip install torch==2.13.0 && peers/bin/pip install baybe
+
+``--json FILE`` writes every seed's order and figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import os
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from matloop.benchmarking import peers
+from matloop.benchmarking.replay import Job, benchmark_copy, replay
+from matloop.campaigns import load
+
+HERE = Path(__file__).resolve().parent
+BAYBE_SCRIPT = HERE / "baybe_peer.py"
+
+
+def _one_thread() -> None:
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"
+
+
+def _botorch_seed(args: tuple[peers.Problem, int]) -> list[int]:
+    import warnings
+
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")  # jitter notes and input-scaling hints, per fit
+    return peers.botorch_order(*args)
+
+
+def _baybe_seeds(args: tuple[peers.Problem, list[int], Path]) -> dict[int, list[int]]:
+    problem, seeds, python = args
+    return peers.baybe_orders(problem, seeds, python, BAYBE_SCRIPT)
+
+
+def _figures(problem: peers.Problem, orders: dict[int, list[int]]) -> dict[str, object]:
+    firsts = np.array([peers.first_hit(problem, orders[s]) for s in sorted(orders)])
+    median = float(np.median(firsts))
+    low, high = (float(v) for v in np.quantile(firsts, [0.05, 0.95], method="inverted_cdf"))
+    af = problem.random_first_hit() / median if math.isfinite(median) else math.nan
+    return {"first": firsts.tolist(), "median": median, "band": [low, high], "af": af}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--baybe-python", type=Path,
+                        default=os.environ.get("MATLOOP_BAYBE_PYTHON"))
+    parser.add_argument("--skip", action="append", default=[],
+                        choices=["matloop", "botorch", "baybe"])
+    parser.add_argument("--json", type=Path, default=None)
+    options = parser.parse_args()
+    seeds = list(range(options.seeds))
+    methods = [m for m in ("matloop", "botorch", "baybe") if m not in options.skip
+               and (m != "baybe" or options.baybe_python)]
+    context = multiprocessing.get_context("spawn")
+    rows = []
+    for path in options.files:
+        campaign = load(path)
+        label = campaign.campaign.name
+        problem = peers.problem_from_campaign(campaign, label, options.budget)
+        benchmark_copy(campaign, 0, options.budget, "check.db")  # refuses a bad budget
+        row: dict[str, object] = {"campaign": label, "n": problem.n,
+                                  "budget": problem.budget, "batch": problem.batch,
+                                  "random": problem.random_first_hit()}
+        start = time.perf_counter()
+        if "matloop" in methods:
+            with tempfile.TemporaryDirectory(prefix="matloop-peers-") as folder:
+                jobs = [Job(label, path.resolve(), s, options.budget,
+                            Path(folder) / f"seed{s}.db") for s in seeds]
+                runs = replay(jobs, options.workers)
+            row["matloop"] = _figures(problem, {r.seed: list(r.pool_index) for r in runs})
+        with ProcessPoolExecutor(options.workers, mp_context=context,
+                                 initializer=_one_thread) as pool:
+            if "botorch" in methods:
+                orders = list(pool.map(_botorch_seed, [(problem, s) for s in seeds]))
+                row["botorch"] = _figures(problem, dict(zip(seeds, orders, strict=True)))
+            if "baybe" in methods:
+                halves = [seeds[i::options.workers] for i in range(options.workers)]
+                found: dict[int, list[int]] = {}
+                for part in pool.map(_baybe_seeds, [(problem, h, options.baybe_python)
+                                                    for h in halves if h]):
+                    found.update(part)
+                row["baybe"] = _figures(problem, found)
+        row["wall_s"] = time.perf_counter() - start
+        rows.append(row)
+        _print_row(row, methods)
+    _print_summary(rows, methods)
+    if options.json:
+        options.json.write_text(json.dumps({"seeds": options.seeds, "rows": rows}, indent=1))
+
+
+def _cell(figures: object) -> str:
+    assert isinstance(figures, dict)
+    low, high = figures["band"]
+    return f"{figures['median']:g} [{low:.3g}-{high:.3g}] x{figures['af']:.2f}"
+
+
+def _print_row(row: dict[str, object], methods: list[str]) -> None:
+    cells = " | ".join(f"{m} {_cell(row[m])}" for m in methods if m in row)
+    print(f"{row['campaign']}: N={row['n']} budget={row['budget']} "
+          f"random {float(row['random']):.1f} | {cells} ({float(row['wall_s']):.0f} s)",  # type: ignore[arg-type]
+          flush=True)
+
+
+def _print_summary(rows: list[dict[str, object]], methods: list[str]) -> None:
+    print("\nmedian evaluations to the first top-1 % [5-95 %] xAF_first")
+    header = "| campaign | N | budget (batch) | random | " + " | ".join(methods) + " |"
+    print(header)
+    print("|" + "---|" * (4 + len(methods)))
+    for row in rows:
+        cells = " | ".join(_cell(row[m]) for m in methods)
+        print(f"| {row['campaign']} | {row['n']} | {row['budget']} ({row['batch']}) | "
+              f"{float(row['random']):.1f} | {cells} |")  # type: ignore[arg-type]
+    means = {m: peers.geometric_mean([float(r[m]["af"]) for r in rows])  # type: ignore[index]
+             for m in methods}
+    print("| geometric mean AF_first | | | | "
+          + " | ".join(f"x{means[m]:.2f}" for m in methods) + " |")
+    others = [means[m] for m in methods if m != "matloop"]
+    if "matloop" in means and others:
+        print(f"matloop / better peer: {means['matloop'] / max(others):.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
