@@ -32,17 +32,12 @@ from pathlib import Path
 
 import numpy as np
 
-from matloop.benchmarking import peers
-from matloop.benchmarking.replay import Job, benchmark_copy, replay
+from matloop.benchmarking import metrics, peers
+from matloop.benchmarking.replay import Job, benchmark_copy, one_thread, replay
 from matloop.campaigns import load
 
 HERE = Path(__file__).resolve().parent
 BAYBE_SCRIPT = HERE / "baybe_peer.py"
-
-
-def _one_thread() -> None:
-    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        os.environ[name] = "1"
 
 
 def _botorch_seed(args: tuple[peers.Problem, int]) -> list[int]:
@@ -62,8 +57,7 @@ def _baybe_seeds(args: tuple[peers.Problem, list[int], Path]) -> dict[int, list[
 
 def _figures(problem: peers.Problem, orders: dict[int, list[int]]) -> dict[str, object]:
     firsts = np.array([peers.first_hit(problem, orders[s]) for s in sorted(orders)])
-    median = float(np.median(firsts))
-    low, high = (float(v) for v in np.quantile(firsts, [0.05, 0.95], method="inverted_cdf"))
+    low, median, high = (float(v) for v in metrics.quantiles(firsts))
     af = problem.random_first_hit() / median if math.isfinite(median) else math.nan
     return {"first": firsts.tolist(), "median": median, "band": [low, high], "af": af}
 
@@ -101,7 +95,7 @@ def main() -> None:
                 runs = replay(jobs, options.workers)
             row["matloop"] = _figures(problem, {r.seed: list(r.pool_index) for r in runs})
         with ProcessPoolExecutor(options.workers, mp_context=context,
-                                 initializer=_one_thread) as pool:
+                                 initializer=one_thread) as pool:
             if "botorch" in methods:
                 orders = list(pool.map(_botorch_seed, [(problem, s) for s in seeds]))
                 row["botorch"] = _figures(problem, dict(zip(seeds, orders, strict=True)))

@@ -17,6 +17,8 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
      "speedup per row"),
     ("predict.py", [], "P(hit) ="),
     ("report.py", [], "x rank ("),
+    ("peers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / "snar.toml"), "--seeds",
+                  "2", "--budget", "8", "--skip", "baybe"], "matloop / better peer:"),
 ])
 def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments],

@@ -263,24 +263,15 @@ print(sorted(store.counts(store.campaign_id("barrel")).items())
 
 @pytest.mark.parametrize("kind", ["new", "v1"])
 def test_processes_opening_a_database_at_once_migrate_it_once(
-        new_database: Callable[..., str], make_v1: Callable[[str], None], kind: str) -> None:
+        new_database: Callable[..., str], make_v1: Callable[[str], None], kind: str,
+        start_together: Callable[..., list[subprocess.Popen[str]]]) -> None:
     """Three processes open a new (or a version-1) database at the same moment: one
     creates (upgrades) it, the others wait for it and find it done; none fails."""
     url = new_database("race")
     if kind == "v1":
         make_v1(url)
-    runs = [subprocess.Popen([sys.executable, "-c", OPENER, url, kind],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(3)]
-    try:
-        for run in runs:
-            assert run.stdout is not None and run.stdout.readline() == "ready\n"
-        for run in runs:
-            assert run.stdin is not None
-            run.stdin.write("go\n")
-            run.stdin.flush()
-    finally:
-        said = [run.communicate(timeout=120) for run in runs]
+    runs = start_together(OPENER, [url, kind], 3)
+    said = [run.communicate(timeout=120) for run in runs]
     assert [run.returncode for run in runs] == [0, 0, 0], said
     migrated = [line for _, err in said for line in err.splitlines()
                 if line.startswith("matloop.store.migrate: ")]
@@ -314,3 +305,24 @@ def test_alembic_is_loaded_only_to_make_or_upgrade_a_database(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
 
+
+
+def test_a_schema_read_during_another_processs_upgrade_is_read_again_under_the_lock(
+        v1_database: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the lock, the table list and ``meta`` are two reads: between them another
+    process may commit its upgrade, and the two halves disagree. That is not an error: the
+    revision is read again once the lock is held."""
+    from matloop.store import migrate
+
+    read = migrate.revision
+    calls = []
+
+    def torn_first(connection: Any, shown: str) -> str | None:
+        calls.append(shown)
+        if len(calls) == 1:
+            raise SchemaError(f"{shown} has schema version '2' but no schema revision")
+        return read(connection, shown)
+
+    monkeypatch.setattr(migrate, "revision", torn_first)
+    Store(v1_database, create=False)
+    assert len(calls) == 2 and revision_of(v1_database) == [(HEAD,)]

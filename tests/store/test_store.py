@@ -8,6 +8,7 @@ import math
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -252,19 +253,12 @@ except CampaignLocked as exc:
 """
 
 
-def test_two_runs_starting_at_once_one_gets_the_lock(database_url: str) -> None:
+def test_two_runs_starting_at_once_one_gets_the_lock(
+        database_url: str, start_together: Callable[..., list[subprocess.Popen[str]]]) -> None:
     """Two processes open a new database (creating its tables and the campaign) and take
     the run lock at the same moment: one holds it, the other gets ``CampaignLocked``."""
-    runs = [subprocess.Popen([sys.executable, "-c", LOCKER, database_url],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    runs = start_together(LOCKER, [database_url], 2)
     try:
-        for run in runs:
-            assert run.stdout is not None and run.stdout.readline() == "ready\n"
-        for run in runs:
-            assert run.stdin is not None
-            run.stdin.write("go\n")
-            run.stdin.flush()
         said = {run.pid: run.stdout.readline().strip() for run in runs if run.stdout}
         assert sorted(line.split(":")[0] for line in said.values()) == ["acquired",
                                                                          "refused"], said

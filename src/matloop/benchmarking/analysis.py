@@ -19,6 +19,7 @@ from matloop.benchmarking.replay import SeedRun
 from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError
+from matloop.spaces.pool import Pool
 
 FRACTIONS = (0.5, 0.8)  # AF(p) is reported at these fractions of the top-5 % set
 TOP = 0.05
@@ -48,10 +49,10 @@ def require_table_oracle(campaign: Campaign, label: str) -> None:
             f"{campaign.oracle.kind!r} oracle would have to be run on the whole pool")
 
 
-def known_answers(campaign: Campaign, label: str) -> Truth:
+def known_answers(campaign: Campaign, label: str, pool: Pool | None = None) -> Truth:
     """Every pool candidate's values from the campaign's table; ``ConfigError`` if the
     oracle is not a table, the targets are several objectives without ranges, or the table
-    has nothing to find.
+    has nothing to find. ``pool``: the campaign's pool when the caller has built it.
 
     One maximise/minimise target (and no ranges) is benchmarked by its top sets; any set
     with range targets by its hits.
@@ -60,7 +61,8 @@ def known_answers(campaign: Campaign, label: str) -> Truth:
     from matloop.spaces.build import build_pool
 
     require_table_oracle(campaign, label)
-    pool = build_pool(campaign.space)
+    if pool is None:
+        pool = build_pool(campaign.space)
     oracle = build_oracle(campaign)
     properties = campaign.properties
     values = np.full((len(pool), len(properties)), np.nan)

@@ -67,11 +67,12 @@ def problem_from_campaign(campaign: Campaign, label: str, budget: int | None = N
     from matloop.spaces.build import build_pool
     from matloop.spaces.featurised import featurise
 
-    truth = known_answers(campaign, label)
+    pool = build_pool(campaign.space)
+    truth = known_answers(campaign, label, pool)
     objective = truth.targets.objective
     if objective is None or truth.targets.bounds or len(campaign.targets) != 1:
         raise ConfigError(f"{label}: peers are compared on one maximize/minimize target")
-    features = featurise(build_pool(campaign.space)).features
+    features = featurise(pool).features
     low, span = features.min(axis=0), np.ptp(features, axis=0)
     x = (features - low) / np.where(span > 0, span, 1.0)
     loop = campaign.loop

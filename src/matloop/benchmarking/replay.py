@@ -113,7 +113,7 @@ def replay_seed(job: Job) -> SeedRun:
         stop_reason=result.stop_reason)
 
 
-def _one_thread() -> None:
+def one_thread() -> None:
     """Worker initializer: one BLAS/OpenMP thread (set before torch is imported)."""
     for name in THREAD_VARIABLES:
         os.environ[name] = "1"
@@ -127,7 +127,7 @@ def replay(jobs: Sequence[Job], workers: int,
     cancels the jobs not yet started and is raised; an interruption (Ctrl-C, SIGTERM)
     also stops the seeds that are running, so no worker outlives the command.
     """
-    executor = ProcessPoolExecutor(max_workers=workers, initializer=_one_thread,
+    executor = ProcessPoolExecutor(max_workers=workers, initializer=one_thread,
                                    mp_context=multiprocessing.get_context("spawn"))
     try:
         futures: dict[Future[SeedRun], int] = {executor.submit(replay_seed, job): i
