@@ -4,12 +4,14 @@
 
 ``problem.npz`` (written by ``matloop.benchmarking.peers.baybe_orders``) holds the pool's
 features ``x`` ``(N, d)`` in the unit box, the true objective ``y`` ``(N,)``, ``sign``
-(+1 maximise, -1 minimise), ``budget``, ``initial``, ``batch`` and ``seeds``. For each seed
-a fresh default ``baybe.Campaign`` (its default recommender, nothing configured) over a
-discrete search space of exactly those rows recommends ``initial`` rows, then ``batch`` at
-a time, until ``budget`` rows are measured. ``orders.json`` maps each seed to the row
-indices in the order recommended. This file imports nothing from matloop: baybe is not a
-matloop dependency and lives in its own environment.
+(+1 maximise, -1 minimise), ``budget``, ``initial``, ``batch``, ``seeds`` and ``stop``
+``(N,)`` (rows whose measurement ends a seed early; all False to spend the budget). For
+each seed a fresh default ``baybe.Campaign`` (its default recommender, nothing
+configured) over a discrete search space of exactly those rows recommends ``initial``
+rows, then ``batch`` at a time, until ``budget`` rows are measured or a ``stop`` row is.
+``orders.json`` maps each seed to the row indices in the order recommended. This file
+imports nothing from matloop: baybe is not a matloop dependency and lives in its own
+environment.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import pandas as pd
 
 
 def run_seed(x: np.ndarray, y: np.ndarray, sign: float, budget: int, initial: int,
-             batch: int, seed: int) -> list[int]:
+             batch: int, seed: int, stop: np.ndarray) -> list[int]:
     from baybe import Campaign
     from baybe.objectives import SingleTargetObjective
     from baybe.parameters import NumericalDiscreteParameter
@@ -40,7 +42,7 @@ def run_seed(x: np.ndarray, y: np.ndarray, sign: float, budget: int, initial: in
     campaign = Campaign(searchspace=space, objective=SingleTargetObjective(target))
     rows = space.discrete.exp_rep
     order: list[int] = []
-    while len(order) < budget:
+    while len(order) < budget and not stop[order].any():
         size = initial if not order else min(batch, budget - len(order))
         recommended = campaign.recommend(batch_size=size)
         picked = [int(i) for i in recommended.index]
@@ -60,7 +62,8 @@ def main(given: str, found: str) -> None:
     x, y = data["x"], data["y"]
     sign, budget = float(data["sign"]), int(data["budget"])
     initial, batch = int(data["initial"]), int(data["batch"])
-    orders = {int(seed): run_seed(x, y, sign, budget, initial, batch, int(seed))
+    stop = data["stop"] if "stop" in data else np.zeros(len(y), bool)
+    orders = {int(seed): run_seed(x, y, sign, budget, initial, batch, int(seed), stop)
               for seed in data["seeds"]}
     with open(found, "w") as out:
         json.dump(orders, out)

@@ -4,12 +4,14 @@
         --baybe-python /path/to/env-with-baybe/bin/python
 
 For every benchmark campaign (a table oracle and one maximise/minimise target) this runs
-matloop's replay (exactly what ``matloop benchmark`` runs), a plain BoTorch loop
-(``SingleTaskGP`` + LogEI, random initial design) and BayBE's default campaign, with the
-campaign's budget, initial design and batch size, seeds 0..S-1, and prints per dataset
-the median evaluations to the first top-1 % candidate [5-95 %] and AF_first = random's
-expected draws (N+1)/(K+1) over that median; then the geometric mean of AF_first over
-datasets and the ratio of matloop's to the better peer's. Without ``--baybe-python``
+matloop's loop (the real loop on a benchmark copy, as ``matloop benchmark`` runs it), a
+plain BoTorch loop (``SingleTaskGP`` + LogEI, random initial design) and BayBE's default
+campaign, with the campaign's budget, initial-design size and batch size, seeds 0..S-1,
+each seed stopping once it has measured a top-1 % candidate, and prints per dataset the
+median evaluations to the first top-1 % candidate [5-95 %] and AF_first = random's
+expected draws (N+1)/(K+1) over that median (a seed that never got there counts as
+budget + 1); then the geometric mean of AF_first over datasets and the ratio of
+matloop's to the better peer's. Without ``--baybe-python``
 (or ``MATLOOP_BAYBE_PYTHON``) BayBE is left out. BayBE is installed apart from matloop:
 
     python -m venv peers && peers/bin/pip install torch==2.13.0 && peers/bin/pip install baybe
@@ -33,7 +35,8 @@ from pathlib import Path
 import numpy as np
 
 from matloop.benchmarking import metrics, peers
-from matloop.benchmarking.replay import Job, benchmark_copy, one_thread, replay
+from matloop.benchmarking.levers import BASELINE, LeverJob, Setting, af_first, run_lever_job
+from matloop.benchmarking.replay import benchmark_copy, one_thread
 from matloop.campaigns import load
 
 HERE = Path(__file__).resolve().parent
@@ -47,19 +50,35 @@ def _botorch_seed(args: tuple[peers.Problem, int]) -> list[int]:
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")  # jitter notes and input-scaling hints, per fit
-    return peers.botorch_order(*args)
+    return peers.botorch_order(*args, stop_at_first=True)
 
 
 def _baybe_seeds(args: tuple[peers.Problem, list[int], Path]) -> dict[int, list[int]]:
     problem, seeds, python = args
-    return peers.baybe_orders(problem, seeds, python, BAYBE_SCRIPT)
+    return peers.baybe_orders(problem, seeds, python, BAYBE_SCRIPT, stop_at_first=True)
+
+
+def _matloop(pool: ProcessPoolExecutor, path: Path, seeds: list[int],
+             problem: peers.Problem, budget: int | None) -> dict[str, object]:
+    overrides = {} if budget is None else {"loop.budget": budget}
+    setting = Setting(BASELINE, "", overrides)
+    with tempfile.TemporaryDirectory(prefix="matloop-peers-") as folder:
+        jobs = [LeverJob(setting, path.resolve(), s, Path(folder) / f"seed{s}.db")
+                for s in seeds]
+        runs = list(pool.map(run_lever_job, jobs))
+    return _summary(problem, np.array([r.first for r in runs]))
 
 
 def _figures(problem: peers.Problem, orders: dict[int, list[int]]) -> dict[str, object]:
-    firsts = np.array([peers.first_hit(problem, orders[s]) for s in sorted(orders)])
+    return _summary(problem, np.array([peers.first_hit(problem, orders[s])
+                                       for s in sorted(orders)]))
+
+
+def _summary(problem: peers.Problem, firsts: np.ndarray) -> dict[str, object]:
     low, median, high = (float(v) for v in metrics.quantiles(firsts))
-    af = problem.random_first_hit() / median if math.isfinite(median) else math.nan
-    return {"first": firsts.tolist(), "median": median, "band": [low, high], "af": af}
+    af = af_first(firsts, problem.random_first_hit(), problem.budget)
+    return {"first": [None if math.isinf(f) else f for f in firsts.tolist()],
+            "median": median, "band": [low, high], "af": af}
 
 
 def main() -> None:
@@ -88,14 +107,10 @@ def main() -> None:
                                   "budget": problem.budget, "batch": problem.batch,
                                   "random": problem.random_first_hit()}
         start = time.perf_counter()
-        if "matloop" in methods:
-            with tempfile.TemporaryDirectory(prefix="matloop-peers-") as folder:
-                jobs = [Job(label, path.resolve(), s, options.budget,
-                            Path(folder) / f"seed{s}.db") for s in seeds]
-                runs = replay(jobs, options.workers)
-            row["matloop"] = _figures(problem, {r.seed: list(r.pool_index) for r in runs})
         with ProcessPoolExecutor(options.workers, mp_context=context,
                                  initializer=one_thread) as pool:
+            if "matloop" in methods:
+                row["matloop"] = _matloop(pool, path, seeds, problem, options.budget)
             if "botorch" in methods:
                 orders = list(pool.map(_botorch_seed, [(problem, s) for s in seeds]))
                 row["botorch"] = _figures(problem, dict(zip(seeds, orders, strict=True)))

@@ -88,8 +88,9 @@ def first_hit(problem: Problem, order: list[int] | tuple[int, ...],
     return metrics.evaluations_to(np.cumsum(good), 1)
 
 
-def botorch_order(problem: Problem, seed: int) -> list[int]:
-    """Pool indices a plain BoTorch loop evaluates, in order (``problem.budget`` of them).
+def botorch_order(problem: Problem, seed: int, stop_at_first: bool = False) -> list[int]:
+    """Pool indices a plain BoTorch loop evaluates, in order (``problem.budget`` of them,
+    or with ``stop_at_first`` up to the batch that measures a top-1 % candidate).
 
     A candidate whose value is missing (NaN) counts as evaluated but adds no data.
     """
@@ -104,7 +105,10 @@ def botorch_order(problem: Problem, seed: int) -> list[int]:
     rng = np.random.default_rng(seed)
     x = torch.as_tensor(problem.x, dtype=torch.float64)
     order = [int(i) for i in rng.choice(problem.n, size=problem.initial, replace=False)]
+    top = problem.top()
     while len(order) < min(problem.budget, problem.n):
+        if stop_at_first and top[order].any():
+            break
         measured = [i for i in order if np.isfinite(problem.y[i])]
         remaining = np.setdiff1d(np.arange(problem.n), order)
         q = min(problem.batch, problem.budget - len(order), len(remaining))
@@ -134,9 +138,10 @@ def botorch_order(problem: Problem, seed: int) -> list[int]:
     return order
 
 
-def baybe_orders(problem: Problem, seeds: list[int], python: Path, script: Path
-                 ) -> dict[int, list[int]]:
-    """Per seed, the pool indices BayBE's default campaign evaluates, in order.
+def baybe_orders(problem: Problem, seeds: list[int], python: Path, script: Path,
+                 stop_at_first: bool = False) -> dict[int, list[int]]:
+    """Per seed, the pool indices BayBE's default campaign evaluates, in order (with
+    ``stop_at_first``, up to the batch that measures a top-1 % candidate).
 
     Runs ``python script in.npz out.json`` (``benchmarks/baybe_peer.py`` under an
     interpreter that has ``baybe``); raises ``ConfigError`` if it fails.
@@ -144,7 +149,8 @@ def baybe_orders(problem: Problem, seeds: list[int], python: Path, script: Path
     with tempfile.TemporaryDirectory(prefix="matloop-peers-") as folder:
         given, found = Path(folder) / "problem.npz", Path(folder) / "orders.json"
         np.savez(given, x=problem.x, y=problem.y, sign=problem.sign, budget=problem.budget,
-                 initial=problem.initial, batch=problem.batch, seeds=np.asarray(seeds))
+                 initial=problem.initial, batch=problem.batch, seeds=np.asarray(seeds),
+                 stop=problem.top() if stop_at_first else np.zeros(problem.n, bool))
         done = subprocess.run([str(python), str(script), str(given), str(found)],
                               capture_output=True, text=True)
         if done.returncode != 0:

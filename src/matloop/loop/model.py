@@ -49,10 +49,27 @@ def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Fea
     surrogate = make_surrogate(settings.kind, bounds=space.bounds, seed=seed,
                                warm_start=warm, fit_points=settings.fit_points,
                                exact_limit=settings.exact_limit, folds=settings.folds,
-                               reselect=compare)
+                               reselect=compare, prior=settings.prior,
+                               warp=warped_columns(campaign, properties))
     rows, observed = store.observations(campaign_id, properties)
     surrogate.fit(space.features[rows], np.asarray(observed, dtype=float))
     return surrogate
+
+
+def warped_columns(campaign: Campaign, properties: tuple[str, ...]) -> tuple[int, ...]:
+    """Columns of ``properties`` the GP models after a Yeo-Johnson warp: with
+    ``warp = "power"``, the one optimised property of a single-objective set when no
+    range target is on it (a monotone warp keeps the order that expected improvement
+    needs; ranges and hypervolumes are in the property's units)."""
+    if campaign.surrogate.warp == "none":
+        return ()
+    optimised = [t for t in campaign.targets if t.optimised]
+    if len(optimised) != 1 or optimised[0].property not in properties:
+        return ()
+    name = optimised[0].property
+    if any(not t.optimised for t in campaign.targets if t.property == name):
+        return ()
+    return (properties.index(name),)
 
 
 def feasibility_classifier(campaign: Campaign, store: Store, campaign_id: int,
@@ -92,7 +109,8 @@ def cross_validation(campaign: Campaign, space: Featurised, properties: tuple[st
     def make(j: int) -> Any:
         warm = {"raw": [raw[j]]} if j < len(raw) else None
         return make_surrogate(kind, bounds=space.bounds, seed=seed, warm_start=warm,
-                              fit_points=settings.fit_points, exact_limit=settings.exact_limit)
+                              fit_points=settings.fit_points, exact_limit=settings.exact_limit,
+                              prior=settings.prior, warp=warped_columns(campaign, properties))
 
     start = time.perf_counter()
     figures = done if done is not None else cross_validate(

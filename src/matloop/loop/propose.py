@@ -1,4 +1,4 @@
-"""Choosing a cycle's candidates: a random initial design until the model has data, then
+"""Choosing a cycle's candidates: an initial design until the model has data, then
 the acquisition derived from the targets (with learnt feasibility and pending points).
 
 ``Planner.choose`` picks; ``Planner.record_awaiting`` records a batch as awaiting results
@@ -16,6 +16,7 @@ import numpy as np
 
 from matloop.loop.acquisition import derive
 from matloop.loop.context import Context
+from matloop.loop.initial import initial_design
 from matloop.loop.model import (
     cross_validation,
     feasibility_classifier,
@@ -85,8 +86,11 @@ class Planner:
             q = min(loop.initial - planned if planned < loop.initial else batch, remaining)
             if batch_size is not None:
                 q = min(q, batch_size)
-            strategy = "initial" if planned < loop.initial else "random"
-            return Choice(strategy, self.random(available, q, cycle))
+            if planned < loop.initial:
+                return Choice("initial", initial_design(
+                    loop.initial_design, self.x.space.features, available, q,
+                    self.c.campaign.seed, cycle))
+            return Choice("random", self.random(available, q, cycle))
         q = min(batch, remaining)
         try:
             return self.model_based(indices, values, available, q, cycle, pending)

@@ -24,7 +24,8 @@ class SurrogateOptions:
     ``exact_limit``: beyond this many observations of a property the GP is a sparse
     variational one; ``folds``: k of the cross-validation that ``auto`` compares kinds
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
-    ``warm_start`` records).
+    ``warm_start`` records); ``prior`` and ``warp`` (columns modelled after a fitted
+    Yeo-Johnson transform): a GP's, see ``gp.GaussianProcess``.
     """
 
     bounds: np.ndarray | None = None
@@ -34,6 +35,8 @@ class SurrogateOptions:
     exact_limit: int = EXACT_LIMIT
     folds: int = 5
     reselect: bool = True
+    prior: str = "dimension-scaled"
+    warp: tuple[int, ...] = ()
 
 
 def _gp(options: SurrogateOptions) -> Surrogate:
@@ -41,7 +44,8 @@ def _gp(options: SurrogateOptions) -> Surrogate:
 
     return GaussianProcess(bounds=options.bounds, seed=options.seed,
                            warm_start=options.warm_start, fit_points=options.fit_points,
-                           exact_limit=options.exact_limit)
+                           exact_limit=options.exact_limit, prior=options.prior,
+                           warp=options.warp)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:

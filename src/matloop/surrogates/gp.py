@@ -1,9 +1,10 @@
 """Exact Gaussian process surrogate: one BoTorch ``SingleTaskGP`` per property.
 
 Matérn-5/2 kernel with one length scale per feature (BoTorch's dimension-scaled
-log-normal length-scale prior), inputs normalised to the pool's bounds, outputs
-standardised. Each property is fitted on the rows where it was measured, so an
-evaluation that returned only some properties still teaches the others nothing wrong.
+log-normal length-scale prior, or Gamma priors), inputs normalised to the pool's bounds,
+outputs standardised, optionally after a fitted Yeo-Johnson warp (``warp.py``). Each
+property is fitted on the rows where it was measured, so an evaluation that returned
+only some properties still teaches the others nothing wrong.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from matloop.errors import NotFittedError
 from matloop.protocols import Prediction
 from matloop.surrogates import EXACT_LIMIT, FIT_POINTS
 from matloop.surrogates.kernels import gp_modules, measured_rows
+from matloop.surrogates.warp import OutputWarp
 
 if TYPE_CHECKING:
     from botorch.models import SingleTaskGP
@@ -53,9 +55,12 @@ class GaussianProcess:
     warm_start: Mapping[str, Any] | None = None
     fit_points: int = FIT_POINTS
     exact_limit: int = EXACT_LIMIT
+    prior: str = "dimension-scaled"
+    warp: tuple[int, ...] = ()
     _model: Model | None = field(default=None, init=False, repr=False)
     _sparse: SparseGP | None = field(default=None, init=False, repr=False)
     _fitted_on: list[int] = field(default_factory=list, init=False, repr=False)
+    _warps: dict[int, OutputWarp] = field(default_factory=dict, init=False, repr=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
         """Fit on features ``(n, d)`` and values ``(n, m)``; NaN marks unmeasured."""
@@ -63,8 +68,13 @@ class GaussianProcess:
         from botorch.models import ModelListGP
 
         X = np.asarray(X, dtype=float)
-        Y = np.asarray(Y, dtype=float).reshape(len(X), -1)
+        Y = np.array(Y, dtype=float).reshape(len(X), -1)  # a copy: warps write into it
         self._sparse = None
+        self._warps = {}
+        for j in self.warp:
+            warp = OutputWarp.fit(Y[:, j])
+            Y[:, j] = warp.forward(Y[:, j])
+            self._warps[j] = warp
         if np.isfinite(Y).sum(axis=0).max(initial=0) > self.exact_limit:
             from matloop.surrogates.sparse import SparseGP
 
@@ -95,7 +105,7 @@ class GaussianProcess:
 
         return SingleTaskGP(torch.as_tensor(X, dtype=torch.double),
                             torch.as_tensor(y, dtype=torch.double),
-                            **gp_modules(X.shape[1], self.bounds))
+                            **gp_modules(X.shape[1], self.bounds, self.prior))
 
     def _fit_hyperparameters(self, gp: Model, j: int) -> None:
         """Maximise the marginal likelihood, from property j's warm start if there is one."""
@@ -145,22 +155,32 @@ class GaussianProcess:
         import torch
 
         if self._sparse is not None:
-            return self._sparse.predict(X)
-        from matloop.surrogates.marginal import MarginalGP
+            prediction = self._sparse.predict(X)
+        else:
+            from matloop.surrogates.marginal import MarginalGP
 
-        mean, variance = MarginalGP(self.model).marginals(torch.as_tensor(X, dtype=torch.double))
-        return Prediction(mean=mean.numpy(), std=variance.sqrt().numpy())
+            mean, variance = MarginalGP(self.model).marginals(
+                torch.as_tensor(X, dtype=torch.double))
+            prediction = Prediction(mean=mean.numpy(), std=variance.sqrt().numpy())
+        for j, warp in self._warps.items():
+            mean_j, std_j = warp.backward(prediction.mean[:, j], prediction.std[:, j])
+            prediction.mean[:, j], prediction.std[:, j] = mean_j, std_j
+        return prediction
 
     def hyperparameters(self) -> dict[str, Any]:
         """Per property: length scales (normalised feature units), noise variance (in
         standardised units), the number of observations the hyperparameters were fitted
         on (fewer than measured beyond ``fit_points``) and the raw parameters (to
-        warm-start the next fit); or the sparse GP's."""
+        warm-start the next fit); or the sparse GP's. With warps: each warped property's
+        Yeo-Johnson exponent, by column."""
+        warps = {"warp": {str(j): w.exponent for j, w in self._warps.items()}} \
+            if self._warps else {}
         if self._sparse is not None:
-            return self._sparse.hyperparameters()
+            return {**self._sparse.hyperparameters(), **warps}
         models = getattr(self.model, "models", [self.model])
         return {
-            "lengthscales": [m.covar_module.lengthscale.detach().reshape(-1).tolist()
+            **warps,
+            "lengthscales": [_kernel(m).lengthscale.detach().reshape(-1).tolist()
                              for m in models],
             "noise": [float(m.likelihood.noise.detach().reshape(-1)[0]) for m in models],
             "fitted_on": list(self._fitted_on),
@@ -174,6 +194,12 @@ def fitting_subset(rows: np.ndarray, size: int, seed: int, j: int) -> np.ndarray
     hyperparameters are fitted on; fixed by the seed and the number of rows."""
     chosen = np.random.default_rng([seed, j, len(rows)]).choice(rows, size, replace=False)
     return np.sort(chosen)
+
+
+def _kernel(gp: Model) -> Any:
+    """The kernel with the length scales (inside a scale kernel with Gamma priors)."""
+    kernel = gp.covar_module
+    return getattr(kernel, "base_kernel", kernel)
 
 
 def _copy_parameters(source: Model, target: Model) -> None:

@@ -1,0 +1,164 @@
+"""Which defaults? Every lever measured on every benchmark pool, chosen by
+leave-one-dataset-out (``matloop.benchmarking.levers``).
+
+    python benchmarks/levers.py examples/benchmarks/*.toml --seeds 10 --json levers.json
+
+Campaigns without one maximise/minimise target (target sets) are skipped. For every
+setting below (one lever changed from the campaign file as it is) and every campaign, seeds
+0..S-1 run the real loop until the first top-1 % candidate is measured. Printed: AF_first
+per dataset and setting, the geometric mean over datasets, and per lever the value that
+leave-one-dataset-out chooses for each held-out dataset with the held-out figure.
+``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
+seed's figure (and, as they finish, FILE.jsonl), and ``--resume FILE`` reuses the seeds
+a previous ``--json`` file or its ``.jsonl`` log holds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import multiprocessing
+import sys
+import tempfile
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from matloop.benchmarking.levers import (
+    BASELINE,
+    LeverJob,
+    LeverRun,
+    Setting,
+    af_first,
+    geometric_mean,
+    leave_one_out,
+    run_lever_job,
+    threshold,
+)
+from matloop.benchmarking.replay import one_thread
+from matloop.campaigns import load
+from matloop.errors import ConfigError
+
+SETTINGS = (
+    Setting(BASELINE, "", {}),
+    Setting("design=farthest", "initial design", {"loop.initial_design": "farthest"}),
+    Setting("design=kmeans", "initial design", {"loop.initial_design": "kmeans"}),
+    Setting("design=sobol", "initial design", {"loop.initial_design": "sobol"}),
+    Setting("initial=3", "initial size", {"loop.initial": 3}),
+    Setting("initial=10", "initial size", {"loop.initial": 10}),
+    Setting("prior=gamma", "GP prior", {"surrogate.prior": "gamma"}),
+    Setting("warp=power", "output warp", {"surrogate.warp": "power"}),
+    Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
+    Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--settings", default=None, help="comma-separated setting names")
+    parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--resume", type=Path, default=None)
+    args = parser.parse_args()
+    settings = [s for s in SETTINGS if args.settings is None or s.name == BASELINE
+                or s.name in args.settings.split(",")]
+    campaigns = {}
+    for path in args.files:
+        campaign = load(path)
+        try:
+            campaigns[path] = (campaign, threshold(campaign))
+        except (ValueError, ConfigError) as exc:
+            print(f"skipped {path}: {exc}", file=sys.stderr)
+    done = _previous(args.resume)
+    with tempfile.TemporaryDirectory() as folder:
+        jobs = [LeverJob(s, path, seed, Path(folder) / f"{k}.db")
+                for k, (s, path, seed) in enumerate(
+                    (s, p, seed) for s in settings for p in campaigns
+                    for seed in range(args.seeds))
+                if (s.name, campaigns[path][0].campaign.name, seed) not in done]
+        log = None if args.json is None else args.json.with_suffix(".jsonl")
+        runs = list(done.values()) + _run(jobs, args.workers, log)
+    scores = _scores(runs, campaigns, settings)
+    _print(scores, settings, runs)
+    if args.json:
+        args.json.write_text(json.dumps({
+            "seeds": args.seeds,
+            "settings": [{"name": s.name, "lever": s.lever, "overrides": dict(s.overrides)}
+                         for s in settings],
+            "runs": [_record(r) for r in runs],
+            "af_first": scores,
+            "leave_one_out": leave_one_out(scores, settings)}, indent=1))
+    return 0
+
+
+def _record(run: LeverRun) -> dict:
+    return vars(run) | {"first": None if math.isinf(run.first) else run.first}
+
+
+def _previous(path: Path | None) -> dict[tuple[str, str, int], LeverRun]:
+    if path is None or not path.exists():
+        return {}
+    text = path.read_text()
+    records = [json.loads(line) for line in text.splitlines() if line.strip()] \
+        if path.suffix == ".jsonl" else json.loads(text)["runs"]
+    runs = [LeverRun(**{**r, "first": math.inf if r["first"] is None else r["first"]})
+            for r in records]
+    return {(r.setting, r.dataset, r.seed): r for r in runs}
+
+
+def _run(jobs: list[LeverJob], workers: int, log: Path | None) -> list[LeverRun]:
+    context = multiprocessing.get_context("spawn")
+    runs: list[LeverRun] = []
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=one_thread) as pool:
+        futures = [pool.submit(run_lever_job, job) for job in jobs]
+        for k, future in enumerate(as_completed(futures), 1):
+            run = future.result()
+            runs.append(run)
+            if log is not None:
+                with log.open("a") as out:
+                    out.write(json.dumps(_record(run)) + "\n")
+            print(f"[{k}/{len(jobs)}] {run.setting} {run.dataset} seed {run.seed}: "
+                  f"{run.first:g} ({run.wall_s:.1f} s)", file=sys.stderr, flush=True)
+    return runs
+
+
+def _scores(runs: list[LeverRun], campaigns: dict, settings: list[Setting]
+            ) -> dict[str, dict[str, float]]:
+    scores: dict[str, dict[str, float]] = {}
+    for setting in settings:
+        for campaign, (_, _, random_first) in campaigns.values():
+            firsts = [r.first for r in runs
+                      if r.setting == setting.name and r.dataset == campaign.campaign.name]
+            if firsts:
+                scores.setdefault(setting.name, {})[campaign.campaign.name] = af_first(
+                    firsts, random_first, campaign.loop.budget)
+    return scores
+
+
+def _print(scores: dict[str, dict[str, float]], settings: list[Setting],
+           runs: list[LeverRun]) -> None:
+    datasets = sorted(scores[BASELINE])
+    names = [s.name for s in settings]
+    print("AF_first (random's expected draws / median evaluations to the first top-1 %)")
+    print(f"{'dataset':<20}" + "".join(f"{n:>18}" for n in names))
+    for d in datasets:
+        print(f"{d:<20}" + "".join(f"{scores[n].get(d, math.nan):>18.2f}" for n in names))
+    print(f"{'geometric mean':<20}"
+          + "".join(f"{geometric_mean(list(scores[n].values())):>18.3f}" for n in names))
+    print(f"{'run seconds':<20}" + "".join(
+        f"{sum(r.wall_s for r in runs if r.setting == n):>18.0f}" for n in names))
+    folds = leave_one_out(scores, settings)
+    print("\nleave-one-dataset-out: chosen on the other datasets -> held-out AF_first "
+          "(baseline's)")
+    for lever in sorted({s.lever for s in settings if s.name != BASELINE}):
+        chosen = [folds[d][lever]["chosen"] for d in datasets]
+        held = [folds[d][lever]["held_out"] for d in datasets]
+        print(f"  {lever}: chosen {dict((c, chosen.count(c)) for c in sorted(set(chosen)))}; "
+              f"held-out geometric mean {geometric_mean(held):.3f} vs baseline "
+              f"{geometric_mean([scores[BASELINE][d] for d in datasets]):.3f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
