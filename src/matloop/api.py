@@ -35,8 +35,9 @@ class Campaign(CampaignSchema):
                   base_dir: str | Path | None = None) -> Campaign:
         """Validate ``config`` (the campaign file's sections as a dict); ``pool``, a
         DataFrame, is the table of candidates of a ``{"kind": "table"}`` space (give its
-        ``inputs`` or ``composition`` column, not its ``path``). Relative paths and the
-        default database are taken from ``base_dir`` (default: the current folder).
+        ``inputs`` and/or ``categorical`` or its ``composition`` columns, not its
+        ``path``). Relative paths and the default database are taken from ``base_dir``
+        (default: the current folder).
         ``ConfigError`` names the field of any problem."""
         from matloop.campaigns.loader import validate
 

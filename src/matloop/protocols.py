@@ -24,14 +24,15 @@ class Candidate:
 
     ``key`` identifies the candidate within its campaign (canonical text: a normalised
     formula, ``name=value`` pairs or a structure's unique name); ``label`` is the same
-    candidate in words for people. Exactly one of ``inputs`` (numeric parameters by
-    column name), ``composition`` (element symbol -> atomic fraction, summing to 1) and
-    ``structure`` (a crystal structure as pymatgen JSON text, lengths in Å) is set.
+    candidate in words for people. Exactly one of ``inputs`` (parameters by column name:
+    numbers, and the option's name for a categorical column), ``composition`` (element
+    symbol -> atomic fraction, summing to 1) and ``structure`` (a crystal structure as
+    pymatgen JSON text, lengths in Å) is set.
     """
 
     key: str
     label: str
-    inputs: Mapping[str, float] | None = None
+    inputs: Mapping[str, float | str] | None = None
     composition: Mapping[str, float] | None = None
     structure: str | None = None
 

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
 @dataclass(frozen=True)
 class FakeOracle:
     """Property j of a candidate is ``scale[j] * Σ_i sin(i + j + 1 + x_i)`` over its
-    numeric inputs (or element fractions; a structure counts by its key's checksum).
+    inputs (a categorical option counts by its checksum; or element fractions; a
+    structure counts by its key's checksum).
     With ``fail_every = k`` one candidate in k (by a checksum of its key) fails with
     ``reason``. Picklable, so it also runs in worker processes."""
 
@@ -51,7 +52,8 @@ class FakeOracle:
 
 def _numbers(candidate: Candidate, checksum: int) -> list[float]:
     if candidate.inputs is not None:
-        return [float(v) for v in candidate.inputs.values()]
+        return [zlib.crc32(v.encode()) / 2**32 if isinstance(v, str) else float(v)
+                for v in candidate.inputs.values()]
     if candidate.composition is not None:
         return [float(candidate.composition[k]) for k in sorted(candidate.composition)]
     return [checksum / 2**32]

@@ -8,8 +8,10 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     Field,
     PrivateAttr,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -18,17 +20,23 @@ from matloop.campaigns.sections import resolve as _resolve
 
 
 class TableSpace(Section):
-    """Candidates are the rows of a CSV: numeric ``inputs`` or a ``composition`` column.
+    """Candidates are the rows of a CSV: numeric ``inputs`` and/or ``categorical``
+    columns, or a ``composition`` column.
 
-    From Python the table may be a pandas DataFrame instead of a file
-    (``Campaign.from_dict(config, pool=frame)``): then ``path`` is left out and ``frame``
-    holds it (not part of the stored configuration)."""
+    A categorical column's cells are named options (solvents, ligands as SMILES, also
+    numbers read as labels); the models see them one-hot encoded. From Python the table
+    may be a pandas DataFrame instead of a file (``Campaign.from_dict(config,
+    pool=frame)``): then ``path`` is left out and ``frame`` holds it (not part of the
+    stored configuration)."""
 
     kind: Literal["table"] = Field(description="the rows of a table are the candidates")
     path: Path | None = Field(default=None, description="the CSV file (relative to the "
                               "campaign file); left out when a DataFrame is the pool")
     inputs: list[str] | None = Field(default=None, min_length=1, description="the numeric "
                                      "columns that describe a candidate")
+    categorical: list[str] | None = Field(
+        default=None, min_length=1, description="columns of named options (e.g. solvents "
+        "or SMILES; numbers are read as labels), one-hot encoded; with or without 'inputs'")
     composition: str | None = Field(default=None, description="a column of chemical "
                                     "formulas, featurised by element statistics")
     id: str | None = Field(default=None, description="a column that identifies each row "
@@ -39,9 +47,18 @@ class TableSpace(Section):
 
     @model_validator(mode="after")
     def _one_description(self, info: ValidationInfo) -> TableSpace:
-        if (self.inputs is None) == (self.composition is None):
-            raise ValueError("give exactly one of 'inputs' (numeric columns) or "
-                             "'composition' (a formula column)")
+        columns = self.inputs is not None or self.categorical is not None
+        if columns == (self.composition is not None):
+            raise ValueError("give exactly one of 'inputs' and/or 'categorical' (numeric "
+                             "and categorical columns) or 'composition' (a formula column)")
+        both = sorted(set(self.inputs or ()) & set(self.categorical or ()))
+        if both:
+            raise ValueError(f"column(s) {both} are in both 'inputs' and 'categorical'; "
+                             "a column is numeric or categorical, not both")
+        categorical = self.categorical or []
+        repeated = sorted({c for c in categorical if categorical.count(c) > 1})
+        if repeated:
+            raise ValueError(f"'categorical' lists column(s) {repeated} twice")
         frame = (info.context or {}).get("pool")
         if frame is not None and self.path is not None:
             raise ValueError("give the table as 'path' or as a DataFrame pool, not both")
@@ -54,6 +71,22 @@ class TableSpace(Section):
     def frame(self) -> Any:
         """The DataFrame given as the pool, or None when the table is ``path``."""
         return self._frame
+
+    @property
+    def columns(self) -> list[str]:
+        """The pool's columns in order: the numeric ``inputs``, then the ``categorical``
+        ones (empty for a composition column)."""
+        return [*(self.inputs or ()), *(self.categorical or ())]
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_categorical(self, handler: SerializerFunctionWrapHandler
+                                ) -> dict[str, Any]:
+        """Leave ``categorical`` out while it is unset, so that a campaign stored before
+        categorical columns existed resumes (its space is compared with the stored one)."""
+        data: dict[str, Any] = handler(self)
+        if self.categorical is None:
+            data.pop("categorical", None)
+        return data
 
 
 class CompositionSpace(Section):

@@ -3,7 +3,8 @@
 ``featurizer_for(pool)`` picks the featuriser for the pool's ``kind``:
 
 * ``"inputs"`` -> ``ScaledInputs`` (numeric inputs min-max scaled to ``[0, 1]`` over the
-  pool);
+  pool), or ``OneHotInputs`` when the pool has categorical columns (one 0/1 feature per
+  option, numeric columns scaled as before);
 * ``"composition"`` -> ``CompositionStatistics`` (mean, min, max, range and spread of
   elemental properties from pymatgen's periodic table over the atomic fractions);
 * ``"structures"`` -> ``StructureColumns`` (the identity: the pool's values are the
@@ -25,7 +26,12 @@ if TYPE_CHECKING:
 __all__ = ["featurizer_for"]
 
 
-def _scaled_inputs(pool: Pool) -> Featurizer:
+def _inputs(pool: Pool) -> Featurizer:
+    categories = getattr(pool, "categories", None)
+    if categories:
+        from matloop.features.categorical import OneHotInputs
+
+        return OneHotInputs.from_pool(pool, categories)
     from matloop.features.numeric import ScaledInputs
 
     return ScaledInputs.from_pool(pool)
@@ -44,7 +50,7 @@ def _structure_columns(pool: Pool) -> Featurizer:
 
 
 _REGISTRY: dict[str, Callable[[Pool], Featurizer]] = {
-    "inputs": _scaled_inputs,
+    "inputs": _inputs,
     "composition": _composition_statistics,
     "structures": _structure_columns,
 }

@@ -1,8 +1,8 @@
 """``matloop propose``: a lab batch as a file to fill in (CSV, and XLSX on request).
 
 Columns: ``candidate_id``, ``candidate`` (in words), the columns that describe it (the
-numeric inputs, or ``formula``; the id column when the space has one; ``structure``, the
-structure's name, for a structure space), ``cycle``, the
+inputs, a categorical one by its option's name, or ``formula``; the id column when the
+space has one; ``structure``, the structure's name, for a structure space), ``cycle``, the
 model's ``predicted_<p> [unit]`` and ``std_<p> [unit]`` per target property (empty for
 the random initial design), ``hit_probability`` with range targets and
 ``success_probability`` once failures are learnt, then the EMPTY result columns
@@ -81,7 +81,7 @@ def batch_frame(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]
     frame = pd.DataFrame(rows, columns=columns)
     if pool.kind == "inputs":
         for name in describing_columns(campaign, pool):
-            if name in pool.names:
+            if name in pool.names and name not in pool.categories:
                 frame[name] = pd.to_numeric(frame[name])
     return frame
 
@@ -219,7 +219,9 @@ def _description(campaign: Campaign, pool: Pool, index: int) -> list[str]:
                 column != formula_column(campaign):
             out.append(pool.ids[index])
         elif pool.kind == "inputs":
-            out.append(repr(float(pool.values[index, pool.names.index(column)])))
+            value = pool.values[index, pool.names.index(column)]
+            options = pool.categories.get(column)
+            out.append(options[int(value)] if options else repr(float(value)))
         elif pool.labels is not None and pool.ids is None:
             out.append(pool.labels[index])
         else:

@@ -15,8 +15,9 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign, TableSpace
 from matloop.errors import DataError
+from matloop.lab import cells
 from matloop.lab.sheets import Sheet, result_header, same_unit, split_header
-from matloop.spaces.pool import FRACTION_DIGITS, Pool, candidate_key
+from matloop.spaces.pool import Pool, candidate_key, input_key, input_label
 
 STATUSES = ("ok", "failed")
 STRUCTURE_COLUMN = "structure"  # a structure pool's candidate name, in batch files
@@ -68,7 +69,7 @@ class Result:
     values: dict[str, float]
     failed: bool
     note: str
-    external: dict[str, float] | None = None
+    external: dict[str, float | str] | None = None
 
 
 @dataclass(frozen=True)
@@ -81,15 +82,15 @@ class Checked:
 
 
 def describing_columns(campaign: Campaign, pool: Pool) -> list[str]:
-    """The columns that name a candidate in words: the numeric inputs, the formula
-    column (and the id column when the space has one), or ``structure`` (the structure's
-    name in the pool)."""
+    """The columns that name a candidate in words: the inputs (numeric, then
+    categorical), the formula column (and the id column when the space has one), or
+    ``structure`` (the structure's name in the pool)."""
     space = campaign.space
     id_column = space.id if isinstance(space, TableSpace) else None
     if pool.kind == "structures":
         return [STRUCTURE_COLUMN]
     if pool.kind == "inputs":
-        names = list(space.inputs or []) if isinstance(space, TableSpace) else list(pool.names)
+        names = space.columns if isinstance(space, TableSpace) else list(pool.names)
     else:
         names = [formula_column(campaign)]
     return ([id_column] if id_column else []) + names
@@ -191,7 +192,7 @@ class _Checker:
             if not text:
                 empty.append(name)
                 continue
-            value = _number(text)
+            value = cells.number(text)
             if value is None:
                 self.problem("is not a number", number, self.sheet.header[j], text)
             elif not math.isfinite(value):
@@ -221,7 +222,7 @@ class _Checker:
         return Result(number, key, label, index, values, failed, note, external)
 
     def identify(self, number: int, row: list[str], describing: list[str]
-                 ) -> tuple[str, str, int, dict[str, float] | None] | None:
+                 ) -> tuple[str, str, int, dict[str, float | str] | None] | None:
         """The row's candidate: by ``candidate_id``, else by its description; both must
         agree when both are given."""
         given = [c for c in describing if self.cell(row, c)]
@@ -230,7 +231,7 @@ class _Checker:
             return None
         text = self.cell(row, "candidate_id")
         if text:
-            ident = _integer(text)
+            ident = cells.integer(text)
             stored = self.known.candidates.get(ident) if ident is not None else None
             if stored is None:
                 self.problem("unknown candidate id (not a candidate of this campaign)",
@@ -249,7 +250,7 @@ class _Checker:
         return self.locate(number, *described)
 
     def describe(self, number: int, row: list[str], describing: list[str]
-                 ) -> tuple[str, str, dict[str, float]] | None:
+                 ) -> tuple[str, str, dict[str, float | str]] | None:
         """(key, label, values) of the candidate the row describes, keyed as the pool
         keys it; None (with problems) when a cell is missing or bad."""
         space = self.campaign.space
@@ -265,28 +266,24 @@ class _Checker:
                              "its files)", number, STRUCTURE_COLUMN, key)
                 return None
             return key, self.pool.candidate(index).label, {}
+        values: dict[str, float | str] = {}
         if self.pool.kind == "inputs":
-            values: dict[str, float] = {}
             for name in names:
-                text = self.cell(row, name)
-                value = _number(text) if text else None
-                if value is None or not math.isfinite(value):
-                    self.problem("is not a finite number" if text else "empty: the "
-                                 "candidate needs every input", number, name, text)
-                else:
+                value = self.input_value(number, name, self.cell(row, name))
+                if value is not None:
                     values[name] = value
             if len(self.problems) > bad:
                 return None
-            key = candidate_key("inputs", names, np.array([values[n] for n in names]))
-            label = ", ".join(f"{n}={v:g}" for n, v in values.items())
+            key = input_key(values.items())
+            label = input_label(values.items())
         else:
             text = self.cell(row, names[0])
-            parsed = _formula(text)
+            parsed = cells.formula(text)
             if parsed is None:
                 self.problem("is not a chemical formula", number, names[0], text)
                 return None
-            values = parsed
-            key = candidate_key("composition", list(values), np.array(list(values.values())))
+            values = dict(parsed)
+            key = candidate_key("composition", list(parsed), np.array(list(parsed.values())))
             label = text
         if id_column is not None:
             key = self.cell(row, id_column)
@@ -296,8 +293,16 @@ class _Checker:
             label = f"{label} ({key})"
         return key, label, values
 
-    def locate(self, number: int, key: str, label: str, values: dict[str, float]
-               ) -> tuple[str, str, int, dict[str, float] | None] | None:
+    def input_value(self, number: int, name: str, text: str) -> float | str | None:
+        """A row's input ``name``: a finite number, or one of a categorical column's
+        options; None (with a problem) otherwise."""
+        value, why = cells.input_cell(text, self.pool.categories.get(name), name)
+        if value is None:
+            self.problem(why, number, name, text)
+        return value
+
+    def locate(self, number: int, key: str, label: str, values: dict[str, float | str]
+               ) -> tuple[str, str, int, dict[str, float | str] | None] | None:
         """The pool row (or stored outside candidate) of ``key``; with ``allow_new`` a
         new outside candidate, else a problem."""
         index = self.pool_keys().get(key)
@@ -336,35 +341,3 @@ def check(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known, allow_new:
 
     ``pool_keys()`` gives candidate key -> pool row (built only when a row needs it)."""
     return _Checker(sheet, campaign, pool, known, allow_new, pool_keys).check()
-
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
-
-
-def _integer(text: str) -> int | None:
-    value = _number(text)
-    return int(value) if value is not None and math.isfinite(value) and value == int(value) \
-        else None
-
-
-def _formula(text: str) -> dict[str, float] | None:
-    """Element -> atomic fraction of a formula (pymatgen), None when it is not one."""
-    if not text:
-        return None
-    from pymatgen.core import Composition
-    from pymatgen.core.periodic_table import Element
-
-    try:
-        composition = Composition(text)
-        if composition.num_atoms <= 0:
-            return None
-    except (ValueError, KeyError, TypeError):
-        return None
-    amounts = composition.fractional_composition.get_el_amt_dict()
-    if not all(Element.is_valid_symbol(el) for el in amounts):
-        return None
-    return {el: round(float(v), FRACTION_DIGITS + 6) for el, v in sorted(amounts.items())}

@@ -61,13 +61,15 @@ def _table(campaign: Campaign) -> Oracle:
     if not isinstance(space, TableSpace):
         raise ConfigError("oracle.kind: 'table' needs a 'table' space (the CSV to look up)")
     inputs = tuple(space.inputs) if space.inputs is not None else None
+    categorical = tuple(space.categorical) if space.categorical is not None else None
     path = getattr(campaign.oracle, "path", None) or space.path
     if path is None:  # the pool is a DataFrame: its rows travel with the oracle
-        rows = _group(space.frame, campaign.properties, inputs, space.composition, space.id)
+        rows = _group(space.frame, campaign.properties, inputs, space.composition, space.id,
+                      categorical)
         return TableOracle(source="the DataFrame pool", properties=campaign.properties,
                            rows=functools.partial(_given, rows))
     read = functools.partial(table_rows, Path(path), campaign.properties, inputs,
-                             space.composition, space.id)
+                             space.composition, space.id, categorical)
     return TableOracle(source=str(path), properties=campaign.properties, rows=read)
 
 
@@ -127,27 +129,30 @@ RECORDED_ORACLES: dict[str, Callable[[Campaign], Oracle]] = {"lab": _lab}
 
 
 def table_rows(path: Path, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
-               composition: str | None, id_column: str | None
-               ) -> Mapping[str, dict[str, float]]:
+               composition: str | None, id_column: str | None,
+               categorical: tuple[str, ...] | None = None) -> Mapping[str, dict[str, float]]:
     """Candidate key -> mean value of each property over the rows of that candidate.
 
-    Keys as the table space makes them (``inputs`` columns, a ``composition`` formula
-    column, or an ``id`` column); NaN where no row has a value. Read once per process.
-    ``ConfigError`` for a missing file or column.
+    Keys as the table space makes them (``inputs`` and ``categorical`` columns, a
+    ``composition`` formula column, or an ``id`` column); NaN where no row has a value.
+    Read once per process. ``ConfigError`` for a missing file or column.
     """
-    return _index(Path(path), tuple(properties), inputs, composition, id_column)
+    return _index(Path(path), tuple(properties), inputs, composition, id_column, categorical)
 
 
 @functools.lru_cache(maxsize=8)
 def _index(path: Path, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
-           composition: str | None, id_column: str | None) -> Mapping[str, dict[str, float]]:
+           composition: str | None, id_column: str | None,
+           categorical: tuple[str, ...] | None) -> Mapping[str, dict[str, float]]:
     from matloop.spaces.tables import read_table
 
-    return _group(read_table(path, "oracle.path"), properties, inputs, composition, id_column)
+    return _group(read_table(path, "oracle.path"), properties, inputs, composition, id_column,
+                  categorical)
 
 
 def _group(frame: pd.DataFrame, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
-           composition: str | None, id_column: str | None) -> dict[str, dict[str, float]]:
+           composition: str | None, id_column: str | None,
+           categorical: tuple[str, ...] | None = None) -> dict[str, dict[str, float]]:
     """The rows of ``frame`` by candidate key, repeated candidates averaged."""
     import numpy as np
 
@@ -155,7 +160,7 @@ def _group(frame: pd.DataFrame, properties: tuple[str, ...], inputs: tuple[str, 
 
     values = numeric_columns(frame, list(properties), "oracle (target property columns)",
                              allow_missing=True)
-    pool = read_table_pool(frame, inputs, composition, id_column)
+    pool = read_table_pool(frame, inputs, composition, id_column, categorical)
     grouped: dict[str, list[np.ndarray]] = {}
     for i in range(len(pool)):
         grouped.setdefault(pool.key(i), []).append(values[i])

@@ -1,9 +1,9 @@
 """A Python callable as an oracle (``Session.run(oracle=f)``): called in this process.
 
-``f`` gets the candidate as ``PythonOracle`` passes it — numeric inputs as keyword
-arguments, ``composition=`` a pymatgen ``Composition``, or ``structure=`` a ``Structure`` —
-and returns ``{property: value}``; raising marks the evaluation failed
-(``matloop.errors.EvaluationFailure`` carries its own reason).
+``f`` gets the candidate as ``PythonOracle`` passes it — inputs as keyword arguments
+(numbers, or a categorical option's name), ``composition=`` a pymatgen ``Composition``,
+or ``structure=`` a ``Structure`` — and returns ``{property: value}``; raising marks the
+evaluation failed (``matloop.errors.EvaluationFailure`` carries its own reason).
 """
 
 from __future__ import annotations

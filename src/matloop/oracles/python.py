@@ -1,9 +1,10 @@
 """Python oracle: a user function ``module:callable`` returning ``{property: value}``.
 
 The module is looked up in the campaign file's folder first, then on ``sys.path``. The
-function gets the candidate's numeric inputs as keyword arguments, or ``composition=`` a
-pymatgen ``Composition`` for composition spaces. An exception marks the evaluation
-failed (``matloop.errors.EvaluationFailure`` carries its own reason).
+function gets the candidate's inputs as keyword arguments (a categorical one as its
+option's name), or ``composition=`` a pymatgen ``Composition`` for composition spaces.
+An exception marks the evaluation failed (``matloop.errors.EvaluationFailure`` carries
+its own reason).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """The candidate pool: every candidate of a campaign as rows of one numeric matrix.
 
 A ``Pool`` holds its candidates as one matrix so that featurising and scoring 10^6
-candidates stays vectorised: numeric inputs ``(N, k)`` by column, atomic fractions
+candidates stays vectorised: inputs ``(N, k)`` by column (a categorical column as codes
+0, 1, ... into its sorted options in ``categories``), atomic fractions
 ``(N, E)`` over a fixed element list, or (crystal structures) the structures' features
 ``(N, d)``, with each pymatgen structure kept beside them (turned into JSON only for a
 candidate). ``Candidate`` objects (with their keys and labels) are made only for the rows
@@ -16,7 +17,7 @@ built and stored rows can be checked against it like any other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -33,14 +34,16 @@ FRACTION_DIGITS = 6
 class Pool:
     """The candidates of a campaign.
 
-    ``kind`` says what the columns of ``values`` are: ``"inputs"`` (numeric parameters
-    named by ``names``), ``"composition"`` (atomic fractions of the elements in
+    ``kind`` says what the columns of ``values`` are: ``"inputs"`` (parameters named by
+    ``names``: numbers, or for a column in ``categories`` the code of the row's option,
+    ``categories[name][code]``), ``"composition"`` (atomic fractions of the elements in
     ``names``; rows sum to 1) or ``"structures"`` (the ``StructureFeaturizer`` columns
     named by ``names``; ``structures`` holds each row's pymatgen ``Structure`` and ``ids``
     its unique name). ``labels`` optionally gives each row's name in words (e.g. the formula
     as written in a CSV); ``ids`` optionally identifies each row (an id column, e.g.
     Materials Project ids for polymorphs that share a formula). ``duplicates_removed``
-    counts the repeated structures dropped while building the pool.
+    counts the repeated structures dropped while building the pool. ``categories`` maps
+    each categorical input column to its options, sorted (empty when there is none).
     """
 
     kind: Literal["inputs", "composition", "structures"]
@@ -50,6 +53,7 @@ class Pool:
     ids: tuple[str, ...] | None = None
     structures: tuple[Structure, ...] | None = None
     duplicates_removed: int = 0
+    categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -58,15 +62,15 @@ class Pool:
         """Canonical text of row ``index``: equal keys mean the same candidate."""
         if self.ids is not None:
             return self.ids[index]
-        return candidate_key(self.kind, self.names, self.values[index])
+        return candidate_key(self.kind, self.names, self.values[index], self.categories)
 
     def candidate(self, index: int) -> Candidate:
         row = self.values[index]
         key = self.key(index)
         label = self.labels[index] if self.labels is not None else _default_label(self, row)
         if self.kind == "inputs":
-            inputs = {name: float(v) for name, v in zip(self.names, row, strict=True)}
-            return Candidate(key=key, label=label, inputs=inputs)
+            return Candidate(key=key, label=label,
+                             inputs=dict(input_values(self.names, row, self.categories)))
         if self.kind == "structures":
             if self.structures is None or index >= len(self.structures):
                 raise ValueError(f"row {index} of the structure pool has no structure "
@@ -77,17 +81,38 @@ class Pool:
         return Candidate(key=key, label=label, composition=composition)
 
 
-def candidate_key(kind: str, names: Iterable[str], row: np.ndarray) -> str:
-    """``"n=6, theta=0.5"`` for inputs; ``"Cu0.5 Ni0.5"`` (alphabetical) for compositions."""
+def candidate_key(kind: str, names: Iterable[str], row: np.ndarray,
+                  categories: Mapping[str, Sequence[str]] | None = None) -> str:
+    """``"n=6.0, solvent='DMF'"`` for inputs (a categorical column by its option, so keys
+    do not depend on the codes); ``"Cu0.5 Ni0.5"`` (alphabetical) for compositions."""
     if kind == "inputs":
-        return ", ".join(f"{name}={float(v)!r}" for name, v in zip(names, row, strict=True))
+        return input_key(input_values(names, row, categories or {}))
     parts = sorted((name, float(v)) for name, v in zip(names, row, strict=True) if v > 0)
     return " ".join(f"{name}{round(v, FRACTION_DIGITS):g}" for name, v in parts)
 
 
+def input_values(names: Iterable[str], row: np.ndarray,
+                 categories: Mapping[str, Sequence[str]]) -> list[tuple[str, float | str]]:
+    """``(name, value)`` of a row of inputs ``(k,)``: a float, or a categorical column's
+    option (``categories[name][code]``)."""
+    return [(name, categories[name][int(v)] if name in categories else float(v))
+            for name, v in zip(names, row, strict=True)]
+
+
+def input_key(values: Iterable[tuple[str, float | str]]) -> str:
+    """``"n=6.0, solvent='DMF'"``: the key of a candidate with these inputs."""
+    return ", ".join(f"{name}={value!r}" for name, value in values)
+
+
+def input_label(values: Iterable[tuple[str, float | str]]) -> str:
+    """``"n=6, solvent=DMF"``: inputs in words, numbers in short form."""
+    return ", ".join(f"{name}={value}" if isinstance(value, str) else f"{name}={value:g}"
+                     for name, value in values)
+
+
 def _default_label(pool: Pool, row: np.ndarray) -> str:
     if pool.kind == "inputs":
-        return ", ".join(f"{n}={float(v):g}" for n, v in zip(pool.names, row, strict=True))
+        return input_label(input_values(pool.names, row, pool.categories))
     return integer_formula(pool.names, row)
 
 
@@ -117,12 +142,13 @@ def unique_rows(pool: Pool) -> Pool:
     labels = tuple(pool.labels[i] for i in keep) if pool.labels is not None else None
     ids = tuple(pool.ids[i] for i in keep) if pool.ids is not None else None
     return Pool(kind=pool.kind, names=pool.names, values=pool.values[keep], labels=labels,
-                ids=ids)
+                ids=ids, categories=pool.categories)
 
 
-def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float]]]) -> Pool:
+def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float | str]]]) -> Pool:
     """``pool`` with the outside candidates ``(key, {name: value})`` appended in the order
-    given (that of their pool indices); new elements of a composition become new columns."""
+    given (that of their pool indices); new elements of a composition become new columns.
+    A categorical input's value is its option, which must be one of the pool's."""
     if not external:
         return pool
     names = list(pool.names)
@@ -131,7 +157,7 @@ def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float]]]) -> P
     rows = np.zeros((len(external), len(names)))
     for i, (_, values) in enumerate(external):
         for name, value in values.items():
-            rows[i, names.index(name)] = value
+            rows[i, names.index(name)] = _code(pool, name, value)
     base = np.zeros((len(pool), len(names)))
     base[:, :len(pool.names)] = pool.values
     labels = None
@@ -139,10 +165,20 @@ def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float]]]) -> P
         labels = (*pool.labels, *(_label(pool.kind, values) for _, values in external))
     ids = None if pool.ids is None else (*pool.ids, *(key for key, _ in external))
     return Pool(kind=pool.kind, names=tuple(names), values=np.concatenate([base, rows]),
-                labels=labels, ids=ids)
+                labels=labels, ids=ids, categories=pool.categories)
 
 
-def _label(kind: str, values: Mapping[str, float]) -> str:
+def _code(pool: Pool, name: str, value: float | str) -> float:
+    """A value of column ``name`` as the pool holds it (a categorical option's code)."""
+    options = pool.categories.get(name)
+    if options is None:
+        return float(value)
+    if str(value) not in options:
+        raise ValueError(f"{value!r} is not an option of the categorical column {name!r}")
+    return float(options.index(str(value)))
+
+
+def _label(kind: str, values: Mapping[str, float | str]) -> str:
     if kind == "inputs":
-        return ", ".join(f"{n}={v:g}" for n, v in values.items())
-    return integer_formula(list(values), np.array(list(values.values())))
+        return input_label(values.items())
+    return integer_formula(list(values), np.array([float(v) for v in values.values()]))

@@ -1,8 +1,12 @@
-"""Tables of candidates (a CSV file or a pandas DataFrame): numeric input columns or a
-formula column, checked cell by cell with the row and column of any problem."""
+"""Tables of candidates (a CSV file or a pandas DataFrame): numeric and categorical input
+columns or a formula column, checked cell by cell with the row and column of any problem.
+
+A pool of inputs has the numeric ``inputs`` first, then the ``categorical`` columns, each
+list in the order given; a categorical column holds codes into its sorted options."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -10,7 +14,8 @@ import numpy as np
 
 from matloop.campaigns.schema import TableSpace
 from matloop.errors import ConfigError
-from matloop.spaces.pool import Pool, unique_rows
+from matloop.spaces.categories import categorical_codes
+from matloop.spaces.pool import Pool, input_label, input_values, unique_rows
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -23,12 +28,16 @@ def table_pool(space: TableSpace) -> Pool:
     else:
         assert space.path is not None  # the schema requires one of them
         frame = read_table(space.path, "space.path")
-    return unique_rows(read_table_pool(frame, space.inputs, space.composition, space.id))
+    return unique_rows(read_table_pool(frame, space.inputs, space.composition, space.id,
+                                       space.categorical))
 
 
-def read_table_pool(frame: pd.DataFrame, inputs: list[str] | tuple[str, ...] | None,
-                    composition: str | None, id_column: str | None) -> Pool:
-    """Every row of a table as a candidate (repeats kept), labelled for people."""
+def read_table_pool(frame: pd.DataFrame, inputs: Sequence[str] | None,
+                    composition: str | None, id_column: str | None,
+                    categorical: Sequence[str] | None = None) -> Pool:
+    """Every row of a table as a candidate (repeats kept), labelled for people: the
+    ``inputs`` and ``categorical`` columns (numeric, then categorical), or a
+    ``composition`` formula column."""
     ids = None
     if id_column is not None:
         if id_column not in frame.columns:
@@ -38,12 +47,17 @@ def read_table_pool(frame: pd.DataFrame, inputs: list[str] | tuple[str, ...] | N
         if "" in ids:
             raise ConfigError(f"space.id: row {ids.index('') + 2}, column {id_column!r}: "
                               "empty id")
-    if inputs is not None:
-        values = numeric_columns(frame, list(inputs), "space.inputs")
+    if inputs is not None or categorical is not None:
+        numbers = numeric_columns(frame, list(inputs or []), "space.inputs")
+        codes, categories = categorical_codes(frame, list(categorical or []),
+                                              "space.categorical")
+        names = (*(inputs or ()), *(categorical or ()))
+        values = np.concatenate([numbers, codes], axis=1)
         labels = None if ids is None else tuple(
-            f"{i} (" + ", ".join(f"{n}={v:g}" for n, v in zip(inputs, row, strict=True)) + ")"
+            f"{i} ({input_label(input_values(names, row, categories))})"
             for i, row in zip(ids, values, strict=True))
-        return Pool(kind="inputs", names=tuple(inputs), values=values, labels=labels, ids=ids)
+        return Pool(kind="inputs", names=names, values=values, labels=labels, ids=ids,
+                    categories=categories)
     column = composition or ""
     if column not in frame.columns:
         raise ConfigError(f"space.composition: column {column!r} not in the CSV "

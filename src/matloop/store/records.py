@@ -35,7 +35,8 @@ class Pending:
 class Recorded:
     """One imported result: it fills the awaiting evaluation ``evaluation_id``, or (None)
     becomes a new evaluation of ``candidate`` (a replicate, or a candidate never proposed;
-    ``external`` holds the values of one outside the pool). ``values`` are in ``units``;
+    ``external`` holds the values of one outside the pool, a categorical input by its
+    option). ``values`` are in ``units``;
     a failed result has no values and ``note`` as its error text."""
 
     evaluation_id: int | None
@@ -46,5 +47,5 @@ class Recorded:
     note: str
     cycle: int
     provenance: Mapping[str, Any]
-    external: Mapping[str, float] | None = None
+    external: Mapping[str, float | str] | None = None
     kind: str = "inputs"

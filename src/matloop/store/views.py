@@ -71,12 +71,13 @@ class FinishedRow:
 class OutsideCandidate:
     """A measured candidate from outside the pool (``import --allow-new``): the pool row
     it was given, its key, its ``kind`` (``inputs`` or ``composition``, as
-    ``Pool.kind``) and its pool-space ``values`` (input or element -> value)."""
+    ``Pool.kind``) and its pool-space ``values`` (input or element -> value; a
+    categorical input's value is its option)."""
 
     pool_index: int
     key: str
     kind: str
-    values: Mapping[str, float]
+    values: Mapping[str, float | str]
 
 
 @dataclass(frozen=True)
