@@ -10,7 +10,7 @@ per dataset and setting, the geometric mean over datasets, and per lever the val
 leave-one-dataset-out chooses for each held-out dataset with the held-out figure.
 ``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
 seed's figure (and, as they finish, FILE.jsonl), and ``--resume FILE`` reuses the seeds
-a previous ``--json`` file or its ``.jsonl`` log holds.
+a previous ``--json`` file or its ``.jsonl`` log holds (``--no-run``: only tabulate them).
 """
 
 from __future__ import annotations
@@ -47,8 +47,11 @@ SETTINGS = (
     Setting("initial=3", "initial size", {"loop.initial": 3}),
     Setting("initial=10", "initial size", {"loop.initial": 10}),
     Setting("prior=gamma", "GP prior", {"surrogate.prior": "gamma"}),
+    Setting("kernel=rbf", "GP kernel", {"surrogate.kernel": "rbf"}),
+    Setting("warm_start=false", "warm start", {"surrogate.warm_start": False}),
     Setting("warp=power", "output warp", {"surrogate.warp": "power"}),
     Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
+    Setting("acquisition=thompson", "acquisition", {"loop.acquisition": "thompson"}),
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
 )
 
@@ -61,6 +64,8 @@ def main() -> int:
     parser.add_argument("--settings", default=None, help="comma-separated setting names")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--resume", type=Path, default=None)
+    parser.add_argument("--no-run", action="store_true",
+                        help="only tabulate what --resume holds (partial settings too)")
     args = parser.parse_args()
     settings = [s for s in SETTINGS if args.settings is None or s.name == BASELINE
                 or s.name in args.settings.split(",")]
@@ -77,7 +82,8 @@ def main() -> int:
                 for k, (s, path, seed) in enumerate(
                     (s, p, seed) for s in settings for p in campaigns
                     for seed in range(args.seeds))
-                if (s.name, campaigns[path][0].campaign.name, seed) not in done]
+                if (s.name, campaigns[path][0].campaign.name, seed) not in done
+                and not args.no_run]
         log = None if args.json is None else args.json.with_suffix(".jsonl")
         runs = list(done.values()) + _run(jobs, args.workers, log)
     scores = _scores(runs, campaigns, settings)
@@ -139,25 +145,31 @@ def _scores(runs: list[LeverRun], campaigns: dict, settings: list[Setting]
 
 def _print(scores: dict[str, dict[str, float]], settings: list[Setting],
            runs: list[LeverRun]) -> None:
+    """Markdown tables: AF_first per dataset and setting, then the leave-one-out choices."""
     datasets = sorted(scores[BASELINE])
-    names = [s.name for s in settings]
-    print("AF_first (random's expected draws / median evaluations to the first top-1 %)")
-    print(f"{'dataset':<20}" + "".join(f"{n:>18}" for n in names))
+    names = [s.name for s in settings if s.name in scores]
+    print("AF_first = random's expected draws / median evaluations to the first top-1 %\n")
+    print("| dataset | " + " | ".join(names) + " |")
+    print("|---|" + "---|" * len(names))
     for d in datasets:
-        print(f"{d:<20}" + "".join(f"{scores[n].get(d, math.nan):>18.2f}" for n in names))
-    print(f"{'geometric mean':<20}"
-          + "".join(f"{geometric_mean(list(scores[n].values())):>18.3f}" for n in names))
-    print(f"{'run seconds':<20}" + "".join(
-        f"{sum(r.wall_s for r in runs if r.setting == n):>18.0f}" for n in names))
+        cells = [scores[n].get(d, math.nan) for n in names]
+        best = max(c for c in cells if not math.isnan(c))
+        print(f"| {d} | " + " | ".join(
+            f"**{c:.2f}**" if c == best else f"{c:.2f}" for c in cells) + " |")
+    print("| geometric mean | " + " | ".join(
+        f"{geometric_mean(list(scores[n].values())):.3f}" for n in names) + " |")
+    print("| run time (s) | " + " | ".join(
+        f"{sum(r.wall_s for r in runs if r.setting == n):.0f}" for n in names) + " |")
     folds = leave_one_out(scores, settings)
-    print("\nleave-one-dataset-out: chosen on the other datasets -> held-out AF_first "
-          "(baseline's)")
-    for lever in sorted({s.lever for s in settings if s.name != BASELINE}):
+    baseline = geometric_mean([scores[BASELINE][d] for d in datasets])
+    print("\n| lever | chosen by leave-one-dataset-out (folds) | held-out geometric mean "
+          "| baseline |")
+    print("|---|---|---|---|")
+    for lever in sorted({lever for fold in folds.values() for lever in fold}):
         chosen = [folds[d][lever]["chosen"] for d in datasets]
-        held = [folds[d][lever]["held_out"] for d in datasets]
-        print(f"  {lever}: chosen {dict((c, chosen.count(c)) for c in sorted(set(chosen)))}; "
-              f"held-out geometric mean {geometric_mean(held):.3f} vs baseline "
-              f"{geometric_mean([scores[BASELINE][d] for d in datasets]):.3f}")
+        counts = ", ".join(f"{c} {chosen.count(c)}" for c in sorted(set(chosen)))
+        held = geometric_mean([folds[d][lever]["held_out"] for d in datasets])
+        print(f"| {lever} | {counts} | {held:.3f} | {baseline:.3f} |")
 
 
 if __name__ == "__main__":

@@ -124,9 +124,10 @@ def main() -> None:
         row["wall_s"] = time.perf_counter() - start
         rows.append(row)
         _print_row(row, methods)
+        if options.json:  # after every dataset, so a long run that is stopped keeps them
+            options.json.write_text(json.dumps({"seeds": options.seeds, "rows": rows},
+                                               indent=1))
     _print_summary(rows, methods)
-    if options.json:
-        options.json.write_text(json.dumps({"seeds": options.seeds, "rows": rows}, indent=1))
 
 
 def _cell(figures: object) -> str:

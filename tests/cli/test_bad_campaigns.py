@@ -76,6 +76,18 @@ BAD = {
     "empty-space": (ALLOYS.format(elements='["Cu", "Ni"]', minimum=3, maximum=3), "empty"),
     "budget-below-initial": (edit(TABLE, "budget = 20", "budget = 3"),
                              "smaller than the initial design"),
+    "negative-seed": (edit(TABLE, 'name = "barrel"', 'name = "barrel"\nseed = -1'),
+                      "campaign.seed"),
+    "huge-seed": (edit(TABLE, 'name = "barrel"', f'name = "barrel"\nseed = {2**63 - 1}'),
+                  "campaign.seed"),
+    "in-memory-database": (edit(TABLE, 'name = "barrel"',
+                                'name = "barrel"\ndatabase = "sqlite:///:memory:"'),
+                           "in memory and would keep nothing"),
+    "nested-600-deep": (edit(TABLE, 'name = "barrel"',
+                             'name = "barrel"\nnote = ' + "[" * 600 + "]" * 600),
+                        "nested too deeply"),
+    "not-utf8": (edit(TABLE, 'name = "barrel"', 'name = "barrel"\ndescription = "caf\xe9"'
+                      ).encode("latin-1"), "campaign.toml:3: not UTF-8"),
 }
 COMMANDS = ("validate", "run")
 
@@ -88,11 +100,11 @@ class Result:
     stderr: str
 
 
-def write_campaign(folder: Path, text: str) -> Path:
+def write_campaign(folder: Path, text: str | bytes) -> Path:
     (folder / "data").mkdir(parents=True, exist_ok=True)
     shutil.copy(CSV, folder / "data" / "barrel.csv")
     path = folder / "campaign.toml"
-    path.write_text(text, encoding="utf-8")
+    path.write_bytes(text if isinstance(text, bytes) else text.encode("utf-8"))
     return path
 
 

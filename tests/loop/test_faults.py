@@ -254,3 +254,54 @@ def test_the_feasibility_model_steers_away_from_failing_candidates(tmp_path: Pat
             ranking = Session(campaign).ranking(top=5)
             assert ranking.success is not None and np.all(ranking.success > 0.5)
     assert wasted[True] < wasted[False] / 2, wasted
+
+
+HOSTILE = '''
+import math
+
+
+def evaluate(case):
+    case = int(case)
+    if case == 1:
+        raise SystemExit(3)
+    if case == 2:
+        raise KeyboardInterrupt
+    if case == 3:
+        return {"y": "12.5"}
+    if case == 4:
+        return {"y": True}
+    if case == 5:
+        return {"y": 10**400}
+    if case == 6:
+        return {"y": 1e200}
+    if case == 7:
+        raise RuntimeError("x" * 2_000_000)
+    if case == 8:
+        return {"y": 8.0, "pressure": math.nan}
+    return {"y": float(case)}
+'''
+
+
+def test_hostile_outcomes_are_recorded_failures_and_the_run_goes_on(tmp_path: Path) -> None:
+    path = write_campaign(tmp_path, HOSTILE, list(range(10)), budget=10,
+                          loop="max_failure_rate = 1.0")
+    result = run(load(path))
+    assert result.stop_reason == "budget"
+    assert result.counts["succeeded"] == 3 and result.counts["failed"] == 7
+    by_case = {int(float(r.key.split("=")[1])): r for r in evaluations(path)}
+    assert by_case[1].reason == "error" and "SystemExit: 3" in by_case[1].error
+    assert by_case[2].reason == "error" and "KeyboardInterrupt" in by_case[2].error
+    assert by_case[3].reason == "invalid" and "is a str, not a number" in by_case[3].error
+    assert by_case[4].reason == "invalid" and "is a bool, not a number" in by_case[4].error
+    assert by_case[5].reason == "invalid" and "too large for a float" in by_case[5].error
+    assert by_case[6].reason == "invalid" and "beyond 1e+100" in by_case[6].error
+    assert by_case[7].reason == "error" and len(by_case[7].error) < 5000
+    assert "characters cut" in by_case[7].error
+    assert by_case[8].status == "succeeded" and by_case[8].values == {"y": 8.0}
+    import sqlite3
+
+    database = load(path).database_url.removeprefix("sqlite:///")
+    with sqlite3.connect(database) as connection:
+        (provenance,) = connection.execute("SELECT provenance FROM evaluation WHERE id = ?",
+                                           (by_case[8].evaluation_id,)).fetchone()
+    assert json.loads(provenance)["dropped"] == {"pressure": "nan is not finite"}

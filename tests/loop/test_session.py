@@ -189,3 +189,13 @@ def test_help_of_the_package_names_the_api() -> None:
     assert matloop.Session.__doc__ and matloop.Campaign.from_dict.__doc__
     with pytest.raises(AttributeError):
         matloop.NoSuchThing  # noqa: B018
+
+
+@pytest.mark.parametrize("db", ["sqlite:///:memory:", "sqlite://", ":memory:"])
+def test_an_in_memory_database_is_refused(make_campaign, crossed_barrel_config,
+                                          db: str) -> None:
+    from matloop.errors import ConfigError
+
+    campaign = make_campaign(crossed_barrel_config())
+    with pytest.raises(ConfigError, match="in memory and would keep nothing"):
+        campaign.session(db)

@@ -334,6 +334,16 @@ def test_relevance_figure_shows_the_top_features(tmp_path: Path) -> None:
     assert save(figure, tmp_path / "relevance.png").read_bytes().startswith(PNG)
 
 
+def test_long_feature_names_are_shortened_in_the_middle() -> None:
+    from matloop.reporting.relevance import LABEL_WIDTH, shortened
+
+    smiles = "ligand=CC(C)C1=CC(C(C)C)=CC(C(C)C)=C1C2=C(P(C3CCCCC3)C4CCCCC4)C=CC=C2"
+    short = shortened(smiles)
+    assert len(short) == LABEL_WIDTH
+    assert short.startswith("ligand=CC(C)C1=") and short.endswith("C=CC=C2") and "…" in short
+    assert shortened("solvent=DMF") == "solvent=DMF"
+
+
 # --- page -------------------------------------------------------------------------------
 
 

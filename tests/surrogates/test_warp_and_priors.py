@@ -79,6 +79,8 @@ def test_unknown_prior_is_refused() -> None:
 
     with pytest.raises(ValueError, match="unknown GP prior 'flat'"):
         gp_modules(2, None, "flat")
+    with pytest.raises(ValueError, match="unknown GP kernel 'rq'"):
+        gp_modules(2, None, kernel="rq")
 
 
 @pytest.mark.parametrize(("targets", "expected"), [
@@ -99,3 +101,16 @@ def test_which_properties_are_warped(make_campaign, crossed_barrel_config, targe
     assert warped_columns(campaign, campaign.properties) == expected
     plain = make_campaign({**config, "surrogate": {}})
     assert warped_columns(plain, plain.properties) == ()
+
+
+@pytest.mark.parametrize(("prior", "kernel", "expected"), [
+    ("dimension-scaled", "rbf", "RBFKernel"), ("gamma", "rbf", "RBFKernel"),
+    ("gamma", "matern52", "MaternKernel")])
+def test_the_kernel_is_chosen(prior: str, kernel: str, expected: str) -> None:
+    x, y = skewed()
+    gp = GaussianProcess(bounds=np.array([[0, 0], [1, 1.0]]), prior=prior,
+                         kernel=kernel).fit(x, np.log(y))
+    inner = getattr(gp.model.covar_module, "base_kernel", gp.model.covar_module)
+    assert type(inner).__name__ == expected
+    assert len(gp.hyperparameters()["lengthscales"][0]) == 2
+    assert np.isfinite(gp.predict(x).mean).all()

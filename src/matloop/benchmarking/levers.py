@@ -5,7 +5,9 @@ A *setting* is a name and overrides of campaign-file fields (``{"loop.initial_de
 "farthest"}``); ``baseline`` overrides nothing. Each (setting, campaign, seed) runs the
 real loop (``matloop.loop.session.run`` on a benchmark copy of the campaign, as ``matloop
 benchmark`` does) until its first top-1 % candidate is measured or its budget is spent,
-and records how many evaluations that took (``inf``: not within the budget).
+and records how many evaluations that took (``inf``: not within the budget). The models'
+cross-validation is switched off (except for ``auto``, which chooses by it): it runs
+after each cycle's picks and changes none of them.
 
 The score of a setting on a dataset is AF_first: random search's expected draws to the
 first top-1 % candidate, (N+1)/(K+1), over the setting's median across seeds, a seed
@@ -112,6 +114,9 @@ def run_lever_job(job: LeverJob) -> LeverRun:
     campaign = overridden(load(job.source), job.setting.overrides)
     sign, value, _ = _threshold_cached(job.source, campaign)
     copy = benchmark_copy(campaign, job.seed, None, str(job.database))
+    if copy.surrogate.kind != "auto":  # cross-validation runs after the picks: same choices
+        copy = copy.model_copy(update={"surrogate": copy.surrogate.model_copy(
+            update={"validate_every": 0})})
     seen = {"finished": 0}
 
     def watch(progress: Progress) -> None:
@@ -153,8 +158,10 @@ def leave_one_out(scores: Mapping[str, Mapping[str, float]], settings: Sequence[
                   ) -> dict[str, dict[str, Any]]:
     """Per held-out dataset and lever: the setting chosen on the other datasets (best
     geometric mean of AF_first among the lever's settings and the baseline) and its
-    score on the held-out one. ``scores[setting][dataset]`` = AF_first."""
+    score on the held-out one. ``scores[setting][dataset]`` = AF_first; settings not
+    measured on every dataset the baseline was are left out."""
     datasets = sorted(scores[BASELINE])
+    settings = [s for s in settings if set(datasets) <= set(scores.get(s.name, {}))]
     levers = sorted({s.lever for s in settings if s.name != BASELINE})
     folds: dict[str, dict[str, Any]] = {}
     for held in datasets:

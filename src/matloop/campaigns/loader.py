@@ -25,20 +25,30 @@ def load(path: str | Path, model: type[Campaign] = Campaign) -> Campaign:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such campaign file")
-    text = path.read_text(encoding="utf-8")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}:{line}: not UTF-8 text (byte {exc.object[exc.start]:#04x}); "
+                          "save the file as UTF-8") from None
     suffix = path.suffix.lower()
-    if suffix == ".toml":
-        data, find_line = _parse_toml(path, text), _toml_line_finder(text)
-    elif suffix in (".yaml", ".yml"):
-        data, find_line = _parse_yaml(path, text)
-    else:
-        raise ConfigError(f"{path}: campaign files end in .toml, .yaml or .yml")
+    try:
+        if suffix == ".toml":
+            data, find_line = _parse_toml(path, text), _toml_line_finder(text)
+        elif suffix in (".yaml", ".yml"):
+            data, find_line = _parse_yaml(path, text)
+        else:
+            raise ConfigError(f"{path}: campaign files end in .toml, .yaml or .yml")
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a campaign file") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a campaign file is a table of sections")
     try:
         campaign = model.model_validate(data, context={"base": path.parent.resolve()})
     except ValidationError as exc:
         raise ConfigError(_describe(path, exc, find_line)) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a campaign file") from None
     return campaign.model_copy(update={"source": path.resolve()})
 
 

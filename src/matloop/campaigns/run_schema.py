@@ -18,6 +18,9 @@ class SurrogateSection(Section):
         "log-normal length-scale prior whose median grows as √d, or the Gamma(3, 6) "
         "length-scale, Gamma(2, 0.15) output-scale and Gamma(1.1, 0.05) noise priors of "
         "BoTorch before 0.12")
+    kernel: Literal["matern52", "rbf"] = Field(
+        default="matern52", description="GP kernel: Matérn-5/2 or squared exponential (rbf), "
+        "one length scale per feature")
     warp: Literal["none", "power"] = Field(
         default="none", description="power: fit the GP to Yeo-Johnson-transformed values of "
         "an optimised property (the transform fitted to the data each cycle), which evens "
@@ -100,9 +103,11 @@ class LoopSection(Section):
                         "beyond the busy workers, so that a worker that frees up starts at "
                         "once instead of waiting for the refit (0: refit before each start)")
     budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
-    acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "random"] = Field(
+    acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "thompson",
+                         "random"] = Field(
         default="auto", description="auto: logei for one objective, ehvi for several, "
-        "feasibility for range targets only")
+        "feasibility for range targets only; thompson: each pick the best of one draw "
+        "from the posterior over the pool")
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
     stop_after_hits: int | None = Field(default=None, ge=1, description="stop once this many "
                                         "measured candidates meet every range target")

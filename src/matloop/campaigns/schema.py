@@ -51,7 +51,8 @@ SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not c
 
 class CampaignSection(Section):
     name: str = Field(pattern=NAME_PATTERN, description="letters, digits, '_', '-', '.'")
-    seed: int = Field(default=0, description="seed of the initial design and the models")
+    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the initial design "
+                      "and the models (0 to 2^32 - 1)")
     database: str | None = Field(default=None, description="an SQLite path or a database "
                                  "URL (postgresql://...); default <name>.db beside the "
                                  "file")
@@ -60,6 +61,21 @@ class CampaignSection(Section):
                                "campaign (an import file), imported before the first cycle")
 
     _resolve_prior = field_validator("prior")(_resolve)
+
+    @field_validator("database")
+    @classmethod
+    def _kept_database(cls, value: str | None) -> str | None:
+        if value is not None:
+            refuse_in_memory(value)
+        return value
+
+
+def refuse_in_memory(database: str) -> None:
+    """Raise ``ValueError`` for an SQLite database that lives in memory (and so keeps
+    nothing after the run: no resume, no status, no export)."""
+    if re.fullmatch(r"\s*(sqlite(\+\w+)?://(/(:memory:)?)?(\?.*)?|:memory:)\s*", database):
+        raise ValueError(f"database = {database!r} is in memory and would keep nothing; "
+                         "give a file path or a server URL")
 
 
 GOAL_KEYS = ("goal", "above", "below", "between", "near")
@@ -200,9 +216,9 @@ class Campaign(Section):
         if name == "feasibility" and not ranges:
             raise ValueError("loop.acquisition 'feasibility' needs range targets "
                              "(above, below, between, near)")
-        if name == "ucb" and (optimised != 1 or ranges):
-            raise ValueError("loop.acquisition 'ucb' needs one maximize/minimize target and "
-                             "no range targets")
+        if name in ("ucb", "thompson") and (optimised != 1 or ranges):
+            raise ValueError(f"loop.acquisition '{name}' needs one maximize/minimize target "
+                             "and no range targets")
         if loop.stop_after_hits is not None and not ranges:
             raise ValueError("loop.stop_after_hits needs range targets: a hit is a candidate "
                              "that meets all of them")

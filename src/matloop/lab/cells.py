@@ -4,6 +4,7 @@ a chemical formula or an input of a candidate (a number, or a categorical option
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 
 from matloop.spaces.categories import find_option, listed
@@ -28,11 +29,20 @@ def input_cell(text: str, options: Sequence[str] | None, column: str
     return value, ""
 
 
+NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+MAX_MAGNITUDE = 1e100  # no measured property, in any unit, comes near this
+
+
 def number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
+    """A cell's number by one strict rule: decimal digits with an optional sign, point and
+    exponent (``12``, ``-0.5``, ``3.2e-4``); anything else (``3_25.42``, ``0x1A``,
+    ``1,5``, ``inf``, ``nan``) is not a number. Magnitudes beyond ``MAX_MAGNITUDE``
+    give ``inf`` (not finite: refused as a measurement)."""
+    text = text.strip()
+    if not NUMBER.fullmatch(text):
         return None
+    value = float(text)
+    return value if abs(value) <= MAX_MAGNITUDE else math.copysign(math.inf, value)
 
 
 def integer(text: str) -> int | None:

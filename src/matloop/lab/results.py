@@ -196,7 +196,8 @@ class _Checker:
             if value is None:
                 self.problem("is not a number", number, self.sheet.header[j], text)
             elif not math.isfinite(value):
-                self.problem("is not a finite number (a failed sample is status 'failed')",
+                self.problem(f"is not a finite number of magnitude at most "
+                             f"{cells.MAX_MAGNITUDE:g} (a failed sample is status 'failed')",
                              number, self.sheet.header[j], text)
             else:
                 values[name] = value

@@ -14,7 +14,8 @@ The target set decides the acquisition (``auto``); a name overrides it:
 - ``feasibility`` — ranges only (inverse design): log probability that a candidate meets
   every target (``LogProbabilityOfFeasibility``); batches by
   ``qLogProbabilityOfFeasibility`` (joint Monte Carlo, pending points);
-- ``ucb`` — upper confidence bound on the optimised property (no range targets).
+- ``ucb`` — upper confidence bound on the optimised property (no range targets);
+- ``thompson`` — Thompson sampling over the pool (``thompson.py``; no range targets).
 
 Where evaluations can fail, ``success`` (P(an evaluation succeeds) from the feasibility
 classifier) does two things: candidates below ``min_success`` are skipped (unless no
@@ -106,6 +107,10 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
         if 0 < len(likely) < len(choices):
             return likely[select(name, surrogate, choices[likely], X_train, Y_train, targets,
                                  q, seed, X_pending, beta, reference, success, 0.0)]
+    if derive(targets, name) == "thompson":
+        from matloop.loop.thompson import thompson_picks
+
+        return thompson_picks(surrogate, choices, targets, q, seed)
     if derive(targets, name) == "ucb":
         success = None
     factory = _weighted(ACQUISITIONS[derive(targets, name)], success)

@@ -93,7 +93,8 @@ class LocalExecutor:
 
         if self._pool is None:
             self._pool = ProcessPool(max_workers=self.workers,
-                                     context=multiprocessing.get_context("spawn"))
+                                     context=multiprocessing.get_context("spawn"),
+                                     initializer=ignore_interrupts)
         future: Future[Outcome] = self._pool.schedule(fn, args=args, timeout=timeout)
         self._pool_of[future] = self._pool
         return future
@@ -134,6 +135,15 @@ class LocalExecutor:
             self._pool.stop()
             self._pool.join()
             self._pool = None
+
+
+def ignore_interrupts() -> None:
+    """Worker initializer: Ctrl-C is the main process's to handle (it stops the pool), so
+    a ``KeyboardInterrupt`` inside a worker can only come from the oracle itself, which
+    ``evaluate`` then records as a failure."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class ThreadExecutor:

@@ -50,6 +50,7 @@ def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Fea
                                warm_start=warm, fit_points=settings.fit_points,
                                exact_limit=settings.exact_limit, folds=settings.folds,
                                reselect=compare, prior=settings.prior,
+                               kernel=settings.kernel,
                                warp=warped_columns(campaign, properties))
     rows, observed = store.observations(campaign_id, properties)
     surrogate.fit(space.features[rows], np.asarray(observed, dtype=float))
@@ -110,7 +111,8 @@ def cross_validation(campaign: Campaign, space: Featurised, properties: tuple[st
         warm = {"raw": [raw[j]]} if j < len(raw) else None
         return make_surrogate(kind, bounds=space.bounds, seed=seed, warm_start=warm,
                               fit_points=settings.fit_points, exact_limit=settings.exact_limit,
-                              prior=settings.prior, warp=warped_columns(campaign, properties))
+                              prior=settings.prior, kernel=settings.kernel,
+                              warp=warped_columns(campaign, properties))
 
     start = time.perf_counter()
     figures = done if done is not None else cross_validate(

@@ -70,7 +70,7 @@ def rank(context: Context, top: int | None = None) -> Ranking:
         if success is not None:
             score, score_name = score * success, "hit_and_success_probability"
     else:
-        name = derive(targets, "auto" if campaign.loop.acquisition == "random"
+        name = derive(targets, "auto" if campaign.loop.acquisition in ("random", "thompson")
                       else campaign.loop.acquisition)
         score = scores(name, surrogate, prepared.features[rows], prepared.features[indices],
                        Y, targets, beta=campaign.loop.beta,

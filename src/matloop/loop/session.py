@@ -388,6 +388,12 @@ def _override(campaign: Campaign, **changes: Any) -> Campaign:
 
 def _absolute_db(value: str) -> str:
     """A database path is relative to the current folder, not to the campaign file."""
+    from matloop.campaigns.schema import refuse_in_memory
+
+    try:
+        refuse_in_memory(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
     if "://" in value:
         return value
     return str(Path(value).resolve())

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from matloop.reporting.history import CycleLike
 
 TOP = 15
+LABEL_WIDTH = 32  # characters of a feature name on the figure's axis
 
 
 @dataclass(frozen=True)
@@ -62,10 +63,20 @@ def relevance_figure(relevance: Relevance, names: Sequence[str],
                                   strict=False):
         order = np.argsort(-scores, kind="stable")[:shown][::-1]
         axis.barh(np.arange(shown), scores[order], color=MEASURED)
-        axis.set_yticks(np.arange(shown), [names[i] for i in order], fontsize="small")
+        axis.set_yticks(np.arange(shown), [shortened(names[i]) for i in order],
+                        fontsize="small")
         axis.set_xlabel(relevance.measure)
         axis.set_title(name)
         axis.grid(axis="x", alpha=0.3)
     figure.suptitle(f"What drives the model (cycle {relevance.cycle}; top {shown} of "
                     f"{len(names)} features)")
     return figure
+
+
+def shortened(name: str, width: int = LABEL_WIDTH) -> str:
+    """A feature name cut to ``width`` characters with an ellipsis in the middle (long
+    category options such as SMILES strings would squeeze the bars off the figure)."""
+    if len(name) <= width:
+        return name
+    head = (width - 1) // 2
+    return f"{name[:head]}…{name[len(name) - (width - 1 - head):]}"

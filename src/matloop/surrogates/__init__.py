@@ -24,7 +24,7 @@ class SurrogateOptions:
     ``exact_limit``: beyond this many observations of a property the GP is a sparse
     variational one; ``folds``: k of the cross-validation that ``auto`` compares kinds
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
-    ``warm_start`` records); ``prior`` and ``warp`` (columns modelled after a fitted
+    ``warm_start`` records); ``prior``, ``kernel`` and ``warp`` (columns modelled after a fitted
     Yeo-Johnson transform): a GP's, see ``gp.GaussianProcess``.
     """
 
@@ -36,6 +36,7 @@ class SurrogateOptions:
     folds: int = 5
     reselect: bool = True
     prior: str = "dimension-scaled"
+    kernel: str = "matern52"
     warp: tuple[int, ...] = ()
 
 
@@ -45,7 +46,7 @@ def _gp(options: SurrogateOptions) -> Surrogate:
     return GaussianProcess(bounds=options.bounds, seed=options.seed,
                            warm_start=options.warm_start, fit_points=options.fit_points,
                            exact_limit=options.exact_limit, prior=options.prior,
-                           warp=options.warp)
+                           kernel=options.kernel, warp=options.warp)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:

@@ -56,6 +56,7 @@ class GaussianProcess:
     fit_points: int = FIT_POINTS
     exact_limit: int = EXACT_LIMIT
     prior: str = "dimension-scaled"
+    kernel: str = "matern52"
     warp: tuple[int, ...] = ()
     _model: Model | None = field(default=None, init=False, repr=False)
     _sparse: SparseGP | None = field(default=None, init=False, repr=False)
@@ -105,7 +106,8 @@ class GaussianProcess:
 
         return SingleTaskGP(torch.as_tensor(X, dtype=torch.double),
                             torch.as_tensor(y, dtype=torch.double),
-                            **gp_modules(X.shape[1], self.bounds, self.prior))
+                            **gp_modules(X.shape[1], self.bounds, self.prior,
+                                                 self.kernel))
 
     def _fit_hyperparameters(self, gp: Model, j: int) -> None:
         """Maximise the marginal likelihood, from property j's warm start if there is one."""

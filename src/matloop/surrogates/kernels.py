@@ -18,29 +18,33 @@ def measured_rows(Y: np.ndarray, j: int) -> np.ndarray:
     return rows
 
 
-def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled"
-               ) -> dict[str, Any]:
+def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled",
+               kernel: str = "matern52") -> dict[str, Any]:
     """Kernel, likelihood and transforms of every matloop GP over d features: Matérn-5/2
-    with one length scale per feature, inputs normalised to ``bounds`` ``(2, d)`` (or to
-    the data when None), outputs standardised. ``prior``: ``"dimension-scaled"`` is
+    (or ``kernel = "rbf"``, squared exponential) with one length scale per feature, inputs
+    normalised to ``bounds`` ``(2, d)`` (or to the data when None), outputs standardised.
+    ``prior``: ``"dimension-scaled"`` is
     BoTorch's log-normal length-scale prior (median ∝ √d) with its default likelihood;
     ``"gamma"`` the priors BoTorch used before 0.12 (Gamma(3, 6) length scales in a scale
     kernel with a Gamma(2, 0.15) output scale, Gamma(1.1, 0.05) noise)."""
     import torch
     from botorch.models.transforms import Normalize, Standardize
 
+    if kernel not in ("matern52", "rbf"):
+        raise ValueError(f"unknown GP kernel {kernel!r}; known: matern52, rbf")
     limits = None if bounds is None else torch.as_tensor(bounds, dtype=torch.double)
     modules: dict[str, Any] = {"input_transform": Normalize(d=d, bounds=limits),
                                "outcome_transform": Standardize(m=1)}
     if prior == "gamma":
         from gpytorch.constraints import GreaterThan
-        from gpytorch.kernels import MaternKernel, ScaleKernel
+        from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
         from gpytorch.likelihoods import GaussianLikelihood
         from gpytorch.priors import GammaPrior
 
-        modules["covar_module"] = ScaleKernel(
-            MaternKernel(nu=2.5, ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 6.0)),
-            outputscale_prior=GammaPrior(2.0, 0.15))
+        base = RBFKernel(ard_num_dims=d, lengthscale_prior=GammaPrior(3.0, 6.0)) \
+            if kernel == "rbf" else MaternKernel(nu=2.5, ard_num_dims=d,
+                                                 lengthscale_prior=GammaPrior(3.0, 6.0))
+        modules["covar_module"] = ScaleKernel(base, outputscale_prior=GammaPrior(2.0, 0.15))
         modules["likelihood"] = GaussianLikelihood(noise_prior=GammaPrior(1.1, 0.05),
                                                    noise_constraint=GreaterThan(1e-4))
         return modules
@@ -48,6 +52,6 @@ def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled
         raise ValueError(f"unknown GP prior {prior!r}; known: dimension-scaled, gamma")
     from botorch.models.utils.gpytorch_modules import get_covar_module_with_dim_scaled_prior
 
-    modules["covar_module"] = get_covar_module_with_dim_scaled_prior(ard_num_dims=d,
-                                                                     use_rbf_kernel=False)
+    modules["covar_module"] = get_covar_module_with_dim_scaled_prior(
+        ard_num_dims=d, use_rbf_kernel=kernel == "rbf")
     return modules
