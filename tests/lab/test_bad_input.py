@@ -255,3 +255,13 @@ def test_dry_run_shows_what_would_be_stored_and_writes_nothing(awaiting, tmp_pat
     assert lines[-1] == ("would import 5 results (5 filled; 1 failed); rows 7 left blank (not "
                          "measured yet); 1 evaluations still awaiting results. Dry run: "
                          "nothing was written.")
+
+
+@pytest.mark.parametrize(("value", "why"), [
+    ("3_25.42", "is not a number"), ("0x1A", "is not a number"), ("1,5", "is not a number"),
+    ("1e200", "is beyond 1e+100 in size"), ("-1e101", "is beyond 1e+100 in size")])
+def test_one_strict_number_rule(awaiting, tmp_path, value: str, why: str) -> None:
+    campaign, _, header, rows = awaiting
+    rows[0][RESULT] = value
+    lines = refused(campaign, write(tmp_path / "strict.csv", header, rows))
+    assert lines[1].startswith(f"  row 2, column '{RESULT}': '{value}': {why}")

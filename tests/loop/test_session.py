@@ -199,3 +199,21 @@ def test_an_in_memory_database_is_refused(make_campaign, crossed_barrel_config,
     campaign = make_campaign(crossed_barrel_config())
     with pytest.raises(ConfigError, match="in memory and would keep nothing"):
         campaign.session(db)
+
+
+def test_bad_output_paths_are_one_line_errors(make_campaign, crossed_barrel_config,
+                                              tmp_path: Path) -> None:
+    from matloop.errors import ConfigError
+
+    campaign = make_campaign(crossed_barrel_config(budget=5, initial=5))
+    a_file = tmp_path / "a-file"
+    a_file.write_text("keep me")
+    with campaign.session() as session:
+        session.run()
+        with pytest.raises(ConfigError, match="is a folder; give the path of a CSV"):
+            session.export(tmp_path)
+        with pytest.raises(ConfigError, match="cannot write .*a-file/x.csv"):
+            session.export(a_file / "x.csv")
+        with pytest.raises(ConfigError, match="is a file; the report is a folder"):
+            session.report(a_file)
+    assert a_file.read_text() == "keep me"

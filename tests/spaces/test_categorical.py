@@ -155,3 +155,4 @@ def test_a_categorical_column_not_in_the_table_is_named(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"space\.categorical: column\(s\) \['base'\] "
                                           "not in the CSV"):
         table_pool(table(csv(tmp_path), categorical=["solvent", "base"]))
+

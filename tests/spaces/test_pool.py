@@ -277,3 +277,15 @@ def test_unreadable_csv(tmp_path: Path) -> None:
     path = csv(tmp_path, "")
     with pytest.raises(ConfigError, match="CSV"):
         build_pool(table(path, inputs=["a"]))
+
+
+def test_inputs_too_large_to_scale_are_refused_with_row_and_column() -> None:
+    import pandas as pd
+
+    from matloop.errors import ConfigError
+    from matloop.spaces.tables import read_table_pool
+
+    frame = pd.DataFrame({"x": ["1.0", "2.0", "1e308"], "y": ["0", "1", "2"]})
+    with pytest.raises(ConfigError, match=r"row 4, column 'x': '1e308' is not a finite "
+                                          r"number of size at most 1e\+100"):
+        read_table_pool(frame, ["x", "y"], None, None)

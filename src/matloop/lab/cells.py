@@ -26,23 +26,27 @@ def input_cell(text: str, options: Sequence[str] | None, column: str
     value = number(text)
     if value is None or not math.isfinite(value):
         return None, "is not a finite number"
+    if too_large(value):
+        return None, f"is beyond {MAX_MAGNITUDE:g} in size"
     return value, ""
 
 
-NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
-MAX_MAGNITUDE = 1e100  # no measured property, in any unit, comes near this
+NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)",
+                    re.IGNORECASE)
+MAX_MAGNITUDE = 1e100  # no measured property or input, in any unit, comes near this
 
 
 def number(text: str) -> float | None:
     """A cell's number by one strict rule: decimal digits with an optional sign, point and
-    exponent (``12``, ``-0.5``, ``3.2e-4``); anything else (``3_25.42``, ``0x1A``,
-    ``1,5``, ``inf``, ``nan``) is not a number. Magnitudes beyond ``MAX_MAGNITUDE``
-    give ``inf`` (not finite: refused as a measurement)."""
+    exponent (``12``, ``-0.5``, ``3.2e-4``), or NaN/inf spelled out (which callers refuse
+    as not finite); anything else (``3_25.42``, ``0x1A``, ``1,5``) is not a number."""
     text = text.strip()
-    if not NUMBER.fullmatch(text):
-        return None
-    value = float(text)
-    return value if abs(value) <= MAX_MAGNITUDE else math.copysign(math.inf, value)
+    return float(text) if NUMBER.fullmatch(text) else None
+
+
+def too_large(value: float) -> bool:
+    """Beyond ``MAX_MAGNITUDE`` in size: not a measurement the models can use."""
+    return abs(value) > MAX_MAGNITUDE
 
 
 def integer(text: str) -> int | None:

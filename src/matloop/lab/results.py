@@ -196,9 +196,12 @@ class _Checker:
             if value is None:
                 self.problem("is not a number", number, self.sheet.header[j], text)
             elif not math.isfinite(value):
-                self.problem(f"is not a finite number of magnitude at most "
-                             f"{cells.MAX_MAGNITUDE:g} (a failed sample is status 'failed')",
+                self.problem("is not a finite number (a failed sample is status 'failed')",
                              number, self.sheet.header[j], text)
+            elif cells.too_large(value):
+                self.problem(f"is beyond {cells.MAX_MAGNITUDE:g} in size (not a "
+                             "measurement the models can use)", number,
+                             self.sheet.header[j], text)
             else:
                 values[name] = value
         if status not in ("", *STATUSES):

@@ -13,6 +13,7 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet, goodness
+from matloop.errors import ConfigError
 from matloop.store import CycleRow, EvaluationRow, Store
 
 
@@ -139,13 +140,20 @@ def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow]
 
 
 def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path) -> int:
-    """Write ``evaluation_table`` as CSV (numbers in full precision); the number of rows."""
+    """Write ``evaluation_table`` as CSV (numbers in full precision, missing folders
+    made); the number of rows. ``ConfigError`` when ``out`` is a folder or cannot be
+    written."""
+    if out.is_dir():
+        raise ConfigError(f"{out} is a folder; give the path of a CSV file to write")
     header, rows = evaluation_table(campaign, evaluations)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([repr(v) if isinstance(v, float) and math.isfinite(v)
-                             else "" if v is None else v for v in row])
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(header)
+            for row in rows:
+                writer.writerow([repr(v) if isinstance(v, float) and math.isfinite(v)
+                                 else "" if v is None else v for v in row])
+    except OSError as exc:
+        raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(rows)

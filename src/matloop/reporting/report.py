@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from matloop.campaigns.schema import Campaign
+from matloop.errors import ConfigError
 from matloop.reporting.figures import save
 from matloop.reporting.gathered import Gathered
 from matloop.reporting.history import CycleLike, EvaluationLike
@@ -30,10 +31,22 @@ HIT_ROWS = 50
 def write_report(data: Gathered, out: Path,
                  on_step: Callable[[str], None] | None = None) -> list[Path]:
     """Write the PNGs and ``report.html`` of a campaign's gathered records into ``out``;
-    returns the paths written, the page last. ``on_step`` hears that it is drawing."""
+    returns the paths written, the page last. ``on_step`` hears that it is drawing.
+    ``ConfigError`` when ``out`` is a file or cannot be made."""
     tell = on_step or (lambda _: None)
     campaign = data.campaign
     tell("drawing")
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; the report is a folder (report.html and its "
+                          "images): give a folder path")
+    try:
+        return _write(data, campaign, out)
+    except OSError as exc:
+        raise ConfigError(f"cannot write the report into {out}: {exc.strerror or exc}") \
+            from None
+
+
+def _write(data: Gathered, campaign: Campaign, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     sections = [build(data, out) for build in (_progress_section, _target_section,
                                               _candidate_space_section, _model_section,

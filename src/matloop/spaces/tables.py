@@ -81,10 +81,14 @@ def read_table(path: str | Path, field: str) -> pd.DataFrame:
         raise ConfigError(f"{field}: cannot read {path} as CSV: {exc}") from None
 
 
+MAX_INPUT = 1e100  # beyond this the pool's scaling to the unit box overflows
+
+
 def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
                     allow_missing: bool = False) -> np.ndarray:
     """Columns as floats ``(N, len(columns))``; names the first bad row (1-based, as in a
-    spreadsheet with its header on row 1) and column."""
+    spreadsheet with its header on row 1) and column. Numbers beyond ``MAX_INPUT`` in size
+    are refused (scaling them to the unit box would overflow)."""
     import pandas as pd
 
     missing = [c for c in columns if c not in frame.columns]
@@ -94,13 +98,15 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
     out = np.empty((len(frame), len(columns)))
     for j, column in enumerate(columns):
         parsed = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-        bad = ~np.isfinite(parsed)
+        with np.errstate(invalid="ignore"):
+            bad = ~(np.abs(parsed) <= MAX_INPUT)
         if allow_missing:
             bad &= frame[column].notna().to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
             raise ConfigError(f"{field}: row {row + 2}, column {column!r}: "
-                              f"{frame[column].iloc[row]!r} is not a finite number")
+                              f"{frame[column].iloc[row]!r} is not a finite number of size "
+                              f"at most {MAX_INPUT:g}")
         out[:, j] = parsed
     return out
 
