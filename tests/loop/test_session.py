@@ -212,7 +212,7 @@ def test_bad_output_paths_are_one_line_errors(make_campaign, crossed_barrel_conf
         session.run()
         with pytest.raises(ConfigError, match="is a folder; give the path of a CSV"):
             session.export(tmp_path)
-        with pytest.raises(ConfigError, match="cannot write .*a-file/x.csv"):
+        with pytest.raises(ConfigError, match=r"cannot write .*a-file/x\.csv"):
             session.export(a_file / "x.csv")
         with pytest.raises(ConfigError, match="is a file; the report is a folder"):
             session.report(a_file)
