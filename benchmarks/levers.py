@@ -37,6 +37,7 @@ from matloop.benchmarking.levers import (
 )
 from matloop.benchmarking.replay import one_thread
 from matloop.campaigns import load
+from matloop.campaigns.schema import Campaign
 from matloop.errors import ConfigError
 
 SETTINGS = (
@@ -87,7 +88,7 @@ def main() -> int:
         log = None if args.json is None else args.json.with_suffix(".jsonl")
         runs = list(done.values()) + _run(jobs, args.workers, log)
     scores = _scores(runs, campaigns, settings)
-    _print(scores, settings, runs)
+    _print(scores, settings, runs, {c.campaign.name: _size(c) for c, _ in campaigns.values()})
     if args.json:
         args.json.write_text(json.dumps({
             "seeds": args.seeds,
@@ -143,22 +144,32 @@ def _scores(runs: list[LeverRun], campaigns: dict, settings: list[Setting]
     return scores
 
 
+def _size(campaign: Campaign) -> tuple[int, int]:
+    """The pool's size N and its number of features d."""
+    from matloop.spaces.build import build_pool
+    from matloop.spaces.featurised import featurise
+
+    features = featurise(build_pool(campaign.space)).features
+    return features.shape[0], features.shape[1]
+
+
 def _print(scores: dict[str, dict[str, float]], settings: list[Setting],
-           runs: list[LeverRun]) -> None:
+           runs: list[LeverRun], sizes: dict[str, tuple[int, int]]) -> None:
     """Markdown tables: AF_first per dataset and setting, then the leave-one-out choices."""
     datasets = sorted(scores[BASELINE])
     names = [s.name for s in settings if s.name in scores]
     print("AF_first = random's expected draws / median evaluations to the first top-1 %\n")
-    print("| dataset | " + " | ".join(names) + " |")
-    print("|---|" + "---|" * len(names))
+    print("| dataset | N | d | " + " | ".join(names) + " |")
+    print("|---|---|---|" + "---|" * len(names))
     for d in datasets:
         cells = [scores[n].get(d, math.nan) for n in names]
         best = max(c for c in cells if not math.isnan(c))
-        print(f"| {d} | " + " | ".join(
+        n, dims = sizes[d]
+        print(f"| {d} | {n:,} | {dims} | " + " | ".join(
             f"**{c:.2f}**" if c == best else f"{c:.2f}" for c in cells) + " |")
-    print("| geometric mean | " + " | ".join(
+    print("| geometric mean | | | " + " | ".join(
         f"{geometric_mean(list(scores[n].values())):.3f}" for n in names) + " |")
-    print("| run time (s) | " + " | ".join(
+    print("| run time (s) | | | " + " | ".join(
         f"{sum(r.wall_s for r in runs if r.setting == n):.0f}" for n in names) + " |")
     folds = leave_one_out(scores, settings)
     baseline = geometric_mean([scores[BASELINE][d] for d in datasets])

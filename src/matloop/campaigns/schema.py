@@ -67,6 +67,10 @@ class CampaignSection(Section):
     def _kept_database(cls, value: str | None) -> str | None:
         if value is not None:
             refuse_in_memory(value)
+            authority = value.partition("://")[2].partition("/")[0]
+            if authority.count("@") > 1:
+                raise ValueError("write an '@' inside the user name or password of the "
+                                 "database URL as %40")
         return value
 
 

@@ -27,12 +27,23 @@ class DatabaseUnavailable(StoreError):
     that treat "no campaign yet" as empty must not treat this so.)"""
 
 
+SECRET_PARAMETERS = re.compile(r"([?&](?:password|passwd|pass|sslpassword|secret|token)=)"
+                               r"[^&]*", re.IGNORECASE)
+
+
 def safe_url(url: str) -> str:
-    """``url`` as it may be shown: its password replaced by ``***``."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return re.sub(r"(://[^/:@]*:)[^/@]*@", r"\1***@", url)
+    """``url`` as it may be shown: the password of its user part (everything between
+    the first ``:`` and the last ``@`` of the authority, so a stray ``@`` hides nothing)
+    and any password-like query parameter replaced by ``***``."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return url
+    authority, slash, tail = rest.partition("/")
+    if "@" in authority:
+        user, _, host = authority.rpartition("@")
+        name, colon, _ = user.partition(":")
+        authority = f"{name}{colon and ':***'}@{host}"
+    return SECRET_PARAMETERS.sub(r"\1***", f"{scheme}://{authority}{slash}{tail}")
 
 
 def sqlite_path(url: str) -> Path | None:
