@@ -95,6 +95,28 @@ def _clean_loc(loc: Loc) -> Loc:
     return tuple(cleaned)
 
 
+FIELD = re.compile(r"^((?:campaign|space|targets|oracle|surrogate|executor|loop)"
+                   r"(?:\.[A-Za-z0-9_]+)*): ")
+
+
+def located(source: Path | None, error: ConfigError) -> ConfigError:
+    """``error`` with the campaign file and line of the field its message starts with
+    (``space.inputs: ...`` -> ``camp.toml:9: space.inputs: ...``), for problems found
+    after the file was read (a column missing from the CSV, a unit pint does not know);
+    unchanged without a file, a field or a line."""
+    match = FIELD.match(str(error))
+    if source is None or match is None or source.suffix.lower() != ".toml":
+        return error
+    try:
+        text = source.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return error
+    loc: Loc = tuple(int(part) if part.isdigit() else part
+                     for part in match.group(1).split("."))
+    line = _toml_line_finder(text)(loc)
+    return error if line is None else ConfigError(f"{source}:{line}: {error}")
+
+
 def _parse_toml(path: Path, text: str) -> dict[str, Any]:
     try:
         return tomllib.loads(text)

@@ -291,8 +291,11 @@ class Campaign(Section):
         replaced (command-line options)."""
         campaign, loop, surrogate = self.campaign, self.loop, self.surrogate
         if changes.get("seed") is not None:
+            if not 0 <= changes["seed"] < 2**32:
+                raise ValueError(f"seed must be 0 to 2^32 - 1 (got {changes['seed']})")
             campaign = campaign.model_copy(update={"seed": changes["seed"]})
         if changes.get("database") is not None:
+            refuse_in_memory(changes["database"])
             campaign = campaign.model_copy(update={"database": changes["database"]})
         if changes.get("budget") is not None:
             budget = changes["budget"]

@@ -62,14 +62,15 @@ def _table(campaign: Campaign) -> Oracle:
         raise ConfigError("oracle.kind: 'table' needs a 'table' space (the CSV to look up)")
     inputs = tuple(space.inputs) if space.inputs is not None else None
     categorical = tuple(space.categorical) if space.categorical is not None else None
-    path = getattr(campaign.oracle, "path", None) or space.path
+    own = getattr(campaign.oracle, "path", None)
+    path, field = (own, "oracle.path") if own is not None else (space.path, "space.path")
     if path is None:  # the pool is a DataFrame: its rows travel with the oracle
         rows = _group(space.frame, campaign.properties, inputs, space.composition, space.id,
                       categorical)
         return TableOracle(source="the DataFrame pool", properties=campaign.properties,
                            rows=functools.partial(_given, rows))
     read = functools.partial(table_rows, Path(path), campaign.properties, inputs,
-                             space.composition, space.id, categorical)
+                             space.composition, space.id, categorical, field)
     return TableOracle(source=str(path), properties=campaign.properties, rows=read)
 
 
@@ -130,23 +131,26 @@ RECORDED_ORACLES: dict[str, Callable[[Campaign], Oracle]] = {"lab": _lab}
 
 def table_rows(path: Path, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
                composition: str | None, id_column: str | None,
-               categorical: tuple[str, ...] | None = None) -> Mapping[str, dict[str, float]]:
+               categorical: tuple[str, ...] | None = None, field: str = "oracle.path"
+               ) -> Mapping[str, dict[str, float]]:
     """Candidate key -> mean value of each property over the rows of that candidate.
 
     Keys as the table space makes them (``inputs`` and ``categorical`` columns, a
     ``composition`` formula column, or an ``id`` column); NaN where no row has a value.
-    Read once per process. ``ConfigError`` for a missing file or column.
+    Read once per process. ``ConfigError`` for a missing file or column, naming ``field``
+    (the campaign-file field that gave the path).
     """
-    return _index(Path(path), tuple(properties), inputs, composition, id_column, categorical)
+    return _index(Path(path), tuple(properties), inputs, composition, id_column, categorical,
+                  field)
 
 
 @functools.lru_cache(maxsize=8)
 def _index(path: Path, properties: tuple[str, ...], inputs: tuple[str, ...] | None,
            composition: str | None, id_column: str | None,
-           categorical: tuple[str, ...] | None) -> Mapping[str, dict[str, float]]:
+           categorical: tuple[str, ...] | None, field: str) -> Mapping[str, dict[str, float]]:
     from matloop.spaces.tables import read_table
 
-    return _group(read_table(path, "oracle.path"), properties, inputs, composition, id_column,
+    return _group(read_table(path, field), properties, inputs, composition, id_column,
                   categorical)
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+from matloop.campaigns.loader import located
 from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError, StoreError
@@ -46,7 +47,7 @@ class Session:
 
     def __init__(self, campaign: Campaign, db: str | Path | None = None) -> None:
         if db is not None:
-            campaign = campaign.with_overrides(database=_absolute_db(str(db)))
+            campaign = _override(campaign, database=_absolute_db(str(db)))
         self.campaign = campaign
         self.targets = TargetSet.from_targets(campaign.targets)
         self._store: Store | None = None
@@ -114,8 +115,11 @@ class Session:
             if self._exists():
                 store, campaign_id = self._open(write=False)
                 external = [(c.key, c.values) for c in store.external_candidates(campaign_id)]
-            self._pool = extend(build_pool(self.campaign.space, self.campaign.scratch_dir),
-                                external)
+            try:
+                built = build_pool(self.campaign.space, self.campaign.scratch_dir)
+            except ConfigError as exc:
+                raise located(self.campaign.source, exc) from None
+            self._pool = extend(built, external)
         return self._pool
 
     @property
@@ -133,7 +137,10 @@ class Session:
         if self._oracle is None:
             from matloop.loop.build import build_oracle
 
-            self._oracle = build_oracle(self.campaign)
+            try:
+                self._oracle = build_oracle(self.campaign)
+            except ConfigError as exc:
+                raise located(self.campaign.source, exc) from None
         return self._oracle
 
     def check(self) -> None:
@@ -174,8 +181,9 @@ class Session:
         executor = None
         if oracle is not None:
             from matloop.loop.executor import ThreadExecutor
+            from matloop.oracles.function import as_oracle
 
-            chosen = _as_oracle(oracle, self.campaign.properties)
+            chosen = as_oracle(oracle, self.campaign.properties)
             executor = ThreadExecutor(self.campaign.executor.workers)
         elif self.campaign.oracle.kind == "lab":
             return self._propose_awaiting(None, more=False, progress=report)[0]
@@ -367,18 +375,6 @@ def run(campaign: Campaign, on_progress: ProgressCallback | None = None,
         return session.run(oracle=oracle, progress=on_progress)
 
 
-def _as_oracle(oracle: OracleLike, properties: tuple[str, ...]) -> Oracle:
-    """An ``Oracle`` as it is; a function wrapped as one."""
-    if hasattr(oracle, "evaluate") and hasattr(oracle, "properties"):
-        return oracle
-    if callable(oracle):
-        from matloop.oracles.function import FunctionOracle
-
-        return FunctionOracle(oracle, properties)
-    raise ConfigError(f"oracle: expected an Oracle or a function, got "
-                      f"{type(oracle).__name__}")
-
-
 def _override(campaign: Campaign, **changes: Any) -> Campaign:
     try:
         return campaign.with_overrides(**changes)
@@ -388,12 +384,6 @@ def _override(campaign: Campaign, **changes: Any) -> Campaign:
 
 def _absolute_db(value: str) -> str:
     """A database path is relative to the current folder, not to the campaign file."""
-    from matloop.campaigns.schema import refuse_in_memory
-
-    try:
-        refuse_in_memory(value)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
-    if "://" in value:
+    if "://" in value or value.strip() == ":memory:":  # the latter is refused as such
         return value
     return str(Path(value).resolve())

@@ -12,7 +12,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from matloop.protocols import Candidate, Outcome
+from matloop.errors import ConfigError
+from matloop.protocols import Candidate, Oracle, Outcome
 
 
 @dataclass(frozen=True)
@@ -47,3 +48,14 @@ def call(function: Callable[..., Any], candidate: Candidate, provenance: Mapping
         return Outcome.failure("invalid", f"{name} returned {type(result).__name__}, not a "
                                "dict of property values")
     return Outcome.success(result, provenance=provenance)
+
+
+def as_oracle(oracle: Any, properties: tuple[str, ...]) -> Oracle:
+    """An ``Oracle`` as it is; a function ``f(**inputs) -> {property: value}`` wrapped as
+    one measuring ``properties``; ``ConfigError`` for anything else."""
+    if hasattr(oracle, "evaluate") and hasattr(oracle, "properties"):
+        return oracle
+    if callable(oracle):
+        return FunctionOracle(oracle, properties)
+    raise ConfigError(f"oracle: expected an Oracle or a function, got "
+                      f"{type(oracle).__name__}")
