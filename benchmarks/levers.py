@@ -54,6 +54,9 @@ SETTINGS = (
     Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
     Setting("acquisition=thompson", "acquisition", {"loop.acquisition": "thompson"}),
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
+    # the levers' winners together (chosen by leave-one-dataset-out above, then run)
+    Setting("farthest+power", "combination", {"loop.initial_design": "farthest",
+                                              "surrogate.warp": "power"}),
 )
 
 

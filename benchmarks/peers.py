@@ -16,7 +16,10 @@ matloop's to the better peer's. Without ``--baybe-python``
 
     python -m venv peers && peers/bin/pip install torch==2.13.0 && peers/bin/pip install baybe
 
-``--json FILE`` writes every seed's order and figure.
+``--json FILE`` writes every seed's figure (after each dataset). ``--tabulate A.json
+B.json ...`` runs nothing: it merges the rows of earlier ``--json`` files (a method found
+in a later file fills in a dataset's row) and prints the table; runs split over several
+processes or machines are put together so.
 """
 
 from __future__ import annotations
@@ -83,7 +86,8 @@ def _summary(problem: peers.Problem, firsts: np.ndarray) -> dict[str, object]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("files", nargs="+", type=Path)
+    parser.add_argument("files", nargs="*", type=Path)
+    parser.add_argument("--tabulate", nargs="+", type=Path, default=None)
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--budget", type=int, default=None)
     parser.add_argument("--workers", type=int, default=2)
@@ -93,6 +97,10 @@ def main() -> None:
                         choices=["matloop", "botorch", "baybe"])
     parser.add_argument("--json", type=Path, default=None)
     options = parser.parse_args()
+    if options.tabulate:
+        rows, methods = _merged(options.tabulate)
+        _print_summary(rows, methods)
+        return
     seeds = list(range(options.seeds))
     methods = [m for m in ("matloop", "botorch", "baybe") if m not in options.skip
                and (m != "baybe" or options.baybe_python)]
@@ -130,6 +138,18 @@ def main() -> None:
     _print_summary(rows, methods)
 
 
+def _merged(paths: list[Path]) -> tuple[list[dict[str, object]], list[str]]:
+    """Rows of several ``--json`` files by dataset (first-seen order), methods merged."""
+    rows: dict[str, dict[str, object]] = {}
+    for path in paths:
+        for row in json.loads(path.read_text())["rows"]:
+            merged = rows.setdefault(str(row["campaign"]), {})
+            merged.update({k: v for k, v in row.items() if k not in merged})
+    methods = [m for m in ("matloop", "botorch", "baybe")
+               if any(m in row for row in rows.values())]
+    return list(rows.values()), methods
+
+
 def _cell(figures: object) -> str:
     assert isinstance(figures, dict)
     low, high = figures["band"]
@@ -149,16 +169,21 @@ def _print_summary(rows: list[dict[str, object]], methods: list[str]) -> None:
     print(header)
     print("|" + "---|" * (4 + len(methods)))
     for row in rows:
-        cells = " | ".join(_cell(row[m]) for m in methods)
+        cells = " | ".join(_cell(row[m]) if m in row else "not run" for m in methods)
         print(f"| {row['campaign']} | {row['n']} | {row['budget']} ({row['batch']}) | "
               f"{float(row['random']):.1f} | {cells} |")  # type: ignore[arg-type]
-    means = {m: peers.geometric_mean([float(r[m]["af"]) for r in rows])  # type: ignore[index]
+    complete = [r for r in rows if all(m in r for m in methods)]
+    means = {m: peers.geometric_mean([float(r[m]["af"]) for r in complete])  # type: ignore[index]
              for m in methods}
-    print("| geometric mean AF_first | | | | "
+    print(f"| geometric mean AF_first ({len(complete)} datasets with every method) | | | | "
           + " | ".join(f"x{means[m]:.2f}" for m in methods) + " |")
     others = [means[m] for m in methods if m != "matloop"]
     if "matloop" in means and others:
         print(f"matloop / better peer: {means['matloop'] / max(others):.2f}")
+        behind = [str(r["campaign"]) for r in complete if float(r["matloop"]["median"])  # type: ignore[index]
+                  > min(float(r[m]["median"]) for m in methods if m != "matloop")]  # type: ignore[index]
+        print(f"matloop's median behind the better peer's on {len(behind)} of "
+              f"{len(complete)}: {', '.join(behind) or 'none'}")
 
 
 if __name__ == "__main__":

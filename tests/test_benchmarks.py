@@ -19,6 +19,9 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("report.py", [], "x rank ("),
     ("peers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / "snar.toml"), "--seeds",
                   "2", "--budget", "8", "--skip", "baybe"], "matloop / better peer:"),
+    ("levers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / name)
+                   for name in ("snar.toml", "alkox.toml")]
+     + ["--seeds", "1", "--settings", "design=farthest"], "| initial design | "),
 ])
 def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments],
@@ -72,3 +75,31 @@ def test_recipe_costs_table() -> None:
                                         "formation_energy"]
     assert all(row[0] == "emt" and row[6] == "ok" for row in rows)
     assert all(float(row[3]) > 0 and float(row[4]) > 0 and int(row[5]) >= 1 for row in rows)
+
+
+def test_peers_tabulate_merges_runs_split_over_processes(tmp_path: Path) -> None:
+    import json
+
+    def figures(median: float, af: float) -> dict[str, object]:
+        return {"first": [median], "median": median, "band": [median, median], "af": af}
+
+    common = {"n": 100, "budget": 30, "batch": 1, "random": 20.0, "wall_s": 1.0}
+    first = {"rows": [{"campaign": "a", **common, "botorch": figures(10, 2.0),
+                       "baybe": figures(5, 4.0)},
+                      {"campaign": "b", **common, "botorch": figures(4, 5.0)}]}
+    second = {"rows": [{"campaign": "a", **common, "matloop": figures(4, 5.0)},
+                       {"campaign": "b", **common, "matloop": figures(5, 4.0)}]}
+    paths = [tmp_path / "first.json", tmp_path / "second.json"]
+    for path, data in zip(paths, (first, second), strict=True):
+        path.write_text(json.dumps(data))
+    done = subprocess.run([sys.executable, str(BENCHMARKS / "peers.py"), "--tabulate",
+                           *map(str, paths)], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert "| a | 100 | 30 (1) | 20.0 | 4 [4-4] x5.00 | 10 [10-10] x2.00 | 5 [5-5] x4.00 |" \
+        in lines
+    assert "| b | 100 | 30 (1) | 20.0 | 5 [5-5] x4.00 | 4 [4-4] x5.00 | not run |" in lines
+    assert any("(1 datasets with every method)" in line and "x5.00 | x2.00 | x4.00" in line
+               for line in lines)
+    assert "matloop / better peer: 1.25" in lines
+    assert "matloop's median behind the better peer's on 0 of 1: none" in lines
