@@ -147,6 +147,17 @@ def _scores(runs: list[LeverRun], campaigns: dict, settings: list[Setting]
     return scores
 
 
+def _mean_cell(scores: dict[str, dict[str, float]], name: str, datasets: list[str]) -> str:
+    """The geometric mean over every dataset, or, for a setting measured on only some,
+    its mean and the baseline's over those (``"4.21 vs 4.05 (14)"``)."""
+    measured = [d for d in datasets if d in scores[name]]
+    mean = geometric_mean([scores[name][d] for d in measured])
+    if len(measured) == len(datasets):
+        return f"{mean:.3f}"
+    base = geometric_mean([scores[BASELINE][d] for d in measured])
+    return f"{mean:.2f} vs {base:.2f} ({len(measured)})"
+
+
 def _size(campaign: Campaign) -> tuple[int, int]:
     """The pool's size N and its number of features d."""
     from matloop.spaces.build import build_pool
@@ -169,9 +180,10 @@ def _print(scores: dict[str, dict[str, float]], settings: list[Setting],
         best = max(c for c in cells if not math.isnan(c))
         n, dims = sizes[d]
         print(f"| {d} | {n:,} | {dims} | " + " | ".join(
-            f"**{c:.2f}**" if c == best else f"{c:.2f}" for c in cells) + " |")
-    print("| geometric mean | | | " + " | ".join(
-        f"{geometric_mean(list(scores[n].values())):.3f}" for n in names) + " |")
+            "—" if math.isnan(c) else f"**{c:.2f}**" if c == best else f"{c:.2f}"
+            for c in cells) + " |")
+    print("| geometric mean | | | " + " | ".join(_mean_cell(scores, n, datasets)
+                                                for n in names) + " |")
     print("| run time (s) | | | " + " | ".join(
         f"{sum(r.wall_s for r in runs if r.setting == n):.0f}" for n in names) + " |")
     folds = leave_one_out(scores, settings)

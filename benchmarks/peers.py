@@ -184,6 +184,12 @@ def _print_summary(rows: list[dict[str, object]], methods: list[str]) -> None:
                   > min(float(r[m]["median"]) for m in methods if m != "matloop")]  # type: ignore[index]
         print(f"matloop's median behind the better peer's on {len(behind)} of "
               f"{len(complete)}: {', '.join(behind) or 'none'}")
+    for peer in (m for m in methods if m != "matloop" and "matloop" in methods):
+        both = [r for r in rows if "matloop" in r and peer in r]
+        if len(both) > len(complete):
+            ratio = (peers.geometric_mean([float(r["matloop"]["af"]) for r in both])  # type: ignore[index]
+                     / peers.geometric_mean([float(r[peer]["af"]) for r in both]))  # type: ignore[index]
+            print(f"matloop / {peer} over the {len(both)} datasets with both: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -80,6 +80,9 @@ BAD = {
                           "campaign.toml:7: space.inputs: column(s) ['nope'] not in the CSV"),
     "csv-missing-line": (edit(TABLE, "data/barrel.csv", "data/absent.csv"),
                          "campaign.toml:6: space.path"),
+    "emt-cannot-compute": (ALLOYS.format(elements='["Cu", "Fe"]', minimum=1, maximum=2),
+                           "campaign.toml:6: space.elements: the EMT calculator has no "
+                           "parameters for Fe"),
     "negative-seed": (edit(TABLE, 'name = "barrel"', 'name = "barrel"\nseed = -1'),
                       "campaign.seed"),
     "huge-seed": (edit(TABLE, 'name = "barrel"', f'name = "barrel"\nseed = {2**63 - 1}'),

@@ -4,8 +4,10 @@ benchmark pool, and chosen by leave-one-dataset-out.
 A *setting* is a name and overrides of campaign-file fields (``{"loop.initial_design":
 "farthest"}``); ``baseline`` overrides nothing. Each (setting, campaign, seed) runs the
 real loop (``matloop.loop.session.run`` on a benchmark copy of the campaign, as ``matloop
-benchmark`` does) until its first top-1 % candidate is measured or its budget is spent,
-and records how many evaluations that took (``inf``: not within the budget). The models'
+benchmark`` does) until the batch that measures its first top-1 % candidate is complete,
+or its budget is spent, and records that candidate's position in the order the
+evaluations were proposed (``inf``: not within the budget). (Counting in the order
+results came back would make a batch's order a matter of chance.) The models'
 cross-validation is switched off (except for ``auto``, which chooses by it): it runs
 after each cycle's picks and changes none of them.
 
@@ -22,6 +24,7 @@ scores beat the baseline's.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -62,7 +65,7 @@ class LeverRun:
     dataset: str
     seed: int
     first: float  # evaluations to the first top-1 % candidate (inf: not within budget)
-    evaluations: int  # evaluations made (the run stops at the first top-1 % candidate)
+    evaluations: int  # evaluations made (the run stops after the batch with that candidate)
     wall_s: float
 
 
@@ -117,21 +120,35 @@ def run_lever_job(job: LeverJob) -> LeverRun:
     if copy.surrogate.kind != "auto":  # cross-validation runs after the picks: same choices
         copy = copy.model_copy(update={"surrogate": copy.surrogate.model_copy(
             update={"validate_every": 0})})
-    seen = {"finished": 0}
-
     def watch(progress: Progress) -> None:
-        seen["finished"] = progress.finished
-        if progress.best is not None and sign * progress.best >= sign * value:
+        # stop once a batch is complete: which of its members came back first is chance
+        if progress.in_flight == 0 and progress.best is not None \
+                and sign * progress.best >= sign * value:
             raise _Found
 
     start = time.perf_counter()
-    try:
+    with contextlib.suppress(_Found):
         run(copy, on_progress=watch)
-        first = math.inf
-    except _Found:
-        first = float(seen["finished"])
-    return LeverRun(job.setting.name, campaign.campaign.name, job.seed, first, seen["finished"],
+    first, made = _first_in_order(copy, sign, value)
+    return LeverRun(job.setting.name, campaign.campaign.name, job.seed, first, made,
                     time.perf_counter() - start)
+
+
+def _first_in_order(campaign: Campaign, sign: float, value: float) -> tuple[float, int]:
+    """Evaluations (1-based, in the order they were proposed) to the first whose
+    optimised property reaches ``value``, and the evaluations made; ``inf`` if none did."""
+    from matloop.store import Store
+
+    store = Store(campaign.database_url, create=False)
+    made = [e for e in store.evaluations(store.campaign_id(campaign.campaign.name))
+            if e.status in ("succeeded", "failed")]
+    made.sort(key=lambda e: e.evaluation_id)
+    name = campaign.targets[0].property
+    for position, evaluation in enumerate(made, 1):
+        measured = evaluation.values.get(name)
+        if measured is not None and sign * measured >= sign * value:
+            return float(position), len(made)
+    return math.inf, len(made)
 
 
 _THRESHOLDS: dict[Path, tuple[float, float, float]] = {}  # per worker process

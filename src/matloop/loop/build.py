@@ -15,8 +15,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from matloop.campaigns.schema import AseOracle as AseSection
-from matloop.campaigns.schema import Campaign, CompositionSpace, TableSpace
-from matloop.errors import ConfigError
+from matloop.campaigns.schema import Campaign, CompositionSpace, SubstitutionSpace, TableSpace
+from matloop.errors import ConfigError, EvaluationFailure
 from matloop.protocols import Oracle
 
 if TYPE_CHECKING:
@@ -74,6 +74,27 @@ def _table(campaign: Campaign) -> Oracle:
     return TableOracle(source=str(path), properties=campaign.properties, rows=read)
 
 
+def _check_calculator_elements(campaign: Campaign, calculator: str) -> None:
+    """``ConfigError`` when the calculator has no parameters for an element the space
+    names (compositions: its elements; substitutions: the substituted elements)."""
+    from matloop.oracles.calculators import check_elements
+
+    space = campaign.space
+    if isinstance(space, CompositionSpace):
+        field, elements = "space.elements", list(space.elements)
+    elif isinstance(space, SubstitutionSpace):
+        field = "space.substitutions"
+        elements = sorted({el for choices in space.substitutions.values() for el in choices})
+    else:
+        return
+    from pymatgen.core.periodic_table import Element
+
+    try:  # symbols that are no element at all are the space's to report
+        check_elements(calculator, [e for e in elements if Element.is_valid_symbol(e)], field)
+    except EvaluationFailure as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+
+
 def _python(campaign: Campaign) -> Oracle:
     from matloop.oracles.python import PythonOracle
 
@@ -100,6 +121,7 @@ def _ase(campaign: Campaign) -> Oracle:
         raise ConfigError(f"oracle: {exc}") from None
     if campaign.executor.kind == "local":  # a cluster's workers may have pw.x, we not
         oracle.check_program()
+    _check_calculator_elements(campaign, section.calculator)
     unknown = [p for p in campaign.properties if p not in oracle.properties]
     if unknown:
         raise ConfigError(f"targets: the ase recipe '{section.recipe}' oracle does not "
