@@ -75,6 +75,8 @@ def test_a_session_proposes_options_and_takes_results_by_option(tmp_path: Path) 
         assert result.counts["succeeded"] == 10
         evaluations = session.evaluations()
         assert evaluations["candidate"].str.contains("solvent=").all()
+        for _, row in evaluations.iterrows():  # one column per input, options as text
+            assert f"solvent={row['solvent']}" in row["candidate"]
         best = evaluations.loc[evaluations["yield"].idxmax(), "candidate"]
         assert "solvent=" in best and "base=" in best
         assert session.rank(top=3)["candidate"].str.contains("base=").all()

@@ -74,8 +74,12 @@ def test_failures_are_recorded_and_the_loop_goes_on(make_campaign, toy_config, t
     out = tmp_path / "all.csv"
     assert Session(make_campaign(config, pool=toy_pool)).export(out) == 25
     rows = list(csv.DictReader(out.open()))
-    assert list(rows[0]) == ["candidate_id", "candidate", "status", "score", "cycle",
-                             "attempt", "error"]
+    assert list(rows[0]) == ["candidate_id", "candidate", "x", "y", "status", "score",
+                             "cycle", "attempt", "reason", "error", "duration_s",
+                             "finished_at"]
+    assert all(float(r["x"]) == float(r["candidate"].split(",")[0].split("=")[1])
+               for r in rows)
+    assert all(r["finished_at"].endswith("+00:00") for r in rows)
     failed = [r for r in rows if r["status"] == "failed"]
     for row in failed:
         x = float(row["candidate"].split(",")[0].split("=")[1])

@@ -82,8 +82,8 @@ def test_a_notebook_session_end_to_end_and_resumed_in_a_new_process(tmp_path: Pa
 
         evaluations = session.evaluations()
         assert len(evaluations) == 10 and (evaluations["status"] == "succeeded").all()
-        assert list(evaluations.columns[:4]) == ["candidate_id", "candidate", "status",
-                                                 "strength"]
+        assert list(evaluations.columns[:6]) == ["candidate_id", "candidate", "x", "y",
+                                                 "status", "strength"]
         page = session.report(tmp_path / "report")
         assert page.name == "report.html" and page.stat().st_size > 10_000
         first_status = session.status()
@@ -154,7 +154,8 @@ def test_run_with_a_fake_oracle_records_its_failures(tmp_path: Path) -> None:
         failures = session.evaluations().query("status == 'failed'")
     assert result.counts["succeeded"] + result.counts["failed"] == 12
     assert len(failures) == result.counts["failed"] > 0
-    assert failures["error"].str.startswith("infeasible: fake failure").all()
+    assert (failures["reason"] == "infeasible").all()
+    assert failures["error"].str.startswith("fake failure").all()
 
 
 def test_a_campaign_from_a_dict_is_the_campaign_of_the_same_file(

@@ -9,14 +9,14 @@ same campaign.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from matloop.campaigns.loader import located
-from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
+from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign, TableSpace
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError, StoreError
 from matloop.loop.progress import ProgressCallback, RunResult, Scorekeeper
@@ -314,21 +314,31 @@ class Session:
 
     def evaluations(self) -> pd.DataFrame:
         """Every evaluation, succeeded and failed, one row each (what ``matloop export``
-        writes): ``candidate_id, candidate, status, <properties>, cycle, attempt, error``."""
+        writes): ``candidate_id, candidate``, one column per input of a table space,
+        ``status, <properties>, cycle, attempt, reason, error, duration_s, finished_at``."""
         import pandas as pd
 
         from matloop.loop.summary import evaluation_table
 
         store, campaign_id = self._open(write=False)
-        header, rows = evaluation_table(self.campaign, store.evaluations(campaign_id))
+        header, rows = evaluation_table(self.campaign, store.evaluations(campaign_id),
+                                        *self._inputs())
         return pd.DataFrame(rows, columns=header)
+
+    def _inputs(self) -> tuple[Callable[[int], Mapping[str, Any]] | None, tuple[str, ...]]:
+        """A table space's inputs by pool row, and their names (none for other spaces)."""
+        if not isinstance(self.campaign.space, TableSpace) or self.pool.kind != "inputs":
+            return None, ()
+        pool = self.pool
+        return (lambda i: pool.candidate(i).inputs or {}), tuple(pool.names)
 
     def export(self, path: str | Path) -> int:
         """Write ``evaluations()`` as a CSV file; returns the number of rows."""
         from matloop.loop.summary import export_csv
 
         store, campaign_id = self._open(write=False)
-        return export_csv(self.campaign, store.evaluations(campaign_id), Path(path))
+        return export_csv(self.campaign, store.evaluations(campaign_id), Path(path),
+                          *self._inputs())
 
     def ranking(self, top: int | None = None) -> Ranking:
         """The unmeasured candidates ranked by P(hit) (range targets) or the acquisition,

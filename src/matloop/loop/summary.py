@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -122,30 +122,41 @@ def _failure_reasons(evaluations: Sequence[EvaluationRow]) -> dict[str, int]:
     return reasons
 
 
-def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow]
-                     ) -> tuple[list[str], list[list[Any]]]:
-    """Every evaluation as a row: the header ``candidate_id, candidate, status,
-    <properties...>, cycle, attempt, error`` (target properties first, then any other
-    property the oracle returned) and the rows (None where a value is missing)."""
+def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow],
+                     inputs: Callable[[int], Mapping[str, Any]] | None = None,
+                     input_names: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
+    """Every evaluation as a row: the header ``candidate_id, candidate, <inputs...>,
+    status, <properties...>, cycle, attempt, reason, error, duration_s, finished_at``
+    (target properties first, then any other property the oracle returned) and the rows
+    (None where a value is missing). ``inputs(pool_index)`` gives a table candidate's
+    inputs by name, one column each (``input_names``; a name the table uses otherwise
+    gets an ``input_`` prefix); ``finished_at`` is ISO 8601 in UTC."""
     others = sorted({p for e in evaluations for p in e.values} - set(campaign.properties))
     properties = [*campaign.properties, *others]
-    header = ["candidate_id", "candidate", "status", *properties, "cycle", "attempt", "error"]
+    fixed = {"candidate_id", "candidate", "status", "cycle", "attempt", "reason", "error",
+             "duration_s", "finished_at", *properties}
+    columns = [f"input_{n}" if n in fixed else n for n in input_names]
+    header = ["candidate_id", "candidate", *columns, "status", *properties, "cycle",
+              "attempt", "reason", "error", "duration_s", "finished_at"]
     rows = []
     for e in evaluations:
-        error = "" if e.status != "failed" else f"{e.reason}: {e.error or ''}"
-        rows.append([e.candidate_id, e.candidate, e.status,
-                     *(e.values.get(p) for p in properties), e.cycle, e.attempt,
-                     error.strip()])
+        given = inputs(e.pool_index) if inputs is not None else {}
+        rows.append([e.candidate_id, e.candidate, *(given.get(n) for n in input_names),
+                     e.status, *(e.values.get(p) for p in properties), e.cycle, e.attempt,
+                     e.reason, e.error, e.duration_s,
+                     None if e.finished_at is None else e.finished_at.isoformat()])
     return header, rows
 
 
-def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path) -> int:
+def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path,
+               inputs: Callable[[int], Mapping[str, Any]] | None = None,
+               input_names: Sequence[str] = ()) -> int:
     """Write ``evaluation_table`` as CSV (numbers in full precision, missing folders
     made); the number of rows. ``ConfigError`` when ``out`` is a folder or cannot be
     written."""
     if out.is_dir():
         raise ConfigError(f"{out} is a folder; give the path of a CSV file to write")
-    header, rows = evaluation_table(campaign, evaluations)
+    header, rows = evaluation_table(campaign, evaluations, inputs, input_names)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="", encoding="utf-8") as handle:
