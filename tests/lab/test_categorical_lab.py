@@ -68,6 +68,9 @@ def test_a_session_proposes_options_and_takes_results_by_option(tmp_path: Path) 
         report = session.add_results(by_description)
         assert report.kinds["filled"] == 4
         assert session.status()["evaluations"]["succeeded"] == 4
+        # the whole batch is in: no longer "awaiting lab results"
+        assert session.status()["stop_reason"] == "lab results in: ready to propose the " \
+            "next batch"
 
         second = session.propose()  # a model batch over the one-hot features
         assert len(second) == 2 and second["predicted_yield [%]"].notna().all()

@@ -260,3 +260,16 @@ def test_propose_never_overwrites_a_batch_file_the_lab_has_filled_in(lab_campaig
     assert batch.read_bytes() == content
     done = runner.invoke(app, ["propose", str(campaign)])
     assert f"kept {batch}: it has results filled in (not overwritten)" in done.output
+
+
+def test_status_says_the_results_are_in_once_the_whole_batch_is(lab_campaign) -> None:
+    campaign = lab_campaign()
+    with Session(load(campaign)) as session:
+        batch = session.propose()
+        batch["conductivity_S_per_cm [S/cm]"] = 1.0
+        session.add_results(batch.drop(columns=[c for c in batch.columns
+                                                if c.startswith(("predicted_", "std_"))]))
+    table = runner.invoke(app, ["status", str(campaign)])
+    assert table.exit_code == 0, table.output
+    assert "lab results in: ready to propose the next batch" in table.output
+    assert "awaiting lab results" not in table.output

@@ -10,6 +10,7 @@ def status_table(summary: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from matloop.loop.propose import RESULTS_IN
     from matloop.surrogates import describe_model
 
     table = Table(title=f"campaign {summary['campaign']}", show_header=False)
@@ -67,6 +68,8 @@ def status_table(summary: dict[str, Any]) -> None:
             table.add_row("its picks", "; ".join(words))
     if counts.get("awaiting"):
         state = f"awaiting lab results ({counts['awaiting']} evaluations)"
+    elif summary["stop_reason"] == RESULTS_IN:
+        state = RESULTS_IN
     elif summary["stop_reason"]:
         state = f"stopped: {summary['stop_reason']}"
     else:

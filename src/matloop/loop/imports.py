@@ -63,3 +63,12 @@ def known_of(campaign: Campaign, opened: tuple[Store, int], pool: Pool) -> Known
     external = {c.key: c.pool_index for c in store.external_candidates(campaign_id)}
     return Known(candidates, awaiting, external, store.next_cycle(campaign_id) - 1,
                  frozenset(store.imported_files(campaign_id)))
+
+
+def settle_lab_state(store: Store, campaign_id: int) -> None:
+    """After an import: a campaign that was waiting for the lab and now has every result
+    in says so, instead of still "awaiting lab results"."""
+    from matloop.loop.propose import AWAITING_LAB, RESULTS_IN
+
+    if store.stop_reason(campaign_id) == AWAITING_LAB and not store.awaiting(campaign_id):
+        store.set_stop_reason(campaign_id, RESULTS_IN)

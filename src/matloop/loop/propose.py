@@ -29,6 +29,7 @@ from matloop.store import Proposal
 from matloop.surrogates import describe_model
 
 AWAITING_LAB = "awaiting lab results"
+RESULTS_IN = "lab results in: ready to propose the next batch"
 
 
 @dataclass

@@ -276,7 +276,7 @@ class Session:
 
     def _import(self, sheet: Sheet, dry_run: bool, allow_new: bool, prior: bool
                 ) -> ImportReport:
-        from matloop.loop.imports import import_sheet, known_of
+        from matloop.loop.imports import import_sheet, known_of, settle_lab_state
 
         pool = self.pool
         known = known_of(self.campaign, self._open(write=False), pool) if self._exists() \
@@ -287,6 +287,7 @@ class Session:
             return replace(report, dry_run=dry_run)
         store, campaign_id = self._open(write=True)
         store.import_results(campaign_id, recorded)
+        settle_lab_state(store, campaign_id)
         if new:  # the pool grew: build it (and its features) again
             self._pool = self._space = None
         return report
