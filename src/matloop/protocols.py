@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     import numpy as np
     from botorch.models.model import Model
 
+MAX_MAGNITUDE = 1e100  # no input or measured value, in any unit, comes near this size
 FAILURE_REASONS = ("error", "timeout", "crashed", "invalid", "not_converged", "infeasible")
 
 

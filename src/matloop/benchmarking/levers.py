@@ -25,6 +25,7 @@ scores beat the baseline's.
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import time
 from collections.abc import Mapping, Sequence
@@ -35,6 +36,7 @@ from typing import Any
 import numpy as np
 
 from matloop.benchmarking import metrics
+from matloop.benchmarking.peers import geometric_mean
 from matloop.campaigns.schema import Campaign
 
 FIRST = 0.01  # the top fraction whose first member is sought
@@ -115,7 +117,7 @@ def run_lever_job(job: LeverJob) -> LeverRun:
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=NumericalWarning)
     campaign = overridden(load(job.source), job.setting.overrides)
-    sign, value, _ = _threshold_cached(job.source, campaign)
+    sign, value, _ = _threshold_of(job.source)
     copy = benchmark_copy(campaign, job.seed, None, str(job.database))
     if copy.surrogate.kind != "auto":  # cross-validation runs after the picks: same choices
         copy = copy.model_copy(update={"surrogate": copy.surrogate.model_copy(
@@ -151,13 +153,13 @@ def _first_in_order(campaign: Campaign, sign: float, value: float) -> tuple[floa
     return math.inf, len(made)
 
 
-_THRESHOLDS: dict[Path, tuple[float, float, float]] = {}  # per worker process
+@functools.lru_cache(maxsize=32)
+def _threshold_of(source: Path) -> tuple[float, float, float]:
+    """``threshold`` of a campaign file, once per worker process (settings do not move it:
+    it depends on the table and the targets only)."""
+    from matloop.campaigns import load
 
-
-def _threshold_cached(source: Path, campaign: Campaign) -> tuple[float, float, float]:
-    if source not in _THRESHOLDS:
-        _THRESHOLDS[source] = threshold(campaign)
-    return _THRESHOLDS[source]
+    return threshold(load(source))
 
 
 def af_first(firsts: Sequence[float], random_first: float, budget: int) -> float:
@@ -165,10 +167,6 @@ def af_first(firsts: Sequence[float], random_first: float, budget: int) -> float
     candidate, an unreached seed counted as ``budget + 1``."""
     capped = np.minimum(np.asarray(firsts, dtype=float), budget + 1)
     return random_first / float(np.median(capped))
-
-
-def geometric_mean(values: Sequence[float]) -> float:
-    return float(np.exp(np.mean(np.log(values))))
 
 
 def leave_one_out(scores: Mapping[str, Mapping[str, float]], settings: Sequence[Setting]

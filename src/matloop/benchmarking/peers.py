@@ -72,9 +72,9 @@ def problem_from_campaign(campaign: Campaign, label: str, budget: int | None = N
     objective = truth.targets.objective
     if objective is None or truth.targets.bounds or len(campaign.targets) != 1:
         raise ConfigError(f"{label}: peers are compared on one maximize/minimize target")
-    features = featurise(pool).features
-    low, span = features.min(axis=0), np.ptp(features, axis=0)
-    x = (features - low) / np.where(span > 0, span, 1.0)
+    from matloop.loop.initial import unit_box
+
+    x = unit_box(featurise(pool).features)
     loop = campaign.loop
     total = budget or loop.budget
     return Problem(label, x, truth.values[:, 0].copy(), campaign.targets[0].sign, total,

@@ -7,6 +7,7 @@ import math
 import re
 from collections.abc import Sequence
 
+from matloop.protocols import MAX_MAGNITUDE
 from matloop.spaces.categories import find_option, listed
 from matloop.spaces.pool import FRACTION_DIGITS
 
@@ -33,7 +34,6 @@ def input_cell(text: str, options: Sequence[str] | None, column: str
 
 NUMBER = re.compile(r"[+-]?((\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?|nan|inf|infinity)",
                     re.IGNORECASE)
-MAX_MAGNITUDE = 1e100  # no measured property or input, in any unit, comes near this
 
 
 def number(text: str) -> float | None:

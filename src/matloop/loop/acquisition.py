@@ -46,6 +46,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from matloop.campaigns.targets import TargetSet
+from matloop.loop.rows import rows_of
 from matloop.protocols import Surrogate
 
 if TYPE_CHECKING:
@@ -124,7 +125,7 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
         if q == 1 and pending is None:
             chosen, _ = optimize_acqf_discrete(analytic, q=1, choices=pool,
                                                max_batch_size=ANALYTIC_CHUNK)
-            return _rows_of(chosen, pool)
+            return rows_of(chosen, pool)
         with torch.random.fork_rng():  # BoTorch's baseline pruning draws from torch's RNG
             torch.manual_seed(seed)
             batch = factory(dataclasses.replace(problem, model=surrogate.model,
@@ -132,7 +133,7 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
             if len(pool) <= MC_POOL:
                 chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool,
                                                    max_batch_size=MC_CHUNK, unique=True)
-                return _rows_of(chosen, pool)
+                return rows_of(chosen, pool)
             return _shortlisted_batch(batch, _scores(analytic, pool), pool, q)
 
 
@@ -150,7 +151,7 @@ def _shortlisted_batch(batch: AcquisitionFunction, analytic: torch.Tensor,
         subset = ranked[:size].sort().values
         chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
                                            max_batch_size=MC_CHUNK, unique=True)
-        picks = subset[torch.as_tensor(_rows_of(chosen, pool[subset]))]
+        picks = subset[torch.as_tensor(rows_of(chosen, pool[subset]))]
         deepest = int(torch.isin(ranked[:size], picks).nonzero().max())
         if size >= len(pool) or deepest < size // 2:
             return picks.numpy()
@@ -388,12 +389,3 @@ ACQUISITIONS: dict[str, AcquisitionFactory] = {
     "feasibility": _feasibility,
     "ucb": _ucb,
 }
-
-
-def _rows_of(chosen: torch.Tensor, choices: torch.Tensor) -> np.ndarray:
-    """Indices of the rows of ``choices`` equal to each chosen point (each used once)."""
-    taken: list[int] = []
-    for point in chosen:
-        matches = (choices == point).all(dim=-1).nonzero().reshape(-1).tolist()
-        taken.append(next(i for i in matches if i not in taken))
-    return np.asarray(taken, dtype=np.int64)

@@ -15,11 +15,10 @@ import traceback
 from collections.abc import Sequence
 
 from matloop.errors import EvaluationFailure
-from matloop.protocols import Candidate, Oracle, Outcome
+from matloop.protocols import MAX_MAGNITUDE, Candidate, Oracle, Outcome
 
 TRACEBACK_LINES = 12
 MAX_ERROR_CHARS = 4000  # stored error text: head and tail kept, the middle cut
-MAX_MAGNITUDE = 1e100  # a value beyond this is not a measurement the models can use
 
 
 def evaluate(oracle: Oracle, candidate: Candidate, required: Sequence[str]) -> Outcome:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from matloop.campaigns.targets import TargetSet
+from matloop.loop.rows import rows_of
 from matloop.protocols import Surrogate
 
 SHORTLIST = 2000
@@ -49,8 +50,4 @@ def thompson_picks(surrogate: Surrogate, choices: np.ndarray, targets: TargetSet
         torch.manual_seed(seed)
         chosen = sampler(X, num_samples=q)
     assert not isinstance(chosen, Posterior)
-    rows = [int((point == X).all(dim=-1).nonzero()[0]) for point in chosen]
-    if len(set(rows)) < len(rows):  # equal feature rows: take each once
-        rows = list(dict.fromkeys(rows))
-        rows += [r for r in range(len(X)) if r not in rows][: q - len(rows)]
-    return shortlist[np.asarray(rows, dtype=np.int64)]
+    return shortlist[rows_of(chosen, X)]

@@ -14,6 +14,7 @@ import numpy as np
 
 from matloop.campaigns.schema import TableSpace
 from matloop.errors import ConfigError
+from matloop.protocols import MAX_MAGNITUDE
 from matloop.spaces.categories import categorical_codes
 from matloop.spaces.pool import Pool, input_label, input_values, unique_rows
 
@@ -81,13 +82,10 @@ def read_table(path: str | Path, field: str) -> pd.DataFrame:
         raise ConfigError(f"{field}: cannot read {path} as CSV: {exc}") from None
 
 
-MAX_INPUT = 1e100  # beyond this the pool's scaling to the unit box overflows
-
-
 def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
                     allow_missing: bool = False) -> np.ndarray:
     """Columns as floats ``(N, len(columns))``; names the first bad row (1-based, as in a
-    spreadsheet with its header on row 1) and column. Numbers beyond ``MAX_INPUT`` in size
+    spreadsheet with its header on row 1) and column. Numbers beyond ``MAX_MAGNITUDE`` in size
     are refused (scaling them to the unit box would overflow)."""
     import pandas as pd
 
@@ -99,14 +97,14 @@ def numeric_columns(frame: pd.DataFrame, columns: list[str], field: str,
     for j, column in enumerate(columns):
         parsed = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
         with np.errstate(invalid="ignore"):
-            bad = ~(np.abs(parsed) <= MAX_INPUT)
+            bad = ~(np.abs(parsed) <= MAX_MAGNITUDE)
         if allow_missing:
             bad &= frame[column].notna().to_numpy()
         if bad.any():
             row = int(np.argmax(bad))
             raise ConfigError(f"{field}: row {row + 2}, column {column!r}: "
                               f"{frame[column].iloc[row]!r} is not a finite number of size "
-                              f"at most {MAX_INPUT:g}")
+                              f"at most {MAX_MAGNITUDE:g}")
         out[:, j] = parsed
     return out
 
