@@ -57,6 +57,8 @@ SETTINGS = (
     # the levers' winners together (chosen by leave-one-dataset-out above, then run)
     Setting("farthest+power", "combination", {"loop.initial_design": "farthest",
                                               "surrogate.warp": "power"}),
+    Setting("farthest+cold", "combination", {"loop.initial_design": "farthest",
+                                             "surrogate.warm_start": False}),
 )
 
 

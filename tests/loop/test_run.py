@@ -6,6 +6,8 @@ import csv
 import json
 import subprocess
 import sys
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import pandas as pd
@@ -13,7 +15,8 @@ import pytest
 
 from matloop.campaigns import Campaign
 from matloop.loop.session import Session, run
-from matloop.store import Store
+from matloop.loop.summary import evaluation_table
+from matloop.store import EvaluationRow, Store
 
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,10 +79,14 @@ def test_failures_are_recorded_and_the_loop_goes_on(make_campaign, toy_config, t
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["candidate_id", "candidate", "x", "y", "status", "score",
                              "cycle", "attempt", "reason", "error", "duration_s",
-                             "finished_at"]
+                             "proposed_at", "started_at", "finished_at"]
     assert all(float(r["x"]) == float(r["candidate"].split(",")[0].split("=")[1])
                for r in rows)
     assert all(r["finished_at"].endswith("+00:00") for r in rows)
+    times = [[datetime.fromisoformat(r[t]) for t in ("proposed_at", "started_at",
+                                                     "finished_at")] for r in rows]
+    assert all(proposed <= started <= finished for proposed, started, finished in times)
+    assert {r["reason"] for r in rows if r["status"] == "failed"} <= {"error", "invalid"}
     failed = [r for r in rows if r["status"] == "failed"]
     for row in failed:
         x = float(row["candidate"].split(",")[0].split("=")[1])
@@ -169,3 +176,16 @@ def test_a_model_that_fails_numerically_gives_a_random_cycle(make_campaign,
     strategies = [c.strategy for c in store.cycles(store.campaign_id("cb"))]
     assert strategies[0] == "initial"
     assert strategies[1].startswith("random (model failed: NotPSDError")
+
+
+def test_export_names_the_calculator_only_when_one_computed(make_campaign, toy_config,
+                                                            toy_pool) -> None:
+    campaign = make_campaign(toy_config(budget=2, initial=2), pool=toy_pool)
+    at = datetime(2026, 1, 2, 3, 4, 5)  # as SQLite gives it: no time zone, UTC
+    row = EvaluationRow(1, 1, "x=0", "k", 0, "succeeded", 0, 1, None, None, 1.0, at,
+                        {"score": 1.0}, {"score": None}, proposed_at=at, started_at=at)
+    header, rows = evaluation_table(campaign, [row])
+    assert "model" not in header
+    assert rows[0][header.index("started_at")] == "2026-01-02T03:04:05+00:00"
+    header, rows = evaluation_table(campaign, [row, replace(row, model="emt (ase 3.23.0)")])
+    assert [r[header.index("model")] for r in rows] == [None, "emt (ase 3.23.0)"]

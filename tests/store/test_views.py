@@ -122,3 +122,18 @@ def test_reads_give_frozen_typed_read_models(store: Store) -> None:
         for row in rows:
             check(row, kind)
     assert store.evaluations(cid) == evaluations  # read models compare by value
+
+
+def test_evaluations_give_their_times_and_calculator(store: Store) -> None:
+    cid = store.campaign_id("c", {"space": 1})
+    emt, plain = store.propose(cid, 0, [Proposal(1, "a", "A"), Proposal(2, "b", "B")])
+    store.mark_running(emt.evaluation_id, 1)
+    store.record(emt.evaluation_id, Outcome.success(
+        {"p": 1.0}, {"p": "GPa"}, {"calculator": "emt", "package": "ase",
+                                   "version": "3.23.0", "recipe": "eos"}))
+    store.record(plain.evaluation_id, Outcome.success({"p": 2.0}, {"p": "GPa"}))
+    first, second = store.evaluations(cid)
+    assert (first.model, second.model) == ("emt (ase 3.23.0)", None)
+    assert first.proposed_at is not None and first.started_at is not None
+    assert first.proposed_at <= first.started_at <= first.finished_at
+    assert second.started_at is None

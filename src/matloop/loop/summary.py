@@ -6,6 +6,7 @@ import csv
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -126,26 +127,39 @@ def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow],
                      inputs: Callable[[int], Mapping[str, Any]] | None = None,
                      input_names: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
     """Every evaluation as a row: the header ``candidate_id, candidate, <inputs...>,
-    status, <properties...>, cycle, attempt, reason, error, duration_s, finished_at``
+    status, <properties...>, cycle, attempt, reason, error, duration_s, proposed_at,
+    started_at, finished_at`` and ``model`` when some evaluation names its calculator
     (target properties first, then any other property the oracle returned) and the rows
     (None where a value is missing). ``inputs(pool_index)`` gives a table candidate's
     inputs by name, one column each (``input_names``; a name the table uses otherwise
-    gets an ``input_`` prefix); ``finished_at`` is ISO 8601 in UTC."""
+    gets an ``input_`` prefix); ``reason`` is the failure category and ``error`` its
+    text; times are ISO 8601 in UTC."""
     others = sorted({p for e in evaluations for p in e.values} - set(campaign.properties))
     properties = [*campaign.properties, *others]
-    fixed = {"candidate_id", "candidate", "status", "cycle", "attempt", "reason", "error",
-             "duration_s", "finished_at", *properties}
+    models = any(e.model is not None for e in evaluations)
+    trailing = ["cycle", "attempt", "reason", "error", "duration_s", *TIMES,
+                *(["model"] if models else [])]
+    fixed = {"candidate_id", "candidate", "status", *trailing, *properties}
     columns = [f"input_{n}" if n in fixed else n for n in input_names]
-    header = ["candidate_id", "candidate", *columns, "status", *properties, "cycle",
-              "attempt", "reason", "error", "duration_s", "finished_at"]
+    header = ["candidate_id", "candidate", *columns, "status", *properties, *trailing]
     rows = []
     for e in evaluations:
         given = inputs(e.pool_index) if inputs is not None else {}
+        times = [None if t is None else _utc(t).isoformat()
+                 for t in (e.proposed_at, e.started_at, e.finished_at)]
         rows.append([e.candidate_id, e.candidate, *(given.get(n) for n in input_names),
                      e.status, *(e.values.get(p) for p in properties), e.cycle, e.attempt,
-                     e.reason, e.error, e.duration_s,
-                     None if e.finished_at is None else e.finished_at.isoformat()])
+                     e.reason, e.error, e.duration_s, *times,
+                     *([e.model] if models else [])])
     return header, rows
+
+
+TIMES = ("proposed_at", "started_at", "finished_at")
+
+
+def _utc(moment: datetime) -> datetime:
+    """A stored time in UTC with its zone (SQLite gives them without one)."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path,

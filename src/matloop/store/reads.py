@@ -168,9 +168,24 @@ def evaluations(engine: Engine, campaign_id: int) -> list[EvaluationRow]:
             evaluation_id=_id(e.id), candidate_id=_id(c.id), candidate=c.label, key=c.key,
             pool_index=c.pool_index, status=e.status, cycle=e.cycle, attempt=e.attempt,
             reason=e.reason, error=e.error, duration_s=e.duration_s,
-            finished_at=e.finished_at, values=values.get(_id(e.id), {}), units=units)
+            finished_at=e.finished_at, values=values.get(_id(e.id), {}), units=units,
+            proposed_at=e.proposed_at, started_at=e.started_at,
+            model=model_of(e.provenance))
         for e, c in rows
     ]
+
+
+def model_of(provenance: str | None) -> str | None:
+    """The calculator an evaluation's provenance names, with its package and version
+    (``"emt (ase 3.23.0)"``); None when it names none."""
+    if not provenance or '"calculator"' not in provenance:
+        return None
+    recorded = json.loads(provenance)
+    name = recorded.get("calculator")
+    if not isinstance(name, str):
+        return None
+    package, version = recorded.get("package"), recorded.get("version")
+    return f"{name} ({package} {version})" if package and version else name
 
 
 def next_cycle(engine: Engine, campaign_id: int) -> int:

@@ -22,7 +22,10 @@ class EvaluationRow:
     cycle that proposed it (-1 for prior results imported before the first cycle);
     ``attempt`` counts from 1. ``reason`` (a failure category) and ``error`` (its text)
     are None unless it failed; ``duration_s`` is the oracle's time in seconds (None when
-    not run by the loop); ``finished_at`` when it finished (None until then). ``values``:
+    not run by the loop); ``proposed_at``, ``started_at`` and ``finished_at`` when it was
+    proposed, handed to its oracle and finished (None until then); ``model`` the
+    calculator that computed it with its package version (``"emt (ase 3.23.0)"``; None
+    for other oracles and imported results). ``values``:
     property -> measured value, in ``units`` (property -> unit as first recorded for the
     campaign, the same for every row; None when the oracle gave none)."""
 
@@ -40,6 +43,9 @@ class EvaluationRow:
     finished_at: datetime | None
     values: Mapping[str, float]
     units: Mapping[str, str | None]
+    proposed_at: datetime | None = None
+    started_at: datetime | None = None
+    model: str | None = None
 
 
 @dataclass(frozen=True)
