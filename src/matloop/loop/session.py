@@ -316,8 +316,7 @@ class Session:
     def evaluations(self) -> pd.DataFrame:
         """Every evaluation, succeeded and failed, one row each (what ``matloop export``
         writes): ``candidate_id, candidate``, one column per input of a table space,
-        ``status, <properties>, cycle, attempt, reason, error, duration_s, proposed_at,
-        started_at, finished_at`` and ``model`` (see ``evaluation_table``)."""
+        ``status, <properties>, ...`` (``matloop.loop.summary.evaluation_table``)."""
         import pandas as pd
 
         from matloop.loop.summary import evaluation_table
