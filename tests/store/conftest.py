@@ -9,7 +9,9 @@ candidate from outside the pool), and what that code's read API returned for the
 (``expected_v1.json``). Its tuples and table rows are written as the read models that
 replaced them (``matloop.store.views``) give them — the same values under names: rows of
 ``finished`` and ``external_candidates`` as objects, a candidate's ``id`` as
-``candidate_id``, a cycle's JSON columns parsed, and no ``campaign_id`` or cycle ``id``."""
+``candidate_id``, a cycle's JSON columns parsed, and no ``campaign_id`` or cycle ``id``;
+fields the read models gained since (an evaluation's ``proposed_at``, ``started_at`` and
+``model``) hold what the same rows say."""
 
 from __future__ import annotations
 
