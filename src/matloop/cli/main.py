@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import signal
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -126,13 +125,15 @@ def run(
 ) -> None:
     """Start or resume a campaign; stops when the budget is spent."""
     from matloop.cli.progress import progress_reporter
+    from matloop.cli.signals import load_model_libraries, stop_on_sigterm
 
+    stop_on_sigterm()
     session = _open(path, db, seed=seed, budget=budget)
     campaign = session.campaign
     if campaign.oracle.kind == "lab":  # the loop cannot call a lab: propose a batch
         _propose_and_tell(session, path, None, None, xlsx=False, more=False)
         return
-    signal.signal(signal.SIGTERM, _interrupt)
+    load_model_libraries()
     with progress_reporter(campaign.loop.budget, quiet) as report:
         result = session.run(progress=report)
     if not quiet:
@@ -156,10 +157,6 @@ def _progress_words(campaign: Any, result: Any) -> str:
     if len(optimised) < len(campaign.targets):
         words.append(f"{result.hits} hits")
     return ", ".join(words)
-
-
-def _interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
 
 
 @app.command()
@@ -258,11 +255,12 @@ def benchmark(
     """Replay table campaigns over seeds and compare with random search."""
     from matloop.benchmarking.suite import run_benchmark
     from matloop.cli.seeds import seed_progress
+    from matloop.cli.signals import stop_on_sigterm
 
     for name, value in (("seeds", seeds), ("workers", workers), ("budget", budget)):
         if value is not None and value < 1:
             raise ConfigError(f"--{name} must be at least 1")
-    signal.signal(signal.SIGTERM, _interrupt)
+    stop_on_sigterm()
     try:
         runs = len(paths) * max(seeds, 0) * max(len(surrogate or ()), 1)
         with seed_progress(runs, quiet) as report:
@@ -310,6 +308,9 @@ def propose_command(
 
 def _propose_and_tell(session: Any, path: Path, batch: int | None, out: Path | None,
                       xlsx: bool, more: bool) -> None:
+    from matloop.cli.signals import load_model_libraries
+
+    load_model_libraries()
     proposed = session.propose_file(batch, more, out, xlsx)
     for kept in proposed.kept:
         typer.echo(f"kept {_relative(kept)}: it has results filled in (not overwritten)")
