@@ -10,6 +10,7 @@ region where candidates fail.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -305,3 +306,57 @@ def test_hostile_outcomes_are_recorded_failures_and_the_run_goes_on(tmp_path: Pa
         (provenance,) = connection.execute("SELECT provenance FROM evaluation WHERE id = ?",
                                            (by_case[8].evaluation_id,)).fetchone()
     assert json.loads(provenance)["dropped"] == {"pressure": "nan is not finite"}
+
+
+def test_the_failures_of_a_broken_oracle_are_retried_uncharged_after_its_fix(
+        tmp_path: Path, database_url: str) -> None:
+    """Item 8 of issue 27: after a broken oracle aborted the run, its ``error`` failures
+    stayed charged to the budget and were never proposed again, and pointing
+    ``oracle.function`` at the fixed function was refused. Now ``--accept-oracle-change``
+    accepts the new function (time limits change freely) and ``--retry error`` runs those
+    candidates again first, the failures kept as ``retried``."""
+    module = ("def evaluate(case):\n    raise ImportError('libxc.so not found')\n\n\n"
+              "def fixed(case):\n    return {'y': -abs(float(case) - 7)}\n")
+    path = write_campaign(tmp_path, module, list(range(20)), budget=12, initial=4,
+                          loop="max_failure_rate = 0.5\nfailure_window = 4",
+                          database=database_url)
+    with pytest.raises(OracleFailing):
+        run(load(path))
+    broken = {r.key for r in evaluations(path) if r.reason == "error"}
+    assert len(broken) >= 4
+    path.write_text(path.read_text().replace('function = "oracle_module:evaluate"',
+                                             'function = "oracle_module:fixed"\n'
+                                             'timeout_s = 60'))
+
+    refused = subprocess.run([*MATLOOP, "run", str(path), "--retry", "error"],
+                             capture_output=True, text=True)
+    assert refused.returncode == 4, refused.stderr
+    (line,) = refused.stderr.splitlines()
+    assert "(oracle.function)" in line and "--accept-oracle-change" in line
+    unknown = subprocess.run([*MATLOOP, "run", str(path), "--retry", "bug"],
+                             capture_output=True, text=True)
+    assert unknown.returncode == 2
+    assert unknown.stderr.splitlines() == [
+        "error: retry: unknown failure reason 'bug'; use error, timeout, crashed, invalid, "
+        "not_converged, infeasible"]
+    assert {r.key for r in evaluations(path) if r.status == "retried"} == set()
+
+    with Session(load(path)) as session:
+        result = session.run(retry=("error",), oracle_changed=True)
+    assert result.stop_reason == "budget"
+    rows = evaluations(path)
+    retried = [r for r in rows if r.status == "retried"]
+    assert {r.key for r in retried} == broken
+    assert all(r.error and "libxc.so not found" in r.error for r in retried)
+    succeeded = [r.key for r in rows if r.status == "succeeded"]
+    assert broken <= set(succeeded) and len(succeeded) == len(set(succeeded)) == 12
+    assert not [r for r in rows if r.status == "failed"]  # the budget: 12 charged, all ok
+    status = subprocess.run([*MATLOOP, "status", str(path), "--json"], capture_output=True,
+                            text=True)
+    assert json.loads(status.stdout)["evaluations"] == {
+        "succeeded": 12, "failed": 0, "pending": 0, "retried": len(broken)}
+    table = subprocess.run([*MATLOOP, "status", str(path)], capture_output=True, text=True,
+                           env={**os.environ, "COLUMNS": "200"})
+    assert f"0 failed, 0 pending; {len(broken)} failures retried" in table.stdout
+    again = {r.key: r.attempt for r in rows if r.status == "succeeded" and r.key in broken}
+    assert min(again.values()) >= 2  # a retry is the evaluation's next attempt

@@ -326,3 +326,18 @@ def test_status_and_validate_show_the_database_without_its_password(
             assert "s3cret" not in done.output and ":***@" in done.output
     finally:
         postgres_server.drop_database(url)
+
+
+def test_changed_settings_name_each_field_and_leave_the_free_ones_out() -> None:
+    from matloop.store import changed_settings
+
+    old = {"space": {"kind": "table"}, "targets": [{"property": "y"}],
+           "oracle": {"kind": "python", "function": "m:f", "timeout_s": None}}
+    new = {"space": {"kind": "table"}, "targets": [{"property": "z"}],
+           "oracle": {"kind": "python", "function": "m:g", "timeout_s": 60}}
+    fixed = ("space", "targets", "oracle")
+    assert changed_settings(old, new, fixed) == ["targets", "oracle.function",
+                                                 "oracle.timeout_s"]
+    assert changed_settings(old, new, fixed, ("oracle.timeout_s",)) == ["targets",
+                                                                      "oracle.function"]
+    assert changed_settings(old, new, ("space",)) == []

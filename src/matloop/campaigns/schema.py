@@ -39,14 +39,15 @@ from matloop.campaigns.space_schema import (
     TableSpace,
 )
 
-__all__ = ["ASE_ADDED_FIELDS", "SEARCH_SECTIONS", "AseOracle", "Campaign", "CampaignSection",
-           "CompositionSpace", "ExecutorSection", "LabOracle", "LoopSection", "Oracle",
-           "OracleSection", "PythonOracle", "Section", "Space", "StructureSpace",
-           "SubstitutionSpace", "SurrogateSection", "TableOracle", "TableSpace", "Target",
-           "database_url"]
+__all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "Campaign",
+           "CampaignSection", "CompositionSpace", "ExecutorSection", "LabOracle",
+           "LoopSection", "Oracle", "OracleSection", "PythonOracle", "Section", "Space",
+           "StructureSpace", "SubstitutionSpace", "SurrogateSection", "TableOracle",
+           "TableSpace", "Target", "database_url"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not change
+SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not change,
+RUN_SETTINGS = ("oracle.timeout_s", "oracle.retries", "oracle.retry_on")  # but for these
 
 
 class CampaignSection(Section):
@@ -288,15 +289,19 @@ class Campaign(Section):
 
     def with_overrides(self, **changes: Any) -> Self:
         """A copy with ``seed``, ``budget``, ``database`` or ``surrogate`` (a kind)
-        replaced (command-line options)."""
+        replaced (command-line options); a ``database`` path is relative to the current
+        folder, not to the campaign file."""
         campaign, loop, surrogate = self.campaign, self.loop, self.surrogate
         if changes.get("seed") is not None:
             if not 0 <= changes["seed"] < 2**32:
                 raise ValueError(f"seed must be 0 to 2^32 - 1 (got {changes['seed']})")
             campaign = campaign.model_copy(update={"seed": changes["seed"]})
         if changes.get("database") is not None:
-            refuse_in_memory(changes["database"])
-            campaign = campaign.model_copy(update={"database": changes["database"]})
+            database = str(changes["database"])
+            refuse_in_memory(database)
+            if "://" not in database:
+                database = str(Path(database).resolve())
+            campaign = campaign.model_copy(update={"database": database})
         if changes.get("budget") is not None:
             budget = changes["budget"]
             if budget < 1:

@@ -122,20 +122,30 @@ def run(
     budget: Annotated[int | None, typer.Option(
         help="total evaluations (overrides the file)")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress output")] = False,
+    retry: Annotated[list[str] | None, typer.Option(
+        metavar="REASON", help="first run again the candidates that failed for REASON "
+        "(error, timeout, crashed, invalid, not_converged, infeasible; repeat for more), "
+        "not charged to the budget")] = None,
+    accept_oracle_change: Annotated[bool, typer.Option(
+        "--accept-oracle-change", help="resume although [oracle] changed since the last "
+        "run (a fixed bug, a moved file); the results so far stay as they are")] = False,
 ) -> None:
     """Start or resume a campaign; stops when the budget is spent."""
     from matloop.cli.progress import progress_reporter
     from matloop.cli.signals import load_model_libraries, stop_on_sigterm
+    from matloop.loop.run import check_retry
 
     stop_on_sigterm()
     session = _open(path, db, seed=seed, budget=budget)
     campaign = session.campaign
+    check_retry(retry or (), campaign.oracle.kind == "lab")
     if campaign.oracle.kind == "lab":  # the loop cannot call a lab: propose a batch
         _propose_and_tell(session, path, None, None, xlsx=False, more=False)
         return
     load_model_libraries()
     with progress_reporter(campaign.loop.budget, quiet) as report:
-        result = session.run(progress=report)
+        result = session.run(progress=report, retry=retry or (),
+                             oracle_changed=accept_oracle_change)
     if not quiet:
         counts = result.counts
         typer.echo(f"stopped ({result.stop_reason}): {counts['succeeded']} succeeded, "

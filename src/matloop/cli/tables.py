@@ -21,7 +21,9 @@ def status_table(summary: dict[str, Any]) -> None:
     table.add_row("database", summary["database"])
     table.add_row("evaluations", f"{done} of {summary['budget']} "
                   f"({counts['succeeded']} succeeded, {counts['failed']} failed, "
-                  f"{counts['pending']} pending)")
+                  f"{counts['pending']} pending"
+                  + (f"; {counts['retried']} failures retried" if counts.get("retried")
+                     else "") + ")")
     if summary["failures"]:
         table.add_row("failures", ", ".join(f"{k}: {v}" for k, v in summary["failures"].items()))
     table.add_row("targets", "; ".join(summary["targets"]))

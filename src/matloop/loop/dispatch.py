@@ -106,7 +106,7 @@ class Dispatcher:
                 f"aborted: {failed} of the last {len(recent)} evaluations failed (more than "
                 f"max_failure_rate = {loop.max_failure_rate:g}); the oracle looks broken — "
                 "see the failures in the campaign's status or evaluations, fix it and run "
-                "again to resume")
+                "again to resume (`run --retry error` runs its failures again)")
 
     def shutdown(self) -> None:
         if self.executor is not None and self.owned:

@@ -3,13 +3,13 @@ every row checked and planned before anything is written (``Session.add_results`
 
 from __future__ import annotations
 
-from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign
+from matloop.campaigns.schema import RUN_SETTINGS, SEARCH_SECTIONS, Campaign
 from matloop.errors import DataError, StoreError
 from matloop.lab.importer import ImportReport, content_digest, plan
 from matloop.lab.results import Known, check
 from matloop.lab.sheets import Sheet
 from matloop.spaces.pool import Pool
-from matloop.store import Store
+from matloop.store import Store, changed_settings
 from matloop.store.store import Recorded
 
 
@@ -43,12 +43,11 @@ def known_of(campaign: Campaign, opened: tuple[Store, int], pool: Pool) -> Known
     """What the store knows of the campaign's candidates; ``StoreError`` when the
     database belongs to another search or the pool changed."""
     store, campaign_id = opened
-    stored = store.config(campaign_id)
-    current = campaign.model_dump(mode="json")
-    changed = sorted(k for k in SEARCH_SECTIONS if stored.get(k) != current.get(k))
+    changed = changed_settings(store.config(campaign_id), campaign.model_dump(mode="json"),
+                               SEARCH_SECTIONS, RUN_SETTINGS)
     if changed:
         raise StoreError(f"campaign {campaign.campaign.name!r} in {store.safe_url} "
-                         f"was run with different {', '.join(changed)} settings; "
+                         f"was run with different settings ({', '.join(changed)}); "
                          "nothing was imported")
     candidates = {}
     for record in store.candidates(campaign_id):

@@ -8,14 +8,16 @@ is the way in.
 
 from __future__ import annotations
 
-from matloop.errors import ExecutorLost, OracleFailing
+from collections.abc import Sequence
+
+from matloop.errors import ConfigError, ExecutorLost, OracleFailing
 from matloop.loop.context import Context, check_pool_unchanged
 from matloop.loop.dispatch import Dispatcher, Task
 from matloop.loop.executor import Executor
 from matloop.loop.progress import ProgressCallback, RunResult
 from matloop.loop.propose import Planner
 from matloop.loop.stopping import stop_reason
-from matloop.protocols import Oracle
+from matloop.protocols import FAILURE_REASONS, Oracle
 from matloop.store import Pending
 
 
@@ -120,3 +122,25 @@ class Run:
 
     def report(self, cycle: int, message: str) -> None:
         self.on_progress(self.x.keeper.progress(cycle, message, self.c.loop.budget))
+
+
+def check_retry(reasons: Sequence[str], lab: bool) -> None:
+    """``ConfigError`` unless ``reasons`` are failure reasons of an oracle matloop calls."""
+    unknown = sorted(set(reasons) - set(FAILURE_REASONS))
+    if unknown:
+        raise ConfigError(f"retry: unknown failure reason {', '.join(map(repr, unknown))}; "
+                          f"use {', '.join(FAILURE_REASONS)}")
+    if reasons and lab:
+        raise ConfigError("retry: a lab campaign's failures are results the lab reported; "
+                          "import a new measurement of the candidate instead")
+
+
+def retry_failures(context: Context, reasons: Sequence[str], report: ProgressCallback
+                   ) -> None:
+    """Give each candidate that failed for one of ``reasons`` a new evaluation (run
+    first, the failures no longer charged to the budget) and say how many."""
+    x = context
+    if reasons and (n := x.store.retry_failures(x.campaign_id, reasons)):
+        report(x.keeper.progress(x.store.next_cycle(x.campaign_id) - 1,
+                                 f"retrying {n} failed candidate{'s' * (n != 1)} "
+                                 f"({', '.join(reasons)})", x.campaign.loop.budget))

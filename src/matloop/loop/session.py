@@ -9,14 +9,14 @@ same campaign.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from matloop.campaigns.loader import located
-from matloop.campaigns.schema import SEARCH_SECTIONS, Campaign, TableSpace
+from matloop.campaigns.schema import RUN_SETTINGS, SEARCH_SECTIONS, Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError, StoreError
 from matloop.loop.progress import ProgressCallback, RunResult, Scorekeeper
@@ -47,7 +47,7 @@ class Session:
 
     def __init__(self, campaign: Campaign, db: str | Path | None = None) -> None:
         if db is not None:
-            campaign = _override(campaign, database=_absolute_db(str(db)))
+            campaign = _override(campaign, database=db)
         self.campaign = campaign
         self.targets = TargetSet.from_targets(campaign.targets)
         self._store: Store | None = None
@@ -56,6 +56,7 @@ class Session:
         self._pool: Pool | None = None
         self._space: Featurised | None = None
         self._oracle: Oracle | None = None
+        self._oracle_changed = False  # run(oracle_changed=True) accepted a new [oracle]
 
     # --- opening -----------------------------------------------------------------------
 
@@ -82,9 +83,10 @@ class Session:
         campaign = self.campaign
         if write:
             store = Store(campaign.database_url)
+            fixed = [s for s in SEARCH_SECTIONS if s != "oracle" or not self._oracle_changed]
             campaign_id = store.campaign_id(campaign.campaign.name,
                                             campaign.model_dump(mode="json"),
-                                            fixed=SEARCH_SECTIONS)
+                                            fixed=fixed, free=RUN_SETTINGS)
         else:
             store = Store(campaign.database_url, create=False)
             campaign_id = store.campaign_id(campaign.campaign.name)
@@ -163,7 +165,8 @@ class Session:
     # --- the loop ------------------------------------------------------------------------
 
     def run(self, budget: int | None = None, oracle: OracleLike | None = None,
-            progress: ProgressCallback | None = None) -> RunResult:
+            progress: ProgressCallback | None = None, retry: Sequence[str] = (),
+            oracle_changed: bool = False) -> RunResult:
         """Start or resume the campaign until its budget is spent, its pool exhausted or
         a stopping rule holds; returns how it ended.
 
@@ -172,11 +175,17 @@ class Session:
         process instead of the campaign's oracle, and then evaluations awaiting results
         are evaluated first. Without an oracle a lab campaign records one batch as
         awaiting results instead (see ``propose``). ``progress`` is called after each
-        cycle is planned and each evaluation recorded."""
-        from matloop.loop.run import Run
+        cycle is planned and each evaluation recorded. ``retry`` (failure reasons) runs
+        those failures again first, uncharged (``Store.retry_failures``);
+        ``oracle_changed`` accepts an ``[oracle]`` section changed since the last run."""
+        from matloop.loop.run import Run, check_retry, retry_failures
 
         if budget is not None:
             self.campaign = _override(self.campaign, budget=budget)
+        check_retry(retry, self.campaign.oracle.kind == "lab" and oracle is None)
+        if oracle_changed and not self._oracle_changed:
+            self.close()  # opened for writing again, with the oracle's settings free
+            self._oracle_changed = True
         report = progress or (lambda _: None)
         executor = None
         if oracle is not None:
@@ -193,6 +202,7 @@ class Session:
         context = self._context(write=True)
         with context.store.lock(context.campaign_id):
             self._import_prior(context.store, context.campaign_id)
+            retry_failures(context, retry, report)
             resume = context.store.requeue_in_flight(context.campaign_id)
             if oracle is not None:
                 resume += [Pending(row.evaluation_id, row.pool_index, row.key, 1)
@@ -319,27 +329,20 @@ class Session:
         ``status, <properties>, ...`` (``matloop.loop.summary.evaluation_table``)."""
         import pandas as pd
 
-        from matloop.loop.summary import evaluation_table
+        from matloop.loop.summary import evaluation_table, table_inputs
 
         store, campaign_id = self._open(write=False)
         header, rows = evaluation_table(self.campaign, store.evaluations(campaign_id),
-                                        *self._inputs())
+                                        *table_inputs(self.campaign, self.pool))
         return pd.DataFrame(rows, columns=header)
-
-    def _inputs(self) -> tuple[Callable[[int], Mapping[str, Any]] | None, tuple[str, ...]]:
-        """A table space's inputs by pool row, and their names (none for other spaces)."""
-        if not isinstance(self.campaign.space, TableSpace) or self.pool.kind != "inputs":
-            return None, ()
-        pool = self.pool
-        return (lambda i: pool.candidate(i).inputs or {}), tuple(pool.names)
 
     def export(self, path: str | Path) -> int:
         """Write ``evaluations()`` as a CSV file; returns the number of rows."""
-        from matloop.loop.summary import export_csv
+        from matloop.loop.summary import export_csv, table_inputs
 
         store, campaign_id = self._open(write=False)
         return export_csv(self.campaign, store.evaluations(campaign_id), Path(path),
-                          *self._inputs())
+                          *table_inputs(self.campaign, self.pool))
 
     def ranking(self, top: int | None = None) -> Ranking:
         """The unmeasured candidates ranked by P(hit) (range targets) or the acquisition,
@@ -391,10 +394,3 @@ def _override(campaign: Campaign, **changes: Any) -> Campaign:
         return campaign.with_overrides(**changes)
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-
-
-def _absolute_db(value: str) -> str:
-    """A database path is relative to the current folder, not to the campaign file."""
-    if "://" in value or value.strip() == ":memory:":  # the latter is refused as such
-        return value
-    return str(Path(value).resolve())

@@ -8,14 +8,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matloop.campaigns.schema import Campaign
+from matloop.campaigns.schema import Campaign, TableSpace
 from matloop.campaigns.targets import TargetSet, goodness
 from matloop.errors import ConfigError
 from matloop.store import CycleRow, EvaluationRow, Store
+
+if TYPE_CHECKING:
+    from matloop.spaces.pool import Pool
 
 
 def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, Any]:
@@ -73,11 +76,14 @@ def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, A
 
 def _evaluation_counts(campaign: Campaign, counts: dict[str, int]) -> dict[str, int]:
     """Succeeded, failed, pending (proposed or running) and, for a lab campaign (or when
-    there are some), awaiting lab results."""
+    there are some), awaiting lab results; failures run again (``retried``, uncharged)
+    when there are some."""
     out = {"succeeded": counts["succeeded"], "failed": counts["failed"],
            "pending": counts["proposed"] + counts["running"]}
     if campaign.oracle.kind == "lab" or counts.get("awaiting"):
         out["awaiting"] = counts.get("awaiting", 0)
+    if counts.get("retried"):
+        out["retried"] = counts["retried"]
     return out
 
 
@@ -182,3 +188,11 @@ def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Pa
     except OSError as exc:
         raise ConfigError(f"cannot write {out}: {exc.strerror or exc}") from None
     return len(rows)
+
+
+def table_inputs(campaign: Campaign, pool: Pool
+                 ) -> tuple[Callable[[int], Mapping[str, Any]] | None, tuple[str, ...]]:
+    """A table space's inputs by pool row, and their names (none for other spaces)."""
+    if not isinstance(campaign.space, TableSpace) or pool.kind != "inputs":
+        return None, ()
+    return (lambda i: pool.candidate(i).inputs or {}), tuple(pool.names)

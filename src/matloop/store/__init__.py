@@ -27,7 +27,8 @@ from matloop.store.views import (
     OutsideCandidate,
     Spread,
 )
+from matloop.store.writes import changed_settings
 
 __all__ = ["AwaitingRow", "CandidateRow", "CycleRow", "DatabaseUnavailable", "EvaluationRow",
            "FinishedRow", "OutsideCandidate", "Pending", "Proposal", "Recorded", "SchemaError",
-           "Spread", "Store", "StoreProtocol", "safe_url", "sqlite_path"]
+           "Spread", "Store", "StoreProtocol", "changed_settings", "safe_url", "sqlite_path"]

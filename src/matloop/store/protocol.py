@@ -36,8 +36,9 @@ class StoreProtocol(Protocol):
     # --- campaigns ---------------------------------------------------------------------
 
     def campaign_id(self, name: str, config: Mapping[str, Any] | None = None,
-                    fixed: Sequence[str] = ()) -> int:
-        """The campaign's id; created with ``config`` (``fixed`` sections unchanged)."""
+                    fixed: Sequence[str] = (), free: Sequence[str] = ()) -> int:
+        """The campaign's id; created with ``config`` (``fixed`` sections unchanged but
+        for their ``section.field`` names in ``free``)."""
         ...
 
     def set_stop_reason(self, campaign_id: int, reason: str | None) -> None:
@@ -73,6 +74,11 @@ class StoreProtocol(Protocol):
 
     def requeue_in_flight(self, campaign_id: int) -> list[Pending]:
         """Evaluations a stopped run left unfinished, ready to run again."""
+        ...
+
+    def retry_failures(self, campaign_id: int, reasons: Sequence[str]) -> int:
+        """New evaluations for the candidates that failed for ``reasons``; those
+        failures become ``retried``. Returns how many were added."""
         ...
 
     def tried_pool_indices(self, campaign_id: int) -> dict[str, int]:

@@ -10,6 +10,7 @@ from typing import Any
 IN_FLIGHT = ("proposed", "running")  # re-run by the next run when left unfinished
 AWAITING = "awaiting"  # proposed to a lab: in flight, but never re-run by the loop
 FINISHED = ("succeeded", "failed")
+RETRIED = "retried"  # a failure run again on request (`run --retry`): not charged
 
 
 @dataclass(frozen=True)

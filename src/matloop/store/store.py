@@ -82,15 +82,16 @@ class Store:
         self.engine.dispose()
 
     def campaign_id(self, name: str, config: Mapping[str, Any] | None = None,
-                    fixed: Sequence[str] = ()) -> int:
+                    fixed: Sequence[str] = (), free: Sequence[str] = ()) -> int:
         """The id of campaign ``name``; created with ``config`` when given and absent.
 
         When the campaign exists and ``config`` is given, the ``fixed`` sections (those
-        that define the search) must be unchanged — resuming a different search into the
-        same history would mix incomparable data — and ``config`` replaces the stored one
-        (so it records the latest run's seed and budget).
+        that define the search) must be unchanged but for their ``section.field`` names
+        in ``free`` — resuming a different search into the same history would mix
+        incomparable data — and ``config`` replaces the stored one (so it records the
+        latest run's seed, budget and time limits).
         """
-        return writes.campaign_id(self.engine, self.safe_url, name, config, fixed)
+        return writes.campaign_id(self.engine, self.safe_url, name, config, fixed, free)
 
     def set_stop_reason(self, campaign_id: int, reason: str | None) -> None:
         """Record why the campaign's last run stopped."""
@@ -171,6 +172,12 @@ class Store:
     def next_cycle(self, campaign_id: int) -> int:
         """The number of the next cycle (after every recorded cycle and evaluation)."""
         return reads.next_cycle(self.engine, campaign_id)
+
+    def retry_failures(self, campaign_id: int, reasons: Sequence[str]) -> int:
+        """Run the failures of ``reasons`` again: each such candidate gets a new
+        evaluation and its failures become ``retried`` (kept, no longer charged to the
+        budget). Returns the number of new evaluations."""
+        return writes.retry_failures(self.engine, campaign_id, reasons)
 
     def finish_cycle(self, campaign_id: int, number: int, best: Mapping[str, Any]) -> None:
         """Store the best values known once the cycle's evaluations are recorded."""

@@ -60,7 +60,7 @@ class Evaluation(SQLModel, table=True):
     cycle: int
     attempt: int = 1
     status: str = Field(default="proposed", index=True)  # proposed|running|awaiting|
-    #                                                        succeeded|failed
+    #                                                        succeeded|failed|retried
     reason: str | None = None  # failure category (see matloop.protocols.FAILURE_REASONS)
     error: str | None = Field(default=None, sa_column=Column(Text))
     proposed_at: datetime = Field(default_factory=now)

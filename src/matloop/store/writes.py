@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 
 from matloop.errors import StoreError
 from matloop.protocols import Outcome
-from matloop.store.records import AWAITING, IN_FLIGHT, Pending, Proposal, Recorded
+from matloop.store.records import AWAITING, IN_FLIGHT, RETRIED, Pending, Proposal, Recorded
 from matloop.store.tables import (
     CampaignRecord,
     CandidateRecord,
@@ -33,7 +33,7 @@ from matloop.store.tables import (
 
 
 def campaign_id(engine: Engine, shown: str, name: str, config: Mapping[str, Any] | None,
-                fixed: Sequence[str]) -> int:
+                fixed: Sequence[str], free: Sequence[str] = ()) -> int:
     """The id of campaign ``name``; created with ``config`` when given and absent (see
     ``Store.campaign_id``; ``shown`` is the database URL as messages show it)."""
     for _ in range(2):
@@ -52,19 +52,39 @@ def campaign_id(engine: Engine, shown: str, name: str, config: Mapping[str, Any]
                     continue
                 session.refresh(record)
             elif config is not None:
-                stored = json.loads(record.config)
-                changed = sorted(k for k in fixed if stored.get(k) != config.get(k))
+                changed = changed_settings(json.loads(record.config), config, fixed, free)
                 if changed:
                     raise StoreError(
-                        f"campaign {name!r} in {shown} was run with different "
-                        f"{', '.join(changed)} settings; use a new campaign name or "
-                        "another database")
+                        f"campaign {name!r} in {shown} was run with different settings "
+                        f"({', '.join(changed)}); use a new campaign name or another "
+                        "database" + ORACLE_ADVICE * any(c.startswith("oracle")
+                                                         for c in changed))
                 record.config = json.dumps(dict(config))
                 session.add(record)
                 session.commit()
             assert record.id is not None
             return record.id
     raise StoreError(f"campaign {name!r} in {shown} could not be created")
+
+
+ORACLE_ADVICE = ("; or, if the oracle was changed on purpose (a fixed bug, a moved file) "
+                 "and its results so far still stand, run with --accept-oracle-change")
+
+
+def changed_settings(stored: Mapping[str, Any], current: Mapping[str, Any],
+                     fixed: Sequence[str], free: Sequence[str] = ()) -> list[str]:
+    """The settings of the ``fixed`` sections that differ between two campaign configs,
+    as ``section.field`` (or ``section`` when it is not a table), ignoring the
+    ``section.field`` names in ``free``."""
+    changed = []
+    for section in fixed:
+        old, new = stored.get(section), current.get(section)
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += [f"{section}.{k}" for k in sorted(old.keys() | new.keys())
+                        if old.get(k) != new.get(k) and f"{section}.{k}" not in free]
+        elif old != new:
+            changed.append(section)
+    return changed
 
 
 def set_stop_reason(engine: Engine, campaign_id: int, reason: str | None) -> None:
@@ -149,6 +169,35 @@ def requeue_in_flight(engine: Engine, campaign_id: int) -> list[Pending]:
                                    evaluation.attempt))
         session.commit()
         return pending
+
+
+def retry_failures(engine: Engine, campaign_id: int, reasons: Sequence[str]) -> int:
+    """Give the candidates whose evaluations failed for one of ``reasons`` a new
+    evaluation (status ``proposed``, the next attempt, the same cycle) and mark those
+    failures ``retried`` (no longer charged to the budget; their reason, error and the
+    id of the retry in ``provenance["retried_as"]`` kept). A candidate with a success or
+    an evaluation in flight is left alone. Returns the number of new evaluations."""
+    with Session(engine) as session:
+        rows = session.exec(select(Evaluation).where(
+            Evaluation.campaign_id == campaign_id).order_by(col(Evaluation.id))).all()
+        settled = {e.candidate_id for e in rows
+                   if e.status in ("succeeded", AWAITING, *IN_FLIGHT)}
+        failures: dict[int, list[Evaluation]] = {}
+        for e in rows:
+            if e.status == "failed" and e.reason in reasons and e.candidate_id not in settled:
+                failures.setdefault(e.candidate_id, []).append(e)
+        for candidate_id, failed in failures.items():
+            retry = Evaluation(campaign_id=campaign_id, candidate_id=candidate_id,
+                               cycle=failed[-1].cycle, attempt=failed[-1].attempt + 1)
+            session.add(retry)
+            session.flush()
+            for e in failed:
+                provenance = json.loads(e.provenance or "{}")
+                provenance["retried_as"] = retry.id
+                e.status, e.provenance = RETRIED, json.dumps(provenance, default=str)
+                session.add(e)
+        session.commit()
+        return len(failures)
 
 
 def finish_cycle(engine: Engine, campaign_id: int, number: int,
