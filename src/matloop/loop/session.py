@@ -171,8 +171,8 @@ class Session:
         ``Oracle`` or a function ``f(**inputs) -> {property: value}``) evaluates in this
         process instead of the campaign's oracle, and then evaluations awaiting results
         are evaluated first. Without an oracle a lab campaign records one batch as
-        awaiting results instead (see ``propose``). ``progress`` is called after each
-        cycle is planned and each evaluation recorded."""
+        awaiting results instead (see ``propose``). ``progress`` gets a ``Progress`` as
+        the run starts, after each cycle is planned and after each evaluation recorded."""
         from matloop.loop.run import Run
 
         if budget is not None:
