@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from matloop.campaigns import Campaign
+from matloop.loop.progress import Progress
 from matloop.loop.session import Session, run
 from matloop.loop.summary import evaluation_table
 from matloop.store import EvaluationRow, Store
@@ -189,3 +190,19 @@ def test_export_names_the_calculator_only_when_one_computed(make_campaign, toy_c
     assert rows[0][header.index("started_at")] == "2026-01-02T03:04:05+00:00"
     header, rows = evaluation_table(campaign, [row, replace(row, model="emt (ase 3.23.0)")])
     assert [r[header.index("model")] for r in rows] == [None, "emt (ase 3.23.0)"]
+
+
+def test_a_run_reports_its_start_and_what_earlier_runs_finished(
+        make_campaign, crossed_barrel_config) -> None:
+    """The first event comes as the run starts, so a resumed run's progress starts at what
+    was finished before it; every event of the run says how many that was (``earlier``)."""
+    config = crossed_barrel_config(budget=5, initial=4, batch_size=2)
+    first: list[Progress] = []
+    run(make_campaign(config), on_progress=first.append)
+    assert (first[0].finished, first[0].message) == (0, "run started")
+    assert {e.earlier for e in first} == {0}
+    resumed: list[Progress] = []
+    run(make_campaign(config).with_overrides(budget=7), on_progress=resumed.append)
+    assert (resumed[0].finished, resumed[0].earlier, resumed[0].budget) == (5, 5, 7)
+    assert resumed[0].message == "run started: 5 evaluations finished before it"
+    assert {e.earlier for e in resumed} == {5} and resumed[-1].finished == 7

@@ -9,51 +9,39 @@ from contextlib import contextmanager
 from typing import Any
 
 
-@contextmanager
-def terminal_bar(label: str, fields: str, eta: bool = True) -> Iterator[Any]:
-    """A rich progress bar on stderr: ``label``, the bar, done/total, ``fields`` (rich
-    templates over ``task.fields``), elapsed time and (with ``eta``) rich's estimate of the
-    time left."""
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(fields),
-               TimeElapsedColumn(), *([TimeRemainingColumn()] if eta else [])]
-    with Progress(*columns, console=Console(stderr=True)) as bar:
-        yield bar
-
-
 class Pace:
     """Seconds per evaluation and per cycle in this run so far, and the time left.
 
-    Counted from the first event: evaluations finished by earlier runs (a resume) do not
-    make this run look fast."""
+    Only this run's evaluations count (``finished - earlier`` of its events), timed from
+    this run's start: its first event when nothing was finished by the run yet (the loop
+    reports its start), else the ``Pace``'s creation. Evaluations finished by earlier runs
+    (a resume) or imported (a prior) neither make the run look fast nor count as done in
+    no time."""
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
-        self.start: float | None = None
-        self.finished_at_start = 0
-        self.cycles: dict[int, float] = {}  # cycle number -> when it was first reported
-        self._now, self._finished, self._budget = 0.0, 0, 0
+        self.start = clock()
+        self.seen = False
+        # cycle number -> when it was first reported; older cycles reported later (an
+        # evaluation of an earlier cycle finishing) are not this run's new cycles
+        self.cycles: dict[int, float] = {}
+        self._now, self._finished, self._earlier, self._budget = self.start, 0, 0, 0
 
     def update(self, event: Any) -> None:
         now = self.clock()
-        if self.start is None:
-            self.start, self.finished_at_start = now, event.finished
-        self.cycles.setdefault(event.cycle, now)
+        if not self.seen and event.finished == event.earlier:
+            self.start = now
+        self.seen = True
+        if not self.cycles or event.cycle > max(self.cycles):
+            self.cycles[event.cycle] = now
         self._now, self._finished, self._budget = now, event.finished, event.budget
+        self._earlier = event.earlier
 
     @property
     def per_evaluation(self) -> float | None:
-        done = self._finished - self.finished_at_start
-        return (self._now - self.start) / done if self.start is not None and done else None
+        """This run's time over the evaluations it finished (None before the first)."""
+        done = self._finished - self._earlier
+        return (self._now - self.start) / done if done > 0 else None
 
     @property
     def per_cycle(self) -> float | None:
@@ -66,16 +54,22 @@ class Pace:
         each = self.per_evaluation
         return None if each is None else each * max(self._budget - self._finished, 0)
 
-    def describe(self) -> str:
-        """``1.2 s/eval, 4.8 s/cycle, 2m10s left`` (parts unknown yet left out)."""
+    def rates(self) -> str:
+        """``1.2 s/eval, 4.8 s/cycle`` (parts unknown yet left out)."""
         parts = []
         if self.per_evaluation is not None:
             parts.append(f"{_duration(self.per_evaluation)}/eval")
         if self.per_cycle is not None:
             parts.append(f"{_duration(self.per_cycle)}/cycle")
-        if self.remaining is not None:
-            parts.append(f"{_duration(self.remaining)} left")
         return ", ".join(parts)
+
+    def left(self) -> str:
+        """``2m10s left``, or nothing before this run finished an evaluation."""
+        return "" if self.remaining is None else f"{_duration(self.remaining)} left"
+
+    def describe(self) -> str:
+        """``1.2 s/eval, 4.8 s/cycle, 2m10s left`` (parts unknown yet left out)."""
+        return ", ".join(part for part in (self.rates(), self.left()) if part)
 
 
 def _duration(seconds: float) -> str:
@@ -114,8 +108,9 @@ def _found(event: Any, hypervolume: str) -> list[str]:
 def progress_reporter(budget: int, quiet: bool,
                       clock: Callable[[], float] = time.monotonic
                       ) -> Iterator[Callable[[Any], None]]:
-    """Yield a callback for ``matloop.loop.run.Progress`` events: a live bar on a
-    terminal, one line per event elsewhere (CI, files), nothing when ``quiet``."""
+    """Yield a callback for ``matloop.loop.progress.Progress`` events: a live bar on a
+    terminal, one line per event elsewhere (CI, files), nothing when ``quiet``; the pace
+    is timed by ``clock``."""
     if quiet:
         yield lambda _: None
         return
@@ -129,16 +124,37 @@ def progress_reporter(budget: int, quiet: bool,
 
         yield line
         return
-    with terminal_bar("cycle {task.fields[cycle]}", "failed {task.fields[failed]}  "
-                      "in flight {task.fields[in_flight]}  {task.fields[score]}  "
-                      "{task.fields[pace]}", eta=False) as bar:
-        task = bar.add_task("run", total=budget, cycle="-", failed=0, in_flight=0, score="",
-                            pace="")
+    with run_bar(budget, pace) as update:
+        yield update
+
+
+@contextmanager
+def run_bar(budget: int, pace: Pace) -> Iterator[Callable[[Any], None]]:
+    """The live bar of a run, timed by ``pace``'s clock: ``cycle 4  ━━━━  13/40  failed 1
+    in flight 2  best 4.5  4 s/eval, 4 s/cycle  1m48s left  0:00:52``. It appears with the
+    run's first event, at what was finished before the run. A narrow terminal loses the
+    elapsed time, the cycle, the bar, the rates, the scores and the counters, in that
+    order; done/budget and the time left stay."""
+    from rich.progress import BarColumn, TimeElapsedColumn
+
+    from matloop.cli.bar import CutText, count_column, terminal_bar
+
+    cycle, bar, elapsed = CutText("cycle {task.fields[cycle]}"), BarColumn(), \
+        TimeElapsedColumn()
+    rates = CutText("{task.fields[rates]}")
+    counters = CutText("failed {task.fields[failed]}  in flight {task.fields[in_flight]}")
+    score, left = CutText("{task.fields[score]}"), CutText("{task.fields[left]}")
+    with terminal_bar(cycle, bar, count_column(), counters, score, rates, left, elapsed,
+                      optional=[elapsed, cycle, bar, rates, score, counters],
+                      clock=pace.clock) as live:
+        task = live.add_task("run", total=budget, visible=False, cycle="-", failed=0,
+                             in_flight=0, score="", rates="", left="")
 
         def update(event: Any) -> None:
             pace.update(event)
-            bar.update(task, completed=event.finished, cycle=max(pace.cycles),
-                       failed=event.failed, in_flight=event.in_flight,
-                       score="  ".join(_found(event, "HV")), pace=pace.describe())
+            live.update(task, completed=event.finished, visible=True,
+                        cycle=max(pace.cycles), failed=event.failed,
+                        in_flight=event.in_flight, score="  ".join(_found(event, "HV")),
+                        rates=pace.rates(), left=pace.left())
 
         yield update

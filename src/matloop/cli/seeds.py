@@ -27,9 +27,13 @@ def seed_progress(total: int, quiet: bool = False) -> Iterator[Callable[[SeedRun
 
         yield line
         return
-    from matloop.cli.progress import terminal_bar
+    from rich.progress import BarColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    with terminal_bar("seeds", "{task.fields[last]}") as bar:
+    from matloop.cli.bar import CutText, count_column, terminal_bar
+
+    label, track, elapsed = CutText("seeds"), BarColumn(), TimeElapsedColumn()
+    with terminal_bar(label, track, count_column(), CutText("{task.fields[last]}"), elapsed,
+                      TimeRemainingColumn(), optional=[elapsed, label, track]) as bar:
         task = bar.add_task("benchmark", total=total, last="")
 
         def update(run: SeedRun) -> None:

@@ -19,7 +19,8 @@ from matloop.store import Store
 
 @dataclass(frozen=True)
 class Progress:
-    """Reported after each cycle is planned and after each evaluation is recorded."""
+    """Reported as a run starts, after each cycle is planned and after each evaluation is
+    recorded."""
 
     cycle: int
     finished: int
@@ -30,6 +31,7 @@ class Progress:
     message: str
     hypervolume: float | None = None  # of the measured Pareto front (multi-objective)
     in_flight: int = 0  # evaluations proposed or running
+    earlier: int = 0  # of ``finished``, those finished before this run started
 
 
 @dataclass(frozen=True)
@@ -119,15 +121,23 @@ class Scorekeeper:
         return RunResult(self.id, reason, self.store.counts(self.id), self.targets.best(values),
                          int(self.targets.hits(values).sum()), self.hypervolume(values))
 
-    def progress(self, cycle: int, message: str, budget: int) -> Progress:
-        """A progress event for ``cycle`` saying ``message``."""
+    def finished(self) -> int:
+        """Evaluations finished so far, succeeded or failed."""
+        counts = self.store.counts(self.id)
+        return counts["succeeded"] + counts["failed"]
+
+    def progress(self, cycle: int, message: str, budget: int, earlier: int | None = None
+                 ) -> Progress:
+        """A progress event for ``cycle`` saying ``message``; ``earlier`` evaluations were
+        finished before the run started (None: all those finished so far)."""
         counts = self.store.counts(self.id)
         _, values = self.training()
-        return Progress(cycle, counts["succeeded"] + counts["failed"], counts["failed"],
-                        budget, self.targets.best(values),
+        finished = counts["succeeded"] + counts["failed"]
+        return Progress(cycle, finished, counts["failed"], budget, self.targets.best(values),
                         int(self.targets.hits(values).sum()) if self.targets.bounds else None,
                         message, self.hypervolume(values),
-                        counts["proposed"] + counts["running"])
+                        counts["proposed"] + counts["running"],
+                        finished if earlier is None else earlier)
 
 
 def stored_reference(store: Store, campaign_id: int, targets: TargetSet) -> np.ndarray | None:

@@ -31,6 +31,7 @@ class Run:
         self.x = context
         self.c = context.campaign
         self.on_progress = on_progress
+        self.earlier = context.keeper.finished()  # by earlier runs, or imported
         self.planner = Planner(context)
         self.dispatcher = Dispatcher(context, oracle, self.report, executor)
 
@@ -38,6 +39,7 @@ class Run:
         x = self.x
         check_pool_unchanged(x.store, x.campaign_id, x.space.pool)
         x.store.set_stop_reason(x.campaign_id, None)
+        self.report(x.store.next_cycle(x.campaign_id), started(self.earlier, len(resume)))
         removed = x.space.pool.duplicates_removed
         if removed:
             self.report(x.store.next_cycle(x.campaign_id),
@@ -121,7 +123,17 @@ class Run:
         return None
 
     def report(self, cycle: int, message: str) -> None:
-        self.on_progress(self.x.keeper.progress(cycle, message, self.c.loop.budget))
+        self.on_progress(self.x.keeper.progress(cycle, message, self.c.loop.budget,
+                                                self.earlier))
+
+
+def started(earlier: int, unfinished: int) -> str:
+    """``run started: 12 evaluations finished before it, 2 unfinished to run first``."""
+    parts = [f"{earlier} evaluation{'s' if earlier != 1 else ''} finished before it"] \
+        if earlier else []
+    if unfinished:
+        parts.append(f"{unfinished} unfinished to run first")
+    return "run started" + (": " + ", ".join(parts) if parts else "")
 
 
 def check_retry(reasons: Sequence[str], lab: bool) -> None:

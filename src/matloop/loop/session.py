@@ -174,9 +174,9 @@ class Session:
         ``Oracle`` or a function ``f(**inputs) -> {property: value}``) evaluates in this
         process instead of the campaign's oracle, and then evaluations awaiting results
         are evaluated first. Without an oracle a lab campaign records one batch as
-        awaiting results instead (see ``propose``). ``progress`` is called after each
-        cycle is planned and each evaluation recorded. ``retry`` (failure reasons) runs
-        those failures again first, uncharged (``Store.retry_failures``);
+        awaiting results instead (see ``propose``). ``progress`` gets a ``Progress`` as
+        the run starts, after each cycle is planned and after each evaluation recorded.
+        ``retry`` (failure reasons) runs those failures again first, uncharged;
         ``oracle_changed`` accepts an ``[oracle]`` section changed since the last run."""
         from matloop.loop.run import Run, check_retry, retry_failures
 
