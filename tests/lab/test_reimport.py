@@ -1,12 +1,16 @@
 """Results imported once are refused the second time, by what they hold: the same rows
 re-saved with other line endings, as .xlsx, in another order, with other columns or
-blank rows, or given as a DataFrame. A different file that measures a candidate again is
-a replicate."""
+blank rows, or given as a DataFrame; and of imports of one file at the same moment (real
+``matloop import`` processes, on SQLite and PostgreSQL) one stores it, the others are
+refused. A different file that measures a candidate again is a replicate."""
 
 from __future__ import annotations
 
 import csv
+import json
 import random
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -155,3 +159,88 @@ def test_a_different_file_that_measures_a_candidate_again_is_a_replicate(importe
     assert "imported 1 results (1 replicate; 0 failed)" in done.output
     assert Session(load(campaign)).status()["evaluations"]["succeeded"] == 8
 
+
+IMPORTER = """
+import sys
+
+import matloop.lab.sheets, matloop.loop.imports, matloop.spaces.build  # loaded before "go"
+from matloop.cli.main import main
+
+print("ready", flush=True)
+sys.stdin.readline()  # go: every process imports at the same moment
+sys.argv = ["matloop", "import", *sys.argv[1:]]
+main()
+"""
+
+
+@pytest.mark.parametrize("kind", ["batch", "replicates"])
+def test_imports_of_one_file_at_the_same_moment_store_it_once(
+        lab_campaign, tmp_path: Path, kind: str,
+        start_together: Callable[..., list[subprocess.Popen[str]]]) -> None:
+    """Six ``matloop import`` processes of one file at once — the batch's results
+    (filling its awaiting evaluations), or a second measurement of every candidate after
+    them (replicates, where nothing else stops a second copy): one imports it, five exit
+    2 with the one line a second import gives, and the results are stored once."""
+    campaign = lab_campaign()
+    (batch,) = Session(load(campaign)).propose_file().paths
+    header, rows = read_rows(batch)
+    fill(rows)
+    results = tmp_path / f"{kind}.csv"
+    if kind == "replicates":
+        write_rows(tmp_path / "first.csv", header, rows)
+        done = runner.invoke(app, ["import", str(campaign), str(tmp_path / "first.csv")])
+        assert done.exit_code == 0, done.output
+        rows = [{**row, RESULT: repr(float(row[RESULT]) * 1.1)} for row in rows]
+    write_rows(results, header, rows)
+    runs = start_together(IMPORTER, [str(campaign), str(results)], 6)
+    said = [run.communicate(timeout=300) for run in runs]
+    codes = [run.returncode for run in runs]
+    assert sorted(codes) == [0, 2, 2, 2, 2, 2], said
+    out, _ = said[codes.index(0)]
+    assert out.splitlines()[-1].startswith(
+        f"imported 6 results (6 {'filled' if kind == 'batch' else 'replicate'}; 0 failed)")
+    for (_, err), code in zip(said, codes, strict=True):
+        if code == 2:
+            assert err.splitlines() == [f"error: {message(results)}"], said
+    status = Session(load(campaign)).status()["evaluations"]
+    assert status["succeeded"] == (6 if kind == "batch" else 12), status
+    assert status.get("awaiting", 0) == 0
+
+
+def test_results_imported_before_the_upgrade_are_still_refused(imported, tmp_path) -> None:
+    """A database imported into by matloop before schema revision 0003 (no
+    ``imported_sheet``; the provenance holds the digest of the file's cells): opened, it
+    is upgraded and its import recorded from the provenance, so the file re-saved is
+    refused, and the store refuses that digest as it writes."""
+    from alembic import command
+    from sqlalchemy import create_engine, inspect, text
+
+    from matloop.lab.importer import cells_digest
+    from matloop.lab.sheets import read_sheet
+    from matloop.store import Store
+    from matloop.store.migrate import alembic_config
+
+    campaign, results, header, rows = imported
+    sheet = read_sheet(results)
+    old = cells_digest(sheet.header, sheet.rows)
+    url = load(campaign).database_url
+    engine = create_engine(url)
+    with engine.begin() as connection:  # the database as revision 0002 left it
+        command.downgrade(alembic_config(connection), "0002")
+        connection.execute(text("UPDATE meta SET value = '2' WHERE key = 'schema_version'"))
+        for evaluation_id, provenance in connection.execute(text(
+                "SELECT id, provenance FROM evaluation WHERE provenance LIKE '%sha256%'")):
+            record = json.loads(provenance)
+            record["import"]["sha256"] = old
+            connection.execute(text("UPDATE evaluation SET provenance = :p WHERE id = :i"),
+                               {"p": json.dumps(record), "i": evaluation_id})
+    with engine.connect() as connection:
+        assert "imported_sheet" not in inspect(connection).get_table_names()
+    engine.dispose()
+    store = Store(url)  # upgraded
+    campaign_id = store.campaign_id("lab-p3ht")
+    assert store.imported_files(campaign_id) == {old}
+    with pytest.raises(DataError, match="imported before"):
+        store.import_results(campaign_id, [], old, str(results))
+    store.close()
+    import_refused(campaign, write_csv(tmp_path / "again.csv", header, rows, "\r\n"))
