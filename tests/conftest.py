@@ -1,6 +1,7 @@
 """Shared fixtures: small real campaigns — built in code (``Campaign.from_dict``) or written
-as campaign files into a temporary folder — and the databases they run on (SQLite files,
-and PostgreSQL databases on a private server)."""
+as campaign files into a temporary folder —, the databases they run on (SQLite files,
+and PostgreSQL databases on a private server), and processes started at the same moment
+(``start_together``)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import textwrap
 import uuid
@@ -315,6 +317,37 @@ def fcc_cifs(tmp_path: Path) -> Callable[..., Path]:
         return out
 
     return write
+
+
+# --- processes that act at the same moment -------------------------------------------
+
+
+def _start_together(script: str, arguments: list[str], n: int) -> list[subprocess.Popen[str]]:
+    """``n`` processes running ``python -c script *arguments``, each of which prints
+    "ready" and then waits for a line on stdin: started, and told "go" only when all are
+    ready, so that they act at the same moment."""
+    runs = [subprocess.Popen([sys.executable, "-c", script, *arguments],
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True) for _ in range(n)]
+    try:
+        for run in runs:
+            assert run.stdout is not None and run.stdout.readline() == "ready\n"
+        for run in runs:
+            assert run.stdin is not None
+            run.stdin.write("go\n")
+            run.stdin.flush()
+    except BaseException:
+        for run in runs:
+            run.kill()
+            run.communicate()
+        raise
+    return runs
+
+
+@pytest.fixture
+def start_together() -> Callable[[str, list[str], int], list[subprocess.Popen[str]]]:
+    """``start_together(script, arguments, n)``: see ``_start_together``."""
+    return _start_together
 
 
 # --- databases: SQLite and PostgreSQL --------------------------------------------------

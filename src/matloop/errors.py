@@ -2,11 +2,12 @@
 
 ``ConfigError`` means the user's input (campaign file, options) is wrong and nothing was
 run; ``DataError`` (a ``ConfigError``) means measurements to import have problems, listed
-by row and column, and nothing was stored; ``NotFittedError`` means a model was used
-before it was fitted; ``CampaignLocked`` means another run owns the campaign; ``StoreError``
-means the database does not match the campaign; ``OracleFailing`` means a run stopped
-because most recent evaluations failed; ``ExecutorLost`` means the executor (a Dask
-scheduler) went away mid-run. ``EvaluationFailure`` is raised by oracles
+by row and column, and nothing was stored (``AlreadyImported``: they were imported
+before); ``NotFittedError`` means a model was used before it was fitted;
+``CampaignLocked`` means another run owns the campaign; ``StoreError`` means the database
+does not match the campaign; ``OracleFailing`` means a run stopped because most recent
+evaluations failed; ``ExecutorLost`` means the executor (a Dask scheduler) went away
+mid-run. ``EvaluationFailure`` is raised by oracles
 (or user functions) to report a failed evaluation with a reason; the loop records it as data.
 The CLI maps ``MatloopError`` subclasses to exit codes and prints one line, no traceback.
 """
@@ -34,6 +35,16 @@ class DataError(ConfigError):
     def __init__(self, message: str, problems: list[str] | None = None) -> None:
         super().__init__(message)
         self.problems = list(problems or [])
+
+
+class AlreadyImported(DataError):
+    """The results of ``path`` were imported into the campaign before (the same results,
+    whatever the file's format, layout or row order), or by another import at the same
+    moment; nothing was stored."""
+
+    def __init__(self, path: object) -> None:
+        super().__init__(f"{path}: these results were imported before (same contents); "
+                         "nothing was imported")
 
 
 class NotFittedError(MatloopError, RuntimeError):

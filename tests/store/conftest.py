@@ -15,8 +15,6 @@ fields the read models gained since (an evaluation's ``proposed_at``, ``started_
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import fields, is_dataclass
 from datetime import UTC, datetime
@@ -121,31 +119,3 @@ def expected_v1() -> dict[str, Any]:
     import json
 
     return json.loads((DATA / "expected_v1.json").read_text())
-
-
-def _start_together(script: str, arguments: list[str], n: int) -> list[subprocess.Popen[str]]:
-    """``n`` processes running ``python -c script *arguments``, each of which prints
-    "ready" and then waits for a line on stdin: started, and told "go" only when all are
-    ready, so that they act at the same moment."""
-    runs = [subprocess.Popen([sys.executable, "-c", script, *arguments],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True) for _ in range(n)]
-    try:
-        for run in runs:
-            assert run.stdout is not None and run.stdout.readline() == "ready\n"
-        for run in runs:
-            assert run.stdin is not None
-            run.stdin.write("go\n")
-            run.stdin.flush()
-    except BaseException:
-        for run in runs:
-            run.kill()
-            run.communicate()
-        raise
-    return runs
-
-
-@pytest.fixture
-def start_together() -> Callable[[str, list[str], int], list[subprocess.Popen[str]]]:
-    """``start_together(script, arguments, n)``: see ``_start_together``."""
-    return _start_together

@@ -1,9 +1,10 @@
 """Schema migrations (Alembic), on SQLite and PostgreSQL: a version-1 database (from
-matloop before Alembic) is upgraded when opened — for writing or reading — and reads as it
-did; a new database is made at the head; the revisions, the tables and the schema before
-Alembic agree; a database from a newer matloop, or one of an unknown version, is a clear
-error for every command; a failed upgrade changes nothing; processes opening a database
-at once migrate it once; and Alembic is loaded only when a database needs it."""
+matloop before Alembic) is upgraded when opened — for writing or reading —, reads as it
+did and refuses its imports again; a new database is made at the head; the revisions, the
+tables and the schema before Alembic agree; a database from a newer matloop, or one of an
+unknown version, is a clear error for every command; a failed upgrade changes nothing;
+processes opening a database at once migrate it once; and Alembic is loaded only when a
+database needs it."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine, inspect, text
 
-from matloop.errors import CampaignLocked, StoreError
+from matloop.errors import CampaignLocked, DataError, StoreError
 from matloop.protocols import Outcome
 from matloop.store import DatabaseUnavailable, Proposal, SchemaError, Store
 from matloop.store.migrate import HEAD, MIGRATIONS, REVISIONS, alembic_config
@@ -102,6 +103,16 @@ def test_a_version_1_database_is_upgraded_and_reads_as_before(
     assert "ix_evaluation_campaign_id" not in indexes
     for name in ("barrel", "lab"):
         assert read_all(store, name) == expected_v1[name], name
+    # revision 0003 recorded the lab's import (four evaluations' provenance) once, as
+    # imported when the first of them finished; a second import of it is refused
+    digest = "9f2c" + "0" * 60
+    assert query(v1_database, "SELECT id, campaign_id, sha256, path FROM imported_sheet") \
+        == [(1, 2, digest, "results/batch0.csv")]
+    assert query(v1_database, "SELECT count(*) FROM imported_sheet JOIN evaluation ON "
+                              "evaluation.id = 6 AND imported_at = finished_at") == [(1,)]
+    with pytest.raises(DataError, match=r"^results/batch0\.csv: these results were "
+                                        "imported before"):
+        store.import_results(2, [], digest, "results/batch0.csv")
 
     cid = store.campaign_id("barrel", expected_v1["barrel"]["config"], fixed=("space",))
     with pytest.raises(CampaignLocked, match="node-7"), store.lock(cid):

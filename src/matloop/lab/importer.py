@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -25,7 +26,8 @@ class ImportReport:
     """What an import stored (or, with ``dry_run``, would store): one line per result,
     counts by kind (``filled`` awaiting evaluations, ``replicate``, ``unsolicited`` pool
     candidates never proposed, ``new`` candidates outside the pool; ``failed`` of all),
-    blank rows (not measured yet) and evaluations still awaiting afterwards."""
+    blank rows (not measured yet), evaluations still awaiting afterwards, and the
+    results' ``content_digest``."""
 
     path: Path
     lines: list[str]
@@ -34,6 +36,7 @@ class ImportReport:
     blank: list[int]
     still_awaiting: int
     dry_run: bool
+    digest: str
 
     @property
     def stored(self) -> int:
@@ -77,9 +80,26 @@ def _outcome(result: Result, checked: Checked) -> str:
                      for name, value in result.values.items())
 
 
-def content_digest(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """sha256 of a sheet's cells (its header and rows as CSV text): the same results
-    give the same digest whatever file or DataFrame they came in."""
+def content_digest(results: Sequence[Result]) -> str:
+    """sha256 (64 hex digits) of the results a sheet holds, not of its bytes: one entry
+    per measured row — its candidate (by key, however the row names it), status, values
+    (as numbers, in the target units) and note — sorted, duplicates kept. So the same
+    results give the same digest in any file format, line endings, row or column order
+    and number spelling, with or without extra columns (predictions) and rows left blank
+    (not measured yet)."""
+
+    def entry(result: Result) -> str:
+        values = sorted((name, repr(float(v))) for name, v in result.values.items())
+        return json.dumps([result.key, result.failed, values, result.note])
+
+    text = "\n".join(sorted(entry(result) for result in results))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def cells_digest(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """sha256 of a sheet's cells (header and rows as CSV text, in order): the digest
+    imports recorded before schema revision 0003, still compared so that those imports
+    are refused again."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
     writer.writerow(header)

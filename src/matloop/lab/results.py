@@ -54,7 +54,7 @@ class Known:
     awaiting: Mapping[str, list[int]] = field(default_factory=dict)
     external: Mapping[str, int] = field(default_factory=dict)
     cycle: int = -1
-    imported: frozenset[str] = frozenset()  # sha256 of the files imported before
+    imported: frozenset[str] = frozenset()  # digests of the results imported before
 
 
 @dataclass(frozen=True)

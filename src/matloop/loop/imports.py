@@ -4,8 +4,8 @@ every row checked and planned before anything is written (``Session.add_results`
 from __future__ import annotations
 
 from matloop.campaigns.schema import RUN_SETTINGS, SEARCH_SECTIONS, Campaign
-from matloop.errors import DataError, StoreError
-from matloop.lab.importer import ImportReport, content_digest, plan
+from matloop.errors import AlreadyImported, StoreError
+from matloop.lab.importer import ImportReport, cells_digest, content_digest, plan
 from matloop.lab.results import Known, check
 from matloop.lab.sheets import Sheet
 from matloop.spaces.pool import Pool
@@ -18,7 +18,8 @@ def import_sheet(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known | No
     """Check every row of ``sheet`` against the campaign and what the store knows
     (``known``; None before the campaign's first write) and plan the store writes: the
     report, the writes, and whether candidates from outside the pool are among them.
-    ``DataError`` lists every problem; nothing is written here."""
+    ``DataError`` lists every problem, ``AlreadyImported`` when the store holds the same
+    results (``content_digest``); nothing is written here."""
     known = known or Known()
     keys: dict[str, int] = {}
 
@@ -27,15 +28,16 @@ def import_sheet(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known | No
             keys.update({pool.key(i): i for i in range(len(pool))})
         return keys
 
-    digest = content_digest(sheet.header, sheet.rows)
-    if digest in known.imported:
-        raise DataError(f"{sheet.path}: these results were imported before (same "
-                        "contents); nothing was imported")
+    if cells_digest(sheet.header, sheet.rows) in known.imported:  # before revision 0003
+        raise AlreadyImported(sheet.path)
     checked = check(sheet, campaign, pool, known, allow_new, pool_keys)
+    digest = content_digest(checked.results)
+    if digest in known.imported:  # the store checks again as it writes (at the same moment)
+        raise AlreadyImported(sheet.path)
     recorded, lines, kinds = plan(checked, known, sheet.path, digest, pool.kind, prior)
     awaiting = sum(len(ids) for ids in known.awaiting.values()) - kinds["filled"]
     report = ImportReport(sheet.path, lines, dict(kinds), sum(r.failed for r in recorded),
-                          checked.blank, awaiting, dry_run=False)
+                          checked.blank, awaiting, dry_run=False, digest=digest)
     return report, recorded, kinds["new"] > 0
 
 

@@ -296,7 +296,7 @@ class Session:
         if dry_run or not recorded:
             return replace(report, dry_run=dry_run)
         store, campaign_id = self._open(write=True)
-        store.import_results(campaign_id, recorded)
+        store.import_results(campaign_id, recorded, report.digest, str(report.path))
         settle_lab_state(store, campaign_id)
         if new:  # the pool grew: build it (and its features) again
             self._pool = self._space = None

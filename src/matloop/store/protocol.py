@@ -152,12 +152,14 @@ class StoreProtocol(Protocol):
         """The measured candidates from outside the pool, by pool index."""
         ...
 
-    def import_results(self, campaign_id: int, results: Sequence[Recorded]) -> list[int]:
-        """Store imported results all or nothing; their evaluation ids."""
+    def import_results(self, campaign_id: int, results: Sequence[Recorded],
+                       digest: str | None = None, path: str = "") -> list[int]:
+        """Store imported results all or nothing, and their ``digest`` unique per
+        campaign (``AlreadyImported`` when it is there); their evaluation ids."""
         ...
 
     def imported_files(self, campaign_id: int) -> set[str]:
-        """The checksums of the result files imported so far."""
+        """The digests of the results imported so far."""
         ...
 
     def replicates(self, campaign_id: int, properties: Sequence[str]

@@ -22,6 +22,7 @@ from matloop.store.tables import (
     Cycle,
     Evaluation,
     ExternalCandidate,
+    ImportedSheet,
     Measurement,
 )
 from matloop.store.views import (
@@ -259,13 +260,10 @@ def external_candidates(engine: Engine, campaign_id: int) -> list[OutsideCandida
 
 
 def imported_files(engine: Engine, campaign_id: int) -> set[str]:
-    """The checksums of the result files imported into the campaign so far."""
+    """The digests of the results imported into the campaign so far."""
     with Session(engine) as session:
-        rows = session.exec(select(Evaluation.provenance).where(
-            Evaluation.campaign_id == campaign_id,
-            col(Evaluation.provenance).contains('"sha256"'))).all()
-    digests = {json.loads(text).get("import", {}).get("sha256") for text in rows if text}
-    return {d for d in digests if isinstance(d, str)}
+        return set(session.exec(select(ImportedSheet.sha256)
+                                .where(ImportedSheet.campaign_id == campaign_id)).all())
 
 
 def _id(value: int | None) -> int:

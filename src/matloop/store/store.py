@@ -224,15 +224,19 @@ class Store:
         by pool index."""
         return reads.external_candidates(self.engine, campaign_id)
 
-    def import_results(self, campaign_id: int, results: Sequence[Recorded]) -> list[int]:
+    def import_results(self, campaign_id: int, results: Sequence[Recorded],
+                       digest: str | None = None, path: str = "") -> list[int]:
         """Store imported results in ONE transaction (all or nothing); the evaluation ids.
 
-        Raises ``StoreError`` (and writes nothing) when an evaluation to fill is no longer
-        awaiting — e.g. another import got there first."""
-        return writes.import_results(self.engine, campaign_id, results)
+        With ``digest`` (of the results, from the file ``path``) the import is recorded
+        in the same transaction, unique per campaign: when that digest was imported
+        before, or by an import at the same moment, ``AlreadyImported`` and nothing is
+        written. Raises ``StoreError`` (and writes nothing) when an evaluation to fill is
+        no longer awaiting — e.g. another import got there first."""
+        return writes.import_results(self.engine, campaign_id, results, digest, path)
 
     def imported_files(self, campaign_id: int) -> set[str]:
-        """The checksums of the result files imported into the campaign so far."""
+        """The digests of the results imported into the campaign so far."""
         return reads.imported_files(self.engine, campaign_id)
 
     def replicates(self, campaign_id: int, properties: Sequence[str]

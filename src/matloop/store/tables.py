@@ -3,7 +3,8 @@
 One database may hold several campaigns (by name). An evaluation moves
 ``proposed -> running -> succeeded | failed``, or, for a lab, ``awaiting -> succeeded |
 failed`` when its results are imported; each measured property is a row of
-``Measurement`` so that evaluations may return some properties and not others.
+``Measurement`` so that evaluations may return some properties and not others. Each
+import is an ``ImportedSheet``, unique per campaign by the digest of its results.
 
 A change to these tables needs a new revision in ``matloop/store/migrations/versions``
 (see ``matloop.store.migrations``); a test checks that the two agree.
@@ -18,7 +19,7 @@ from sqlmodel import Field, SQLModel
 
 # the head schema revision's number (matloop.store.migrate.HEAD), kept in the meta table:
 # matloop from before Alembic (which knows version 1 only) refuses a newer database
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 def now() -> datetime:
@@ -113,3 +114,18 @@ class ExternalCandidate(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     kind: str  # "inputs" or "composition", as Pool.kind
     values: str = Field(sa_column=Column(Text, nullable=False))  # JSON {name: value}
+
+
+class ImportedSheet(SQLModel, table=True):
+    """An import of results (a file or a DataFrame), by the sha256 of its results
+    (``matloop.lab.importer.content_digest``; before revision 0003, of its cells): written
+    in the import's transaction, so of two imports of the same results — one after the
+    other or at the same moment — the second hits the unique key and stores nothing."""
+
+    __tablename__ = "imported_sheet"
+    __table_args__ = (UniqueConstraint("campaign_id", "sha256"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id")
+    sha256: str
+    path: str  # the file as given to the import, or "<DataFrame>"
+    imported_at: datetime = Field(default_factory=now)

@@ -18,7 +18,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from matloop.errors import StoreError
+from matloop.errors import AlreadyImported, StoreError
 from matloop.protocols import Outcome
 from matloop.store.records import AWAITING, IN_FLIGHT, RETRIED, Pending, Proposal, Recorded
 from matloop.store.tables import (
@@ -27,6 +27,7 @@ from matloop.store.tables import (
     Cycle,
     Evaluation,
     ExternalCandidate,
+    ImportedSheet,
     Measurement,
     now,
 )
@@ -245,11 +246,14 @@ def propose_awaiting(engine: Engine, campaign_id: int, cycle: int,
         return ids
 
 
-def import_results(engine: Engine, campaign_id: int, results: Sequence[Recorded]
-                   ) -> list[int]:
+def import_results(engine: Engine, campaign_id: int, results: Sequence[Recorded],
+                   digest: str | None, path: str) -> list[int]:
     """Store imported results in ONE transaction (all or nothing); the evaluation ids.
-    ``StoreError`` (nothing written) when an evaluation to fill is no longer awaiting."""
+    ``StoreError`` (nothing written) when an evaluation to fill is no longer awaiting;
+    ``AlreadyImported`` when ``digest`` was imported before (see ``Store``)."""
     with Session(engine) as session:
+        if digest is not None:
+            _record_import(session, campaign_id, digest, path)
         try:
             ids = [_store_result(session, campaign_id, result) for result in results]
             session.commit()
@@ -258,6 +262,18 @@ def import_results(engine: Engine, campaign_id: int, results: Sequence[Recorded]
             raise StoreError("another import changed the campaign at the same time; "
                              "nothing was imported, import again") from None
     return ids
+
+
+def _record_import(session: Session, campaign_id: int, digest: str, path: str) -> None:
+    """The import's row, first in its transaction: of two imports of one digest the
+    second waits for the first (SQLite's write lock, PostgreSQL's unique index) and then
+    hits the unique key — ``AlreadyImported``, its transaction rolled back."""
+    session.add(ImportedSheet(campaign_id=campaign_id, sha256=digest, path=path))
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise AlreadyImported(path) from None
 
 
 def _store_result(session: Session, campaign_id: int, result: Recorded) -> int:
