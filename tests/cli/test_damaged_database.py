@@ -1,6 +1,8 @@
 """The real ``matloop`` command on a damaged database and on a full disk: exit 4 with one
-line naming the file, no SQL, no traceback; a write that fails mid-run keeps everything
-committed before, and the next run resumes."""
+line naming the file, no SQL, no traceback. ``run`` checks the file (``PRAGMA
+quick_check``) before it writes: damage that reads may not notice is refused and the file
+is left as it was; a write that fails mid-run keeps everything committed before, and the
+next run resumes."""
 
 from __future__ import annotations
 
@@ -37,6 +39,31 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
         assert word not in lines[0]
     assert lines[0].startswith("error: database ") or lines[0].startswith("error: cannot ")
     return lines[0]
+
+
+def test_a_damaged_database_is_exit_4_and_run_leaves_it_as_it_was(
+        crossed_barrel: Callable[..., Path], damage_table: Callable[..., None],
+        tmp_path: Path) -> None:
+    path = crossed_barrel(budget=6, initial=4)
+    assert matloop("run", str(path), "--quiet", cwd=tmp_path).returncode == 0
+    db = tmp_path / "cb.db"
+    damage_table(db)
+    before = db.read_bytes()
+
+    refused = one_error_line(matloop("run", str(path), "--budget", "10", "--quiet",
+                                     cwd=tmp_path))
+    assert refused.startswith(f"error: database {db} is damaged (On tree page ")
+    assert "nothing was written" in refused and f"`sqlite3 {db} .recover" in refused
+    assert db.read_bytes() == before
+    wal = db.with_name("cb.db-wal")
+    assert not wal.exists() or wal.stat().st_size == 0
+
+    for command in (["status", str(path)], ["export", str(path), "--out", "x.csv"]):
+        line = one_error_line(matloop(*command, cwd=tmp_path))
+        assert line.startswith(f"error: database {db} is damaged (database disk image is "
+                               "malformed); restore it from a backup"), line
+    assert not (tmp_path / "x.csv").exists()
+    assert db.read_bytes() == before
 
 
 def test_a_file_that_is_not_a_database_is_exit_4(crossed_barrel: Callable[..., Path],

@@ -1,9 +1,11 @@
 """A damaged SQLite file and a full disk, on real files: one ``StoreError`` naming the file
-(``DatabaseDamaged``, ``DatabaseFull``), never SQLAlchemy's error with its SQL."""
+(``DatabaseDamaged``, ``DatabaseFull``), never SQLAlchemy's error with its SQL; opening a
+damaged file to write is refused before anything is written (``PRAGMA quick_check``)."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,29 @@ def small_campaign(db: Path, evaluations: int = 5) -> int:
         store.record(item.evaluation_id, Outcome.success({"p": float(item.pool_index)}))
     store.close()
     return campaign
+
+
+def test_a_damaged_file_is_not_opened_to_write_and_reads_say_it_is_damaged(
+        tmp_path: Path, damage_table: Callable[..., None]) -> None:
+    db = tmp_path / "c.db"
+    campaign = small_campaign(db)
+    damage_table(db)
+    before = db.read_bytes()
+
+    with pytest.raises(DatabaseDamaged) as refused:
+        Store(f"sqlite:///{db}")
+    message = str(refused.value)
+    assert message.startswith(f"database {db} is damaged (On tree page ")
+    assert "nothing was written" in message and f"sqlite3 {db} .recover" in message
+    assert db.read_bytes() == before
+
+    reader = Store(f"sqlite:///{db}", create=False)  # no check: reading writes nothing
+    assert reader.config(campaign) == {"space": 1}  # what is not damaged reads
+    with pytest.raises(DatabaseDamaged, match="database disk image is malformed") as read:
+        reader.evaluations(campaign)
+    assert "SELECT" not in str(read.value) and "nothing was written" not in str(read.value)
+    reader.close()
+    assert db.read_bytes() == before
 
 
 def test_a_full_disk_keeps_what_was_committed(tmp_path: Path) -> None:

@@ -3,7 +3,10 @@
 ``watch(engine, shown)`` makes every error SQLite reports as damage (``SQLITE_CORRUPT``,
 ``SQLITE_NOTADB``, text that is not UTF-8) or as a failed write (``SQLITE_FULL``,
 ``SQLITE_IOERR``), wherever the engine meets it (opening, reading, writing, committing), a
-``DatabaseDamaged`` or ``DatabaseFull`` naming the database.
+``DatabaseDamaged`` or ``DatabaseFull`` naming the database. ``quick_check`` runs
+``PRAGMA quick_check`` before a command writes: damage that reads do not notice (a page
+whose cells point astray gives wrong rows, not an error) is refused before anything is
+added to it.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import shlex
 import sqlite3
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 
 from matloop.store.engine import DatabaseUnavailable
@@ -75,3 +78,16 @@ def watch(engine: Engine, shown: str) -> None:
 
     event.listen(engine, "handle_error", replace)
 
+
+def quick_check(engine: Engine, shown: str) -> None:
+    """``DatabaseDamaged`` (saying nothing was written) unless ``PRAGMA quick_check``
+    finds the file sound; ``engine`` is ``watch``ed."""
+    try:
+        with engine.connect() as connection:
+            found = [str(row[0]) for row in connection.execute(text("PRAGMA quick_check(3)"))]
+    except DatabaseDamaged as exc:  # too damaged to check: SQLite raised instead
+        found = [exc.reason]
+    if found != ["ok"]:
+        problems = "; ".join(" ".join(line.split()) for problem in found
+                             for line in problem.splitlines() if not line.startswith("***"))
+        raise damaged(shown, problems, "; nothing was written")
