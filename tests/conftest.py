@@ -350,6 +350,34 @@ def start_together() -> Callable[[str, list[str], int], list[subprocess.Popen[st
     return _start_together
 
 
+def _damage_table(db: Path, table: str = "evaluation") -> None:
+    """Overwrite the cell pointers of ``table``'s root page in the SQLite file ``db`` (a
+    leaf page: the table fits one page), as a bad sector or a stray write would: the file
+    header and the page's own header stay intact, so the file opens, other tables read
+    fine, and reading the table finds its cells out of range ("database disk image is
+    malformed"). The file is checkpointed first, so its pages are all in the file."""
+    import sqlite3
+
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = connection.execute("PRAGMA page_size").fetchone()[0]
+        (root,) = connection.execute("SELECT rootpage FROM sqlite_master WHERE name = ?",
+                                     (table,)).fetchone()
+    connection.close()
+    with db.open("r+b") as file:
+        file.seek((root - 1) * page_size)
+        assert file.read(1) == b"\x0d", "not a leaf table page: the table spans pages"
+        file.seek((root - 1) * page_size + 8)  # the cell pointers follow the 8-byte header
+        file.write(b"\xa5" * 16)
+
+
+@pytest.fixture
+def damage_table() -> Callable[..., None]:
+    """``damage_table(db, table="evaluation")``: damage an SQLite file's table (see
+    ``_damage_table``)."""
+    return _damage_table
+
+
 # --- databases: SQLite and PostgreSQL --------------------------------------------------
 #
 # ``database_url`` runs a test twice: on an SQLite file and on a fresh PostgreSQL database

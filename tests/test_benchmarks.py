@@ -17,6 +17,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
      "speedup per row"),
     ("predict.py", [], "P(hit) ="),
     ("report.py", [], "x rank ("),
+    ("quick_check.py", ["--evaluations", "200", "--repeat", "1"], "quick_check alone |"),
     ("peers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / "snar.toml"), "--seeds",
                   "2", "--budget", "8", "--skip", "baybe"], "matloop / better peer:"),
     ("levers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / name)

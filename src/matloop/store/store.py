@@ -31,6 +31,7 @@ from matloop.store.engine import (
     sqlite_path,
     unavailable,
 )
+from matloop.store.faults import quick_check, watch
 from matloop.store.migrate import ensure_schema
 from matloop.store.records import Pending, Proposal, Recorded
 from matloop.store.views import (
@@ -55,7 +56,10 @@ class Store:
 
     Opening checks the database's schema revision and upgrades an older one (also when
     reading, ``create=False``); a database from a newer matloop is a ``StoreError``. Only
-    ``create=True`` makes a new database (or a missing SQLite file)."""
+    ``create=True`` makes a new database (or a missing SQLite file); it also checks an
+    existing SQLite file (``PRAGMA quick_check``, reading it once) before anything is
+    written. A damaged file or a full disk is a ``StoreError`` (``faults``), whenever met.
+    """
 
     def __init__(self, url: str, create: bool = True) -> None:
         self.url = url
@@ -66,7 +70,10 @@ class Store:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.engine = make_engine(url, self.safe_url)
+        watch(self.engine, self.safe_url if path is None else str(path))
         try:
+            if create and path is not None and path.exists() and path.stat().st_size:
+                quick_check(self.engine, str(path))  # before writing to a damaged file
             ensure_schema(self.engine, self.safe_url, create)
         except DBAPIError as exc:  # unreachable server, no such database, refused login
             self.engine.dispose()
