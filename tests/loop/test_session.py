@@ -218,3 +218,27 @@ def test_bad_output_paths_are_one_line_errors(make_campaign, crossed_barrel_conf
         with pytest.raises(ConfigError, match="is a file; the report is a folder"):
             session.report(a_file)
     assert a_file.read_text() == "keep me"
+
+
+@pytest.mark.parametrize("outlier", [1e90, -1e90])
+def test_one_huge_but_allowed_value_never_blocks_the_model(tmp_path: Path,
+                                                          outlier: float) -> None:
+    """Item 1 of issue 27: one measured value of 1e90 (below the 1e100 limit) must not
+    make every later fit fail; each cycle after the initial design stays model-based."""
+    cfg = config(budget=10)
+    cfg["targets"] = [{"property": "y", "goal": "maximize"}]
+    cfg["loop"]["initial"] = 4
+    campaign = matloop.Campaign.from_dict(cfg, pool=pool(), base_dir=tmp_path)
+    calls = []
+
+    def measure(**inputs: float) -> dict[str, float]:
+        calls.append(inputs)
+        return {"y": outlier if len(calls) == 2 else sum(inputs.values())}
+
+    with campaign.session() as session:
+        result = session.run(oracle=measure)
+        store, campaign_id = session._open(write=False)
+        strategies = [c.strategy for c in store.cycles(campaign_id)]
+    assert result.counts["succeeded"] == 10
+    assert all("model failed" not in s for s in strategies), strategies
+    assert sum(not s.startswith("random") for s in strategies) >= 1, strategies
