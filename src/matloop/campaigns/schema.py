@@ -289,19 +289,15 @@ class Campaign(Section):
 
     def with_overrides(self, **changes: Any) -> Self:
         """A copy with ``seed``, ``budget``, ``database`` or ``surrogate`` (a kind)
-        replaced (command-line options); a ``database`` path is relative to the current
-        folder, not to the campaign file."""
+        replaced (command-line options)."""
         campaign, loop, surrogate = self.campaign, self.loop, self.surrogate
         if changes.get("seed") is not None:
             if not 0 <= changes["seed"] < 2**32:
                 raise ValueError(f"seed must be 0 to 2^32 - 1 (got {changes['seed']})")
             campaign = campaign.model_copy(update={"seed": changes["seed"]})
         if changes.get("database") is not None:
-            database = str(changes["database"])
-            refuse_in_memory(database)
-            if "://" not in database:
-                database = str(Path(database).resolve())
-            campaign = campaign.model_copy(update={"database": database})
+            refuse_in_memory(changes["database"])
+            campaign = campaign.model_copy(update={"database": changes["database"]})
         if changes.get("budget") is not None:
             budget = changes["budget"]
             if budget < 1:

@@ -47,7 +47,9 @@ class Session:
 
     def __init__(self, campaign: Campaign, db: str | Path | None = None) -> None:
         if db is not None:
-            campaign = _override(campaign, database=db)
+            db = str(db)  # a path is relative to the current folder, not to the file
+            keep = "://" in db or db.strip() == ":memory:"  # the latter is refused as such
+            campaign = _override(campaign, database=db if keep else str(Path(db).resolve()))
         self.campaign = campaign
         self.targets = TargetSet.from_targets(campaign.targets)
         self._store: Store | None = None
