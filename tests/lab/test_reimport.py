@@ -173,6 +173,7 @@ main()
 """
 
 
+@pytest.mark.slow  # six processes per case, about 15 s each
 @pytest.mark.parametrize("kind", ["batch", "replicates"])
 def test_imports_of_one_file_at_the_same_moment_store_it_once(
         lab_campaign, tmp_path: Path, kind: str,
