@@ -94,6 +94,12 @@ def test_durations_read_like_a_clock(seconds: float, shown: str) -> None:
     assert _duration(seconds) == shown
 
 
+def as_terminal(monkeypatch: pytest.MonkeyPatch, columns: int) -> None:
+    """stderr as a terminal ``columns`` wide, so that the live bar shows."""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    monkeypatch.setenv("COLUMNS", str(columns))
+
+
 def live(err: str) -> str:
     """The last line a terminal shows of the live bar (after its last refresh)."""
     plain = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", err)
@@ -103,8 +109,7 @@ def live(err: str) -> str:
 def test_on_a_terminal_the_bar_shows_counters_pace_and_time_left(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """The live bar (rich) as a terminal would receive it, after its last refresh."""
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setenv("COLUMNS", "200")
+    as_terminal(monkeypatch, 200)
     clock = Clock()
     with progress_reporter(10, quiet=False, clock=clock) as report:
         report(event(0, 0, in_flight=2))
@@ -122,8 +127,7 @@ def test_on_a_terminal_the_bar_shows_counters_pace_and_time_left(
 def test_on_a_terminal_a_resumed_run_starts_at_what_earlier_runs_finished(
         capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     """No 0/40 while the run loads: the bar appears with the run's first event."""
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setenv("COLUMNS", "200")
+    as_terminal(monkeypatch, 200)
     clock = Clock()
     with progress_reporter(40, quiet=False, clock=clock) as report:
         clock.now += 3
@@ -146,8 +150,7 @@ def test_a_narrow_terminal_keeps_done_of_budget_on_one_line(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """The elapsed time, the cycle, the bar, the rates, the scores and the counters give
     way, in that order; done/budget and the time left stay."""
-    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    monkeypatch.setenv("COLUMNS", str(columns))
+    as_terminal(monkeypatch, columns)
     clock = Clock()
     with progress_reporter(40, quiet=False, clock=clock) as report:
         report(resumed(12, in_flight=2))
