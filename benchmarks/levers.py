@@ -50,6 +50,7 @@ SETTINGS = (
     Setting("prior=gamma", "GP prior", {"surrogate.prior": "gamma"}),
     Setting("kernel=rbf", "GP kernel", {"surrogate.kernel": "rbf"}),
     Setting("warm_start=false", "warm start", {"surrogate.warm_start": False}),
+    Setting("restarts=3", "GP fit restarts", {"surrogate.restarts": 3}),
     Setting("warp=power", "output warp", {"surrogate.warp": "power"}),
     Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
     Setting("acquisition=thompson", "acquisition", {"loop.acquisition": "thompson"}),
@@ -59,6 +60,8 @@ SETTINGS = (
                                               "surrogate.warp": "power"}),
     Setting("farthest+cold", "combination", {"loop.initial_design": "farthest",
                                              "surrogate.warm_start": False}),
+    Setting("cold+restarts=3", "combination", {"surrogate.warm_start": False,
+                                               "surrogate.restarts": 3}),
 )
 
 

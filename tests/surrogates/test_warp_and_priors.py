@@ -114,3 +114,23 @@ def test_the_kernel_is_chosen(prior: str, kernel: str, expected: str) -> None:
     assert type(inner).__name__ == expected
     assert len(gp.hyperparameters()["lengthscales"][0]) == 2
     assert np.isfinite(gp.predict(x).mean).all()
+
+
+def test_restarts_keep_the_best_optimum_of_the_marginal_likelihood() -> None:
+    from gpytorch.mlls import ExactMarginalLogLikelihood
+
+    from matloop.surrogates.gp import _log_posterior
+
+    x = np.random.default_rng(3).random((25, 4))
+    y = np.sin(9 * x[:, :1]) + 0.3 * x[:, 1:2] ** 2  # rough in x0, smooth in x1, x2, x3 inert
+    bounds = np.array([[0.0] * 4, [1.0] * 4])
+    values = []
+    for restarts in (1, 3):
+        gp = GaussianProcess(bounds=bounds, seed=0, restarts=restarts).fit(x, y)
+        values.append(_log_posterior(ExactMarginalLogLikelihood(gp.model.likelihood,
+                                                                gp.model)))
+    single, best = values
+    assert best > single + 1e-4  # a draw from the priors climbed higher, and was kept
+    warm = GaussianProcess(bounds=bounds, seed=0, restarts=3,
+                           warm_start=gp.hyperparameters()).fit(x, y)
+    assert warm.predict(x[:3]).mean.shape == (3, 1)  # a warm fit makes one start

@@ -26,6 +26,10 @@ class SurrogateSection(Section):
         "an optimised property (the transform fitted to the data each cycle), which evens "
         "out skewed properties; predictions are reported back in the property's units. "
         "Applies to one maximize/minimize target without range targets on its property")
+    restarts: int = Field(default=1, ge=1, le=20, description="a GP fitted from scratch "
+                          "starts from the priors' defaults and restarts - 1 draws from "
+                          "the priors, and keeps the highest marginal likelihood times "
+                          "prior")
     warm_start: bool = Field(default=True, description="start each fit from the last one's "
                              "hyperparameters")
     cold_start_every: int = Field(default=10, ge=1, description="but fit from scratch on "

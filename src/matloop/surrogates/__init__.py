@@ -25,7 +25,7 @@ class SurrogateOptions:
     variational one; ``folds``: k of the cross-validation that ``auto`` compares kinds
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
     ``warm_start`` records); ``prior``, ``kernel`` and ``warp`` (columns modelled after a fitted
-    Yeo-Johnson transform): a GP's, see ``gp.GaussianProcess``.
+    Yeo-Johnson transform) and ``restarts``: a GP's, see ``gp.GaussianProcess``.
     """
 
     bounds: np.ndarray | None = None
@@ -38,6 +38,7 @@ class SurrogateOptions:
     prior: str = "dimension-scaled"
     kernel: str = "matern52"
     warp: tuple[int, ...] = ()
+    restarts: int = 1
 
 
 def _gp(options: SurrogateOptions) -> Surrogate:
@@ -46,7 +47,8 @@ def _gp(options: SurrogateOptions) -> Surrogate:
     return GaussianProcess(bounds=options.bounds, seed=options.seed,
                            warm_start=options.warm_start, fit_points=options.fit_points,
                            exact_limit=options.exact_limit, prior=options.prior,
-                           kernel=options.kernel, warp=options.warp)
+                           kernel=options.kernel, warp=options.warp,
+                           restarts=options.restarts)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:

@@ -58,6 +58,7 @@ class GaussianProcess:
     prior: str = "dimension-scaled"
     kernel: str = "matern52"
     warp: tuple[int, ...] = ()
+    restarts: int = 1
     _model: Model | None = field(default=None, init=False, repr=False)
     _sparse: SparseGP | None = field(default=None, init=False, repr=False)
     _fitted_on: list[int] = field(default_factory=list, init=False, repr=False)
@@ -110,14 +111,29 @@ class GaussianProcess:
                                                  self.kernel))
 
     def _fit_hyperparameters(self, gp: Model, j: int) -> None:
-        """Maximise the marginal likelihood, from property j's warm start if there is one."""
+        """Maximise the marginal likelihood (times the priors), from property j's warm
+        start if there is one; else from the default start and ``restarts - 1`` draws
+        from the priors, keeping the best optimum."""
+        import copy
+
         from botorch.fit import fit_gpytorch_mll
+        from botorch.optim.utils import sample_all_priors
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
-        warm = self._start_from_previous(gp, j)
-        fit_gpytorch_mll(ExactMarginalLogLikelihood(gp.likelihood, gp),
-                         optimizer_kwargs={"options": {"maxiter": WARM_MAXITER}}
-                         if warm else None)
+        mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
+        if self._start_from_previous(gp, j):
+            fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": WARM_MAXITER}})
+            return
+        best: tuple[float, dict[str, Any]] | None = None
+        for start in range(self.restarts):
+            if start:
+                sample_all_priors(gp)
+            fit_gpytorch_mll(mll)
+            value = _log_posterior(mll)
+            if best is None or value > best[0]:
+                best = (value, copy.deepcopy(gp.state_dict()))
+        if best is not None and self.restarts > 1:
+            gp.load_state_dict(best[1])
 
     def _start_from_previous(self, gp: Model, j: int) -> bool:
         """Copy property j's raw parameters from ``warm_start``; whether there were any."""
@@ -196,6 +212,18 @@ def fitting_subset(rows: np.ndarray, size: int, seed: int, j: int) -> np.ndarray
     hyperparameters are fitted on; fixed by the seed and the number of rows."""
     chosen = np.random.default_rng([seed, j, len(rows)]).choice(rows, size, replace=False)
     return np.sort(chosen)
+
+
+def _log_posterior(mll: Any) -> float:
+    """The fitted model's log marginal likelihood plus log priors (per observation)."""
+    import torch
+
+    gp = mll.model
+    mll.train()
+    with torch.no_grad():
+        value = float(mll(gp(*gp.train_inputs), gp.train_targets).sum())
+    mll.eval()
+    return value if np.isfinite(value) else -np.inf
 
 
 def _kernel(gp: Model) -> Any:
