@@ -24,8 +24,9 @@ class SurrogateOptions:
     ``exact_limit``: beyond this many observations of a property the GP is a sparse
     variational one; ``folds``: k of the cross-validation that ``auto`` compares kinds
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
-    ``warm_start`` records); ``prior``, ``kernel`` and ``warp`` (columns modelled after a fitted
-    Yeo-Johnson transform): a GP's, see ``gp.GaussianProcess``.
+    ``warm_start`` records); ``prior``, ``kernel``, ``warp`` (columns modelled after a fitted
+    Yeo-Johnson transform) and ``noise`` (``"homoscedastic"`` or ``"heteroscedastic"``):
+    a GP's, see ``gp.GaussianProcess``.
     """
 
     bounds: np.ndarray | None = None
@@ -38,6 +39,7 @@ class SurrogateOptions:
     prior: str = "dimension-scaled"
     kernel: str = "matern52"
     warp: tuple[int, ...] = ()
+    noise: str = "homoscedastic"
 
 
 def _gp(options: SurrogateOptions) -> Surrogate:
@@ -46,7 +48,8 @@ def _gp(options: SurrogateOptions) -> Surrogate:
     return GaussianProcess(bounds=options.bounds, seed=options.seed,
                            warm_start=options.warm_start, fit_points=options.fit_points,
                            exact_limit=options.exact_limit, prior=options.prior,
-                           kernel=options.kernel, warp=options.warp)
+                           kernel=options.kernel, warp=options.warp,
+                           noise=options.noise)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:
