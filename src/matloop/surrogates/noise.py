@@ -128,7 +128,7 @@ class HeteroscedasticGP(SingleTaskGP):
         super().__init__(train_X, train_Y, likelihood=likelihood, **modules)
         for parameter in noise_model.parameters():
             parameter.requires_grad_(False)
-        self.noise_model = noise_model
+        self.noise_model: SingleTaskGP = noise_model
         with torch.no_grad():
             likelihood.noise = self.measurement_noise(train_X)
 
@@ -136,12 +136,17 @@ class HeteroscedasticGP(SingleTaskGP):
         """The noise model's variance ``(..., q)`` at inputs ``X`` ``(..., q, d)``, in this
         model's standardised output units (without the learnt constant)."""
         log_variance = self.noise_model.posterior(X).mean[..., 0]
-        stdvs = self.outcome_transform.stdvs.reshape(())  # type: ignore[union-attr]
-        return log_variance.exp() / stdvs.square()
+        return log_variance.exp() / self._output_variance()
 
-    def posterior(self, X: torch.Tensor, output_indices: Any = None,
-                  observation_noise: bool | torch.Tensor = False,
-                  posterior_transform: Any = None, **kwargs: Any) -> Posterior:
+    def _output_variance(self) -> torch.Tensor:
+        """The square of the standardisation's scale (a 0-d tensor)."""
+        transform: Any = self.outcome_transform
+        return transform.stdvs.reshape(()).square()
+
+    def posterior(  # type: ignore[override]  # its bases disagree on the signature
+            self, X: torch.Tensor, output_indices: Any = None,
+            observation_noise: bool | torch.Tensor = False, posterior_transform: Any = None,
+            **kwargs: Any) -> Posterior:
         """As ``SingleTaskGP.posterior``; with ``observation_noise=True`` the noise of a
         new measurement at each point of ``X`` ``(..., q, d)`` is the noise model's plus
         the learnt constant (a tensor ``(..., q, 1)``: that noise, in standardised units).
@@ -160,9 +165,9 @@ class HeteroscedasticGP(SingleTaskGP):
                     noise = self.measurement_noise(X) + self.likelihood.second_noise
             else:
                 noise = torch.as_tensor(observation_noise).squeeze(-1)
-            stdvs = self.outcome_transform.stdvs.reshape(())  # type: ignore[union-attr]
-            mvn: Any = latent.distribution  # type: ignore[attr-defined]
-            noise = (noise * stdvs.square()).expand(mvn.batch_shape + mvn.event_shape)
+            mvn: Any = latent.distribution  # type: ignore[union-attr]
+            noise = (noise * self._output_variance()).expand(mvn.batch_shape
+                                                             + mvn.event_shape)
             latent = GPyTorchPosterior(MultivariateNormal(
                 mvn.mean, mvn.lazy_covariance_matrix + DiagLinearOperator(noise)))
         return posterior_transform(posterior=latent, X=X) if posterior_transform else latent
@@ -171,6 +176,6 @@ class HeteroscedasticGP(SingleTaskGP):
         """The noise variance at the training rows (standardised units): median, min and
         max, and the learnt constant part (``extra``)."""
         noise = self.likelihood.noise.detach().reshape(-1)
+        extra = torch.as_tensor(self.likelihood.second_noise).detach().reshape(-1)
         return {"median": float(noise.median()), "min": float(noise.min()),
-                "max": float(noise.max()),
-                "extra": float(torch.as_tensor(self.likelihood.second_noise).detach().reshape(-1)[0])}
+                "max": float(noise.max()), "extra": float(extra[0])}
