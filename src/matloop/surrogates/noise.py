@@ -30,6 +30,9 @@ import torch
 from botorch.models import SingleTaskGP
 from botorch.posteriors import Posterior
 
+# Below 10 replicated candidates a noise GP is not fitted: one pair's log s² is uncertain
+# by ±2.2 nats (sd), so ten pin even a constant log σ² only to about ±0.7 nats (a
+# factor of 2), and the noise GP has d length scales, a scale and a mean to fit.
 MIN_REPLICATED = 10
 VARIANCE_FLOOR = 1e-4  # of the property's variance: identical replicates are not noise-free
 EXTRA_NOISE = 1e-2  # initial learnt extra noise variance, standardised units
