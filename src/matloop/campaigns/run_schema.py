@@ -26,6 +26,13 @@ class SurrogateSection(Section):
         "an optimised property (the transform fitted to the data each cycle), which evens "
         "out skewed properties; predictions are reported back in the property's units. "
         "Applies to one maximize/minimize target without range targets on its property")
+    noise: Literal["homoscedastic", "heteroscedastic"] = Field(
+        default="homoscedastic", description="GP measurement noise: one level per property, "
+        "or heteroscedastic: a level that varies across the space, learnt from the scatter "
+        "of replicates (candidates measured more than once) by a second GP of the log "
+        "variance; a property with fewer than 10 replicated candidates keeps one level "
+        "(recorded in the cycle's hyperparameters). Exact GP only: beyond exact_limit the "
+        "sparse GP keeps one level")
     restarts: int = Field(default=1, ge=1, le=20, description="a GP fitted from scratch "
                           "starts from the priors' defaults and restarts - 1 draws from "
                           "the priors, and keeps the highest marginal likelihood times "

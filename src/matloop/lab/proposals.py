@@ -4,7 +4,7 @@ Columns: ``candidate_id``, ``candidate`` (in words), the columns that describe i
 inputs, a categorical one by its option's name, or ``formula``; the id column when the
 space has one; ``structure``, the structure's name, for a structure space), ``cycle``, the
 model's ``predicted_<p> [unit]`` and ``std_<p> [unit]`` per target property (empty for
-the random initial design), ``hit_probability`` with range targets and
+the initial design), ``hit_probability`` with range targets and
 ``success_probability`` once failures are learnt, then the EMPTY result columns
 ``<p> [unit]``, ``status`` (``ok`` / ``failed``) and ``note``. For a structure space,
 each proposed structure is also written as ``<batch file stem>-structures/<candidate_id>.cif``.

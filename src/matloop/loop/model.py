@@ -51,6 +51,7 @@ def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Fea
                                exact_limit=settings.exact_limit, folds=settings.folds,
                                reselect=compare, prior=settings.prior,
                                kernel=settings.kernel, restarts=settings.restarts,
+                               noise=settings.noise,
                                warp=warped_columns(campaign, properties))
     rows, observed = store.observations(campaign_id, properties)
     surrogate.fit(space.features[rows], np.asarray(observed, dtype=float))
@@ -112,7 +113,7 @@ def cross_validation(campaign: Campaign, space: Featurised, properties: tuple[st
         return make_surrogate(kind, bounds=space.bounds, seed=seed, warm_start=warm,
                               fit_points=settings.fit_points, exact_limit=settings.exact_limit,
                               prior=settings.prior, kernel=settings.kernel,
-                              restarts=settings.restarts,
+                              restarts=settings.restarts, noise=settings.noise,
                               warp=warped_columns(campaign, properties))
 
     start = time.perf_counter()

@@ -221,7 +221,7 @@ class Session:
 
         Columns: ``candidate_id``, ``candidate``, the columns that describe it (inputs,
         formula or structure), ``cycle``, ``predicted_<p> [unit]`` and ``std_<p> [unit]``
-        per target property (empty for the random initial design), ``hit_probability``
+        per target property (empty for the initial design), ``hit_probability``
         with range targets, ``success_probability``, then the empty result columns
         ``<p> [unit]``, ``status`` and ``note`` to fill in for ``add_results``. While a
         batch awaits results it is returned again unless ``more``."""

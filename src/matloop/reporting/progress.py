@@ -28,7 +28,7 @@ class Series:
     """``measure`` ``(n,)`` after each of the n finished evaluations (NaN before it is
     defined), named ``label``; ``values`` ``(n,)`` the plotted property's measured value of
     each (NaN when failed or not a single objective); ``failed`` and ``initial`` ``(n,)``
-    mark failed evaluations and those of the random initial design."""
+    mark failed evaluations and those of the initial design."""
 
     label: str
     measure: np.ndarray
@@ -113,14 +113,14 @@ def _hypervolumes(targets: TargetSet, Y: np.ndarray, reference: np.ndarray | Non
 def progress_figure(series: Series, name: str | None, unit: str | None) -> Figure:
     """The measure as a step line against the evaluation count; each measured value of
     the objective as a dot (one objective); failed evaluations as red ticks on the x-axis;
-    the random initial design shaded. ``name``, ``unit``: the dotted property."""
+    the initial design shaded. ``name``, ``unit``: the dotted property."""
     figure, axis = new_figure((8.4, 4.6))
     n = len(series.measure)
     x = np.arange(1, n + 1)
     if series.initial.any():
         end = int(np.flatnonzero(series.initial).max()) + 1
         axis.axvspan(0.5, end + 0.5, color="0.92", zorder=0,
-                     label=f"random initial design ({int(series.initial.sum())})")
+                     label=f"initial design ({int(series.initial.sum())})")
     shown = np.isfinite(series.values)
     if shown.any() and name is not None:
         axis.scatter(x[shown], series.values[shown], s=14, color=MEASURED, alpha=0.45,

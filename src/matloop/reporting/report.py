@@ -74,7 +74,7 @@ def _progress_section(data: Gathered, out: Path) -> Section:
                  out / "progress.png")
     return Section(
         "Progress", f"{series.label[0].upper()}{series.label[1:]} after each finished "
-        "evaluation, in the order they finished. The grey band is the random initial "
+        "evaluation, in the order they finished. The grey band is the initial "
         "design; the model picks everything after it. Red crosses on the x-axis are failed "
         "evaluations.", [image])
 
@@ -142,7 +142,7 @@ def _relevance_section(data: Gathered, out: Path) -> Section:
              "faster along it), for the forest its impurity importance.")
     relevance = latest_relevance(data.cycles, len(data.space.names))
     if relevance is None:
-        why = ("No model has been fitted yet (the campaign is still in its random initial "
+        why = ("No model has been fitted yet (the campaign is still in its initial "
                "design)." if not _model_cycles(data.cycles) else
                f"The latest model ({data.campaign.surrogate.kind}) records no feature "
                "relevance: the neural ensemble has none.")
@@ -186,7 +186,7 @@ def _candidates_section(data: Gathered) -> Section:
                                  picks.score_name))
     return Section(
         "Candidates", "Measured values against what the model predicted (± 1σ) when it "
-        "picked each candidate; random picks of the initial design have no prediction.",
+        "picked each candidate; picks of the initial design have no prediction.",
         tables=tables, notes=notes)
 
 

@@ -24,8 +24,9 @@ class SurrogateOptions:
     ``exact_limit``: beyond this many observations of a property the GP is a sparse
     variational one; ``folds``: k of the cross-validation that ``auto`` compares kinds
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
-    ``warm_start`` records); ``prior``, ``kernel`` and ``warp`` (columns modelled after a fitted
-    Yeo-Johnson transform) and ``restarts``: a GP's, see ``gp.GaussianProcess``.
+    ``warm_start`` records); ``prior``, ``kernel``, ``warp`` (columns modelled after a fitted
+    Yeo-Johnson transform), ``restarts`` and ``noise`` (``"homoscedastic"`` or
+    ``"heteroscedastic"``): a GP's, see ``gp.GaussianProcess``.
     """
 
     bounds: np.ndarray | None = None
@@ -39,6 +40,7 @@ class SurrogateOptions:
     kernel: str = "matern52"
     warp: tuple[int, ...] = ()
     restarts: int = 1
+    noise: str = "homoscedastic"
 
 
 def _gp(options: SurrogateOptions) -> Surrogate:
@@ -48,7 +50,7 @@ def _gp(options: SurrogateOptions) -> Surrogate:
                            warm_start=options.warm_start, fit_points=options.fit_points,
                            exact_limit=options.exact_limit, prior=options.prior,
                            kernel=options.kernel, warp=options.warp,
-                           restarts=options.restarts)
+                           restarts=options.restarts, noise=options.noise)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:

@@ -4,7 +4,8 @@ Matérn-5/2 kernel with one length scale per feature (BoTorch's dimension-scaled
 log-normal length-scale prior, or Gamma priors), inputs normalised to the pool's bounds,
 outputs standardised, optionally after a fitted Yeo-Johnson warp (``warp.py``). Each
 property is fitted on the rows where it was measured, so an evaluation that returned
-only some properties still teaches the others nothing wrong.
+only some properties still teaches the others nothing wrong. The noise is one level per
+property, or with ``noise = "heteroscedastic"`` learnt from replicates (``noise.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
     from matloop.surrogates.sparse import SparseGP
 
+NOISES = ("homoscedastic", "heteroscedastic")
+
 WARM_MAXITER = 20  # L-BFGS iterations from a warm start (cold fits run to convergence)
 
 
@@ -48,6 +51,11 @@ class GaussianProcess:
     Beyond ``exact_limit`` observations of any property, the model is a sparse
     variational GP instead (``sparse.SparseGP``), whose costs grow as n·M² with M
     inducing points; its ``hyperparameters()`` say so (``"approximation"``).
+
+    ``noise = "heteroscedastic"``: each property whose replicates (identical feature
+    rows) cover at least ``noise.MIN_REPLICATED`` candidates gets a noise variance that
+    varies across the space (``noise.HeteroscedasticGP``); the others, and the sparse GP,
+    stay homoscedastic, and ``hyperparameters()["noise_model"]`` says which and why.
     """
 
     bounds: np.ndarray | None = None
@@ -59,20 +67,25 @@ class GaussianProcess:
     kernel: str = "matern52"
     warp: tuple[int, ...] = ()
     restarts: int = 1
+    noise: str = "homoscedastic"
     _model: Model | None = field(default=None, init=False, repr=False)
     _sparse: SparseGP | None = field(default=None, init=False, repr=False)
     _fitted_on: list[int] = field(default_factory=list, init=False, repr=False)
     _warps: dict[int, OutputWarp] = field(default_factory=dict, init=False, repr=False)
+    _noise_models: list[dict[str, Any]] = field(default_factory=list, init=False, repr=False)
 
     def fit(self, X: np.ndarray, Y: np.ndarray) -> Self:
         """Fit on features ``(n, d)`` and values ``(n, m)``; NaN marks unmeasured."""
         import torch
         from botorch.models import ModelListGP
 
+        if self.noise not in NOISES:
+            raise ValueError(f"unknown GP noise {self.noise!r}; known: {', '.join(NOISES)}")
         X = np.asarray(X, dtype=float)
         Y = np.array(Y, dtype=float).reshape(len(X), -1)  # a copy: warps write into it
         self._sparse = None
         self._warps = {}
+        self._noise_models = []
         for j in self.warp:
             warp = OutputWarp.fit(Y[:, j])
             Y[:, j] = warp.forward(Y[:, j])
@@ -81,18 +94,22 @@ class GaussianProcess:
             from matloop.surrogates.sparse import SparseGP
 
             self._sparse = SparseGP(bounds=self.bounds, seed=self.seed).fit(X, Y)
+            if self.noise != "homoscedastic":
+                self._noise_models = [{"kind": "homoscedastic", "reason": "sparse GP "
+                                       "(beyond exact_limit)"}] * Y.shape[1]
             return self
         torch.manual_seed(self.seed)
         models: list[SingleTaskGP] = []
         self._fitted_on = []
         for j in range(Y.shape[1]):
             rows = measured_rows(Y, j)
-            gp = self._build(X[rows], Y[rows, j : j + 1])
+            noise_model = self._noise_model(X[rows], Y[rows, j], j)
+            gp = self._build(X[rows], Y[rows, j : j + 1], noise_model)
             if len(rows) <= self.fit_points:
                 self._fit_hyperparameters(gp, j)
             else:  # hyperparameters from a seeded subset; the posterior uses every point
                 subset = fitting_subset(rows, self.fit_points, self.seed, j)
-                small = self._build(X[subset], Y[subset, j : j + 1])
+                small = self._build(X[subset], Y[subset, j : j + 1], noise_model)
                 self._fit_hyperparameters(small, j)
                 _copy_parameters(small, gp)
             self._fitted_on.append(min(len(rows), self.fit_points))
@@ -100,20 +117,47 @@ class GaussianProcess:
         self._model = models[0] if len(models) == 1 else ModelListGP(*models)
         return self
 
-    def _build(self, X: np.ndarray, y: np.ndarray) -> SingleTaskGP:
-        """An unfitted ``SingleTaskGP`` on features ``(n, d)`` and one property ``(n, 1)``."""
+    def _noise_model(self, X: np.ndarray, y: np.ndarray, j: int) -> SingleTaskGP | None:
+        """Property j's GP of log noise variance from its replicates (features ``(n, d)``,
+        values ``(n,)``), or None for one noise level (recorded in ``_noise_models``)."""
+        if self.noise == "homoscedastic":
+            return None
+        from matloop.surrogates.noise import MIN_REPLICATED, fit_noise_model, replicate_scatter
+
+        scatter = replicate_scatter(X, y)
+        if scatter.count < MIN_REPLICATED:
+            self._noise_models.append({
+                "kind": "homoscedastic", "replicated": scatter.count,
+                "reason": f"{scatter.count} replicated candidates; a noise model needs "
+                          f"{MIN_REPLICATED}"})
+            return None
+        raw = (self.warm_start or {}).get("raw") or []
+        prefix = "noise_model."
+        warm = {name[len(prefix):]: value for name, value in raw[j].items()
+                if name.startswith(prefix)} if j < len(raw) else None
+        self._noise_models.append({"kind": "heteroscedastic", "replicated": scatter.count})
+        return fit_noise_model(scatter, self.bounds, warm, WARM_MAXITER)
+
+    def _build(self, X: np.ndarray, y: np.ndarray, noise_model: SingleTaskGP | None = None
+               ) -> SingleTaskGP:
+        """An unfitted GP on features ``(n, d)`` and one property ``(n, 1)``: a
+        ``SingleTaskGP``, or a ``HeteroscedasticGP`` with ``noise_model``."""
         import torch
         from botorch.models import SingleTaskGP
 
-        return SingleTaskGP(torch.as_tensor(X, dtype=torch.double),
-                            torch.as_tensor(y, dtype=torch.double),
-                            **gp_modules(X.shape[1], self.bounds, self.prior,
-                                                 self.kernel))
+        inputs = (torch.as_tensor(X, dtype=torch.double), torch.as_tensor(y, dtype=torch.double))
+        modules = gp_modules(X.shape[1], self.bounds, self.prior, self.kernel)
+        if noise_model is None:
+            return SingleTaskGP(*inputs, **modules)
+        from matloop.surrogates.noise import HeteroscedasticGP
+
+        return HeteroscedasticGP(*inputs, noise_model, **modules)
 
     def _fit_hyperparameters(self, gp: Model, j: int) -> None:
         """Maximise the marginal likelihood (times the priors), from property j's warm
         start if there is one; else from the default start and ``restarts - 1`` draws
-        from the priors, keeping the best optimum."""
+        from the priors, keeping the best optimum (one start with a heteroscedastic
+        noise model, whose fitted noise GP a draw from the priors would overwrite)."""
         import copy
 
         from botorch.fit import fit_gpytorch_mll
@@ -124,15 +168,16 @@ class GaussianProcess:
         if self._start_from_previous(gp, j):
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": WARM_MAXITER}})
             return
+        starts = 1 if hasattr(gp, "noise_model") else self.restarts
         best: tuple[float, dict[str, Any]] | None = None
-        for start in range(self.restarts):
+        for start in range(starts):
             if start:
                 sample_all_priors(gp)
             fit_gpytorch_mll(mll)
             value = _log_posterior(mll)
             if best is None or value > best[0]:
                 best = (value, copy.deepcopy(gp.state_dict()))
-        if best is not None and self.restarts > 1:
+        if best is not None and starts > 1:
             gp.load_state_dict(best[1])
 
     def _start_from_previous(self, gp: Model, j: int) -> bool:
@@ -145,7 +190,7 @@ class GaussianProcess:
         copied = False
         with torch.no_grad():
             for name, parameter in gp.named_parameters():
-                value = raw[j].get(name)
+                value = raw[j].get(name) if parameter.requires_grad else None
                 if value is not None and np.shape(value) == tuple(parameter.shape):
                     parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
                     copied = True
@@ -190,21 +235,36 @@ class GaussianProcess:
         standardised units), the number of observations the hyperparameters were fitted
         on (fewer than measured beyond ``fit_points``) and the raw parameters (to
         warm-start the next fit); or the sparse GP's. With warps: each warped property's
-        Yeo-Johnson exponent, by column."""
-        warps = {"warp": {str(j): w.exponent for j, w in self._warps.items()}} \
-            if self._warps else {}
+        Yeo-Johnson exponent, by column. With ``noise = "heteroscedastic"``:
+        ``"noise_model"`` per property (its kind, how many candidates were replicated, why
+        it fell back to one level; for a varying noise its median, min and max over the
+        training rows and the learnt constant part), and ``"noise"`` is the median."""
+        extra: dict[str, Any] = {"warp": {str(j): w.exponent for j, w in
+                                          self._warps.items()}} if self._warps else {}
+        if self._noise_models:
+            extra["noise_model"] = self._noise_summaries()
         if self._sparse is not None:
-            return {**self._sparse.hyperparameters(), **warps}
+            return {**self._sparse.hyperparameters(), **extra}
         models = getattr(self.model, "models", [self.model])
         return {
-            **warps,
+            **extra,
             "lengthscales": [_kernel(m).lengthscale.detach().reshape(-1).tolist()
                              for m in models],
-            "noise": [float(m.likelihood.noise.detach().reshape(-1)[0]) for m in models],
+            "noise": [float(m.likelihood.noise.detach().reshape(-1).median()) for m in models],
             "fitted_on": list(self._fitted_on),
             "raw": [{name: p.detach().tolist() for name, p in m.named_parameters()}
                     for m in models],
         }
+
+    def _noise_summaries(self) -> list[dict[str, Any]]:
+        """``_noise_models`` with each heteroscedastic model's noise summary."""
+        models = [] if self._sparse is not None else getattr(self.model, "models",
+                                                             [self.model])
+        summaries = []
+        for j, recorded in enumerate(self._noise_models):
+            summary = getattr(models[j], "noise_summary", None) if j < len(models) else None
+            summaries.append({**recorded, **(summary() if summary else {})})
+        return summaries
 
 
 def fitting_subset(rows: np.ndarray, size: int, seed: int, j: int) -> np.ndarray:
