@@ -10,7 +10,9 @@ per dataset and setting, the geometric mean over datasets, and per lever the val
 leave-one-dataset-out chooses for each held-out dataset with the held-out figure.
 ``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
 seed's figure (and, as they finish, FILE.jsonl), and ``--resume FILE`` reuses the seeds
-a previous ``--json`` file or its ``.jsonl`` log holds (``--no-run``: only tabulate them).
+a previous ``--json`` file or its ``.jsonl`` log holds (``--no-run``: only tabulate them,
+with the first study's settings, ``FORMER``, if they hold any). Resume only from runs
+made with the same defaults: ``baseline`` means the campaign files as they are.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from matloop.errors import ConfigError
 
 SETTINGS = (
     Setting(BASELINE, "", {}),
-    Setting("design=farthest", "initial design", {"loop.initial_design": "farthest"}),
+    Setting("design=random", "initial design", {"loop.initial_design": "random"}),
     Setting("design=kmeans", "initial design", {"loop.initial_design": "kmeans"}),
     Setting("design=sobol", "initial design", {"loop.initial_design": "sobol"}),
     Setting("initial=3", "initial size", {"loop.initial": 3}),
@@ -55,13 +57,15 @@ SETTINGS = (
     Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
     Setting("acquisition=thompson", "acquisition", {"loop.acquisition": "thompson"}),
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
-    # the levers' winners together (chosen by leave-one-dataset-out above, then run)
-    Setting("farthest+power", "combination", {"loop.initial_design": "farthest",
-                                              "surrogate.warp": "power"}),
-    Setting("farthest+cold", "combination", {"loop.initial_design": "farthest",
-                                             "surrogate.warm_start": False}),
     Setting("cold+restarts=3", "combination", {"surrogate.warm_start": False,
                                                "surrogate.restarts": 3}),
+)
+# settings of the first study (2026-12-06), when the default initial design was random:
+# tabulated from stored runs (--resume) only
+FORMER = (
+    Setting("design=farthest", "initial design", {"loop.initial_design": "farthest"}),
+    Setting("farthest+power", "combination", {"loop.initial_design": "farthest",
+                                              "surrogate.warp": "power"}),
 )
 
 
@@ -76,8 +80,11 @@ def main() -> int:
     parser.add_argument("--no-run", action="store_true",
                         help="only tabulate what --resume holds (partial settings too)")
     args = parser.parse_args()
+    done = _previous(args.resume)
+    stored = {name for name, _, _ in done}
     settings = [s for s in SETTINGS if args.settings is None or s.name == BASELINE
                 or s.name in args.settings.split(",")]
+    settings += [s for s in FORMER if s.name in stored and args.no_run]
     campaigns = {}
     for path in args.files:
         campaign = load(path)
@@ -85,7 +92,6 @@ def main() -> int:
             campaigns[path] = (campaign, threshold(campaign))
         except (ValueError, ConfigError) as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
-    done = _previous(args.resume)
     with tempfile.TemporaryDirectory() as folder:
         jobs = [LeverJob(s, path, seed, Path(folder) / f"{k}.db")
                 for k, (s, path, seed) in enumerate(

@@ -117,7 +117,7 @@ def test_the_same_results_in_another_order_and_layout_are_refused(imported,
     shuffled = [dict(row) for row in rows]
     random.Random(3).shuffle(shuffled)
     for row in shuffled:
-        row[RESULT] = f"{float(row[RESULT]):.6e}"
+        row[RESULT] = f"{float(row[RESULT]):.10e}"  # 11 digits: the same values
     pending = {**dict.fromkeys(header, ""), **dict(zip(INPUTS, ("15", "0", "0", "85", "0"),
                                                        strict=True))}
     columns = ["note", "status", RESULT, *INPUTS, "candidate_id"]
@@ -245,3 +245,18 @@ def test_results_imported_before_the_upgrade_are_still_refused(imported, tmp_pat
         store.import_results(campaign_id, [], old, str(results))
     store.close()
     import_refused(campaign, write_csv(tmp_path / "again.csv", header, rows, "\r\n"))
+
+
+def test_the_digest_ignores_the_last_bits_of_a_value_but_not_its_digits() -> None:
+    """15.56 parsed from one spelling and 15.559999999999999 from another (or after a unit
+    conversion) are the same result; 738.6629 is not 738.6628862."""
+    from matloop.lab.importer import content_digest
+    from matloop.lab.results import Result
+
+    def digest(*values: float) -> str:
+        return content_digest([Result(k + 2, f"c{k}", f"c{k}", k, {"y": v}, False, "")
+                               for k, v in enumerate(values)])
+
+    assert digest(15.56, 738.6628862) == digest(15.559999999999999, 738.6628862)
+    assert digest(15.56, 738.6628862) != digest(15.56, 738.6629)
+    assert digest(15.56) != digest(15.56, 15.56)  # a replicate row counts

@@ -52,7 +52,7 @@ def test_three_lab_rounds_store_every_value_failure_and_replicate(lab_campaign) 
                 expected_ok.append((inputs, float(row[RESULT])))
         return matloop("import", str(campaign), str(batch))
 
-    # round 1: the random initial design; one film fails, one is measured twice
+    # round 1: the initial design; one film fails, one is measured twice
     batch, header, rows = propose_round(campaign, 0)
     assert header == ["candidate_id", "candidate", *INPUTS, "cycle",
                       f"predicted_{PROPERTY} [S/cm]", f"std_{PROPERTY} [S/cm]",

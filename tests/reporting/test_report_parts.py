@@ -196,7 +196,7 @@ def test_progress_figure_is_a_png(tmp_path: Path) -> None:
     axis = figure.axes[0]
     assert axis.get_ylabel() == "strength (GPa)"
     labels = axis.get_legend_handles_labels()[1]
-    assert "random initial design (1)" in labels
+    assert "initial design (1)" in labels
     assert "failed evaluation (1)" in labels
     path = save(figure, tmp_path / "progress.png")
     assert path.read_bytes().startswith(PNG)

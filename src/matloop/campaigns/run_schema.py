@@ -101,8 +101,9 @@ class LoopSection(Section):
     initial: int = Field(default=5, ge=1, description="size of the initial design (the "
                          "evaluations before the first model)")
     initial_design: InitialDesign = Field(
-        default="random", description="how the initial design is drawn from the pool: "
-        "random; farthest (greedy max-min distance in feature space from a random start); "
+        default="farthest", description="how the initial design is drawn from the pool: "
+        "farthest (greedy max-min distance in feature space from a random start; the "
+        "default, chosen by leave-one-dataset-out over 19 public sets); random; "
         "kmeans (k-means++ seeding: each pick drawn with probability ∝ squared distance to "
         "the nearest earlier pick); sobol (a scrambled Sobol sequence over the features' "
         "box, each point taking its nearest unpicked candidate)")

@@ -80,16 +80,24 @@ def _outcome(result: Result, checked: Checked) -> str:
                      for name, value in result.values.items())
 
 
-def content_digest(results: Sequence[Result]) -> str:
+DIGEST_DIGITS = 12  # significant digits of a value in the digest: above any measurement's,
+# below the last-bit noise of parsing and unit conversion (15.56 read back as 15.559999999999999)
+
+
+def content_digest(results: Sequence[Result], exact: bool = False) -> str:
     """sha256 (64 hex digits) of the results a sheet holds, not of its bytes: one entry
     per measured row — its candidate (by key, however the row names it), status, values
-    (as numbers, in the target units) and note — sorted, duplicates kept. So the same
-    results give the same digest in any file format, line endings, row or column order
-    and number spelling, with or without extra columns (predictions) and rows left blank
-    (not measured yet)."""
+    (as numbers in the target units, to ``DIGEST_DIGITS`` significant digits) and note —
+    sorted, duplicates kept. So the same results give the same digest in any file format,
+    line endings, row or column order and number spelling, with or without extra columns
+    (predictions) and rows left blank (not measured yet). ``exact``: values to the last
+    bit, as digests were recorded before the rounding (still compared)."""
+
+    def spelled(value: float) -> str:
+        return repr(float(value)) if exact else f"{float(value):.{DIGEST_DIGITS}g}"
 
     def entry(result: Result) -> str:
-        values = sorted((name, repr(float(v))) for name, v in result.values.items())
+        values = sorted((name, spelled(v)) for name, v in result.values.items())
         return json.dumps([result.key, result.failed, values, result.note])
 
     text = "\n".join(sorted(entry(result) for result in results))

@@ -32,7 +32,8 @@ def import_sheet(sheet: Sheet, campaign: Campaign, pool: Pool, known: Known | No
         raise AlreadyImported(sheet.path)
     checked = check(sheet, campaign, pool, known, allow_new, pool_keys)
     digest = content_digest(checked.results)
-    if digest in known.imported:  # the store checks again as it writes (at the same moment)
+    # the store checks again as it writes (at the same moment)
+    if {digest, content_digest(checked.results, exact=True)} & known.imported:
         raise AlreadyImported(sheet.path)
     recorded, lines, kinds = plan(checked, known, sheet.path, digest, pool.kind, prior)
     awaiting = sum(len(ids) for ids in known.awaiting.values()) - kinds["filled"]
