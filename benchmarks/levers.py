@@ -80,6 +80,10 @@ def main() -> int:
     parser.add_argument("--no-run", action="store_true",
                         help="only tabulate what --resume holds (partial settings too)")
     args = parser.parse_args()
+    unknown = set((args.settings or "").split(",")) - {s.name for s in SETTINGS} - {""}
+    if unknown:
+        parser.error(f"unknown settings {', '.join(sorted(unknown))}; known: "
+                     + ", ".join(s.name for s in SETTINGS))
     done = _previous(args.resume)
     stored = {name for name, _, _ in done}
     settings = [s for s in SETTINGS if args.settings is None or s.name == BASELINE

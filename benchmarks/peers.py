@@ -41,6 +41,7 @@ from matloop.benchmarking import metrics, peers
 from matloop.benchmarking.levers import BASELINE, LeverJob, Setting, af_first, run_lever_job
 from matloop.benchmarking.replay import benchmark_copy, one_thread
 from matloop.campaigns import load
+from matloop.errors import ConfigError
 
 HERE = Path(__file__).resolve().parent
 BAYBE_SCRIPT = HERE / "baybe_peer.py"
@@ -109,7 +110,11 @@ def main() -> None:
     for path in options.files:
         campaign = load(path)
         label = campaign.campaign.name
-        problem = peers.problem_from_campaign(campaign, label, options.budget)
+        try:
+            problem = peers.problem_from_campaign(campaign, label, options.budget)
+        except ConfigError as exc:  # a target set: no top-1 % to find
+            print(f"skipped {path}: {exc}", file=sys.stderr, flush=True)
+            continue
         benchmark_copy(campaign, 0, options.budget, "check.db")  # refuses a bad budget
         row: dict[str, object] = {"campaign": label, "n": problem.n,
                                   "budget": problem.budget, "batch": problem.batch,

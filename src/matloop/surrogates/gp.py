@@ -153,7 +153,7 @@ class GaussianProcess:
 
         return HeteroscedasticGP(*inputs, noise_model, **modules)
 
-    def _fit_hyperparameters(self, gp: Model, j: int) -> None:
+    def _fit_hyperparameters(self, gp: SingleTaskGP, j: int) -> None:
         """Maximise the marginal likelihood (times the priors), from property j's warm
         start if there is one; else from the default start and ``restarts - 1`` draws
         from the priors, keeping the best optimum (one start with a heteroscedastic
