@@ -61,13 +61,16 @@ def test_joint_posteriors_are_passed_through(two_property_gp) -> None:
     torch.testing.assert_close(joint.mean, reference.mean)
 
 
-def test_in_place_matern_equals_gpytorch_kernel() -> None:
-    from gpytorch.kernels import MaternKernel
+@pytest.mark.parametrize("name", ["matern52", "rbf"])
+def test_in_place_kernel_blocks_equal_gpytorch_kernels(name: str) -> None:
+    from gpytorch.kernels import MaternKernel, RBFKernel
 
-    from matloop.surrogates.marginal import matern52_block
+    from matloop.surrogates.marginal import matern52_block, rbf_block
 
     rng = np.random.default_rng(5)
-    kernel = MaternKernel(nu=2.5, ard_num_dims=4).double()
+    kernel = (MaternKernel(nu=2.5, ard_num_dims=4) if name == "matern52"
+              else RBFKernel(ard_num_dims=4)).double()
+    in_place = matern52_block if name == "matern52" else rbf_block
     kernel.lengthscale = torch.as_tensor([[0.1, 0.5, 2.0, 7.0]], dtype=torch.double)
     x, train = (torch.as_tensor(rng.uniform(size=(k, 4))) for k in (70, 30))
     train[3] = x[5]  # zero distance
@@ -75,7 +78,7 @@ def test_in_place_matern_equals_gpytorch_kernel() -> None:
     center = train.mean(0)
     scaled = (train - center) / scale
     buffers = [torch.full((100, 30), torch.nan, dtype=torch.double) for _ in range(2)]
-    block = matern52_block((x - center) / scale, scaled, scaled.square().sum(-1), *buffers)
+    block = in_place((x - center) / scale, scaled, scaled.square().sum(-1), *buffers)
     with torch.no_grad():
         expected = kernel(x, train).to_dense()
     assert block.shape == (70, 30)
@@ -105,14 +108,19 @@ def test_float64_throughout_once_chunks_sit_on_the_data(monkeypatch) -> None:
                      torch.float64]
 
 
-def test_other_kernels_go_through_gpytorch() -> None:
+@pytest.mark.parametrize("kernel", ["scaled rbf", "rbf", "matern 1.5"])
+def test_every_kernel_gives_gpytorchs_marginals(kernel: str) -> None:
+    """In place (plain RBF) or through GPyTorch (a scale kernel, Matérn-3/2)."""
     from botorch.models import SingleTaskGP
-    from gpytorch.kernels import RBFKernel, ScaleKernel
+    from gpytorch.kernels import MaternKernel, RBFKernel, ScaleKernel
 
     rng = np.random.default_rng(7)
     X = torch.as_tensor(rng.uniform(size=(40, 3)))
+    module = {"scaled rbf": ScaleKernel(RBFKernel(ard_num_dims=3)),
+              "rbf": RBFKernel(ard_num_dims=3),
+              "matern 1.5": MaternKernel(nu=1.5, ard_num_dims=3)}[kernel]
     gp = SingleTaskGP(X, torch.sin(5 * X).sum(-1, keepdim=True),
-                      covar_module=ScaleKernel(RBFKernel(ard_num_dims=3))).eval()
+                      covar_module=module).eval()
     test = torch.as_tensor(rng.uniform(size=(100, 3)))
     with torch.no_grad():
         reference = gp.posterior(test.unsqueeze(-2))

@@ -37,7 +37,7 @@ class SurrogateOptions:
     folds: int = 5
     reselect: bool = True
     prior: str = "dimension-scaled"
-    kernel: str = "matern52"
+    kernel: str = "rbf"
     warp: tuple[int, ...] = ()
     restarts: int = 1
     noise: str = "homoscedastic"

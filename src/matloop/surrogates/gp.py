@@ -1,7 +1,8 @@
 """Exact Gaussian process surrogate: one BoTorch ``SingleTaskGP`` per property.
 
-Matérn-5/2 kernel with one length scale per feature (BoTorch's dimension-scaled
-log-normal length-scale prior, or Gamma priors), inputs normalised to the pool's bounds,
+Squared-exponential (or Matérn-5/2) kernel with one length scale per feature (BoTorch's
+dimension-scaled log-normal length-scale prior, or Gamma priors), inputs normalised to the
+pool's bounds,
 outputs standardised, optionally after a fitted Yeo-Johnson warp (``warp.py``). Each
 property is fitted on the rows where it was measured, so an evaluation that returned
 only some properties still teaches the others nothing wrong. The noise is one level per
@@ -64,7 +65,7 @@ class GaussianProcess:
     fit_points: int = FIT_POINTS
     exact_limit: int = EXACT_LIMIT
     prior: str = "dimension-scaled"
-    kernel: str = "matern52"
+    kernel: str = "rbf"
     warp: tuple[int, ...] = ()
     restarts: int = 1
     noise: str = "homoscedastic"

@@ -19,10 +19,10 @@ def measured_rows(Y: np.ndarray, j: int) -> np.ndarray:
 
 
 def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled",
-               kernel: str = "matern52") -> dict[str, Any]:
-    """Kernel, likelihood and transforms of every matloop GP over d features: Matérn-5/2
-    (or ``kernel = "rbf"``, squared exponential) with one length scale per feature, inputs
-    normalised to ``bounds`` ``(2, d)`` (or to the data when None), outputs standardised.
+               kernel: str = "rbf") -> dict[str, Any]:
+    """Kernel, likelihood and transforms of every matloop GP over d features: squared
+    exponential (or ``kernel = "matern52"``, Matérn-5/2) with one length scale per feature,
+    inputs normalised to ``bounds`` ``(2, d)`` (or to the data when None), outputs standardised.
     ``prior``: ``"dimension-scaled"`` is
     BoTorch's log-normal length-scale prior (median ∝ √d) with its default likelihood;
     ``"gamma"`` the priors BoTorch used before 0.12 (Gamma(3, 6) length scales in a scale

@@ -8,10 +8,11 @@ once per model (``PosteriorFactor``: ``R = L⁻ᵀ`` with ``L Lᵀ = K + σ²I``
 of the pool costs one kernel block ``K*`` ``(c, n)``, GPyTorch's predictive mean
 ``m + K* α`` and one matrix product for the variance ``k** − ‖K* R‖²`` (row-wise).
 
-- The kernel block of BoTorch's default kernel (Matérn-5/2 with one length scale per
-  input) is evaluated in place in two reused buffers (``matern52_block``); GPyTorch's
-  evaluation allocates about eight temporaries of the block's size and took 2.5× longer.
-  Other kernels go through GPyTorch.
+- The kernel block of a plain Matérn-5/2 or squared-exponential kernel (one length scale
+  per input; matloop's GP kernels) is evaluated in place in two reused buffers
+  (``matern52_block``, ``rbf_block``); GPyTorch's evaluation allocates about eight
+  temporaries of the block's size and took 2.5× longer. Other kernels go through
+  GPyTorch.
 - The variance product, the bulk of the work at n ≳ 100, runs in float32 (half the time
   of float64 on this CPU) and skips the zero lower triangle of ``R`` in ``TRIANGLE_BLOCKS``
   column blocks (5/8 of the full product's flops). Rows whose variance comes out below
@@ -37,7 +38,7 @@ from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.posteriors import GPyTorchPosterior, Posterior
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from gpytorch.kernels import MaternKernel
+from gpytorch.kernels import MaternKernel, RBFKernel
 from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.cholesky import psd_safe_cholesky
 
@@ -77,20 +78,22 @@ class PosteriorFactor:
 def _cross_covariance(gp: SingleTaskGP, train: torch.Tensor
                       ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
     """``K(x, train)`` for transformed inputs ``x`` ``(c, d)``, written into the first of
-    two ``(≥ c, n)`` float64 buffers where the kernel allows (Matérn-5/2, one length
-    scale per input, no batch or active dimensions)."""
+    two ``(≥ c, n)`` float64 buffers where the kernel allows (Matérn-5/2 or squared
+    exponential, one length scale per input, no batch or active dimensions)."""
     kernel = gp.covar_module
-    plain = (type(kernel) is MaternKernel and kernel.nu == 2.5 and kernel.active_dims is None
+    block = (matern52_block if type(kernel) is MaternKernel and kernel.nu == 2.5
+             else rbf_block if type(kernel) is RBFKernel else None)
+    plain = (block is not None and kernel.active_dims is None
              and kernel.batch_shape == torch.Size([]) and train.dtype == torch.double)
-    if not plain:
+    if block is None or not plain:
         return lambda x, out, scratch: kernel(x, train).to_dense()
     with torch.no_grad():
         scale = kernel.lengthscale.detach().reshape(-1)
         center = train.mean(0)
         train_scaled = (train - center) / scale
         train_norms = train_scaled.square().sum(-1)
-    return lambda x, out, scratch: matern52_block((x - center) / scale, train_scaled,
-                                                  train_norms, out, scratch)
+    return lambda x, out, scratch: block((x - center) / scale, train_scaled, train_norms,
+                                         out, scratch)
 
 
 def matern52_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tensor,
@@ -103,6 +106,14 @@ def matern52_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tens
     t.add_(x.square().sum(-1, keepdim=True)).clamp_min_(1e-30).sqrt_().mul_(math.sqrt(5))
     decay = torch.neg(t, out=scratch[: len(x)]).exp_()
     return t.addcmul_(t, t, value=1 / 3).add_(1).mul_(decay)  # t = √5 r
+
+
+def rbf_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tensor,
+              out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
+    """Squared exponential ``exp(−r²/2)``, otherwise as ``matern52_block`` (``scratch``
+    unused)."""
+    r2 = torch.addmm(train_norms, x, train.T, beta=1, alpha=-2, out=out[: len(x)])
+    return r2.add_(x.square().sum(-1, keepdim=True)).clamp_min_(0).mul_(-0.5).exp_()
 
 
 def exact_marginals(gp: SingleTaskGP, X: torch.Tensor, factor: PosteriorFactor | None = None

@@ -1,8 +1,9 @@
 """Sparse variational GP surrogate for thousands of observations: one BoTorch
 ``SingleTaskVariationalGP`` per property.
 
-Same kernel, priors and transforms as the exact GP (``gp.py``): Matérn-5/2 with one
-length scale per feature, inputs normalised to the pool's bounds, outputs standardised.
+The exact GP's priors and transforms (``gp.py``) with a Matérn-5/2 kernel (whatever the
+exact GP's kernel; the sparse GP was measured with it), one length scale per feature,
+inputs normalised to the pool's bounds, outputs standardised.
 M inducing points, placed by BoTorch's greedy variance-reduction allocator and then
 learned, summarise the n observations: a fit costs O(n·M² + M³) per full pass and a
 prediction O(M²) per point instead of O(n³) and O(n²).
@@ -94,7 +95,7 @@ class SparseGP:
             return SingleTaskVariationalGP(
                 torch.as_tensor(X, dtype=torch.double), torch.as_tensor(y, dtype=torch.double),
                 inducing_points=min(self.inducing, len(X)),
-                **gp_modules(X.shape[1], self.bounds))
+                **gp_modules(X.shape[1], self.bounds, kernel="matern52"))
 
     def _fit_elbo(self, gp: SingleTaskVariationalGP, j: int) -> None:
         """Maximise property j's ELBO over kernel, noise, mean and inducing points by
