@@ -11,7 +11,7 @@ leave-one-dataset-out chooses for each held-out dataset with the held-out figure
 ``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
 seed's figure (and, as they finish, FILE.jsonl), and ``--resume FILE`` reuses the seeds
 a previous ``--json`` file or its ``.jsonl`` log holds (``--no-run``: only tabulate them,
-with the first study's settings, ``FORMER``, if they hold any). Resume only from runs
+with earlier studies' settings, ``FORMER``, if they hold any). Resume only from runs
 made with the same defaults: ``baseline`` means the campaign files as they are.
 """
 
