@@ -104,3 +104,18 @@ def test_peers_tabulate_merges_runs_split_over_processes(tmp_path: Path) -> None
                for line in lines)
     assert "matloop / better peer: 1.25" in lines
     assert "matloop's median behind the better peer's on 0 of 1: none" in lines
+
+
+def test_peers_skip_a_target_set_and_levers_refuse_an_unknown_setting() -> None:
+    examples = BENCHMARKS.parent / "examples" / "benchmarks"
+    peers = subprocess.run([sys.executable, str(BENCHMARKS / "peers.py"),
+                            str(examples / "superhard.toml"), "--seeds", "1", "--skip",
+                            "baybe"], capture_output=True, text=True, timeout=300)
+    assert peers.returncode == 0, peers.stderr[-2000:]
+    assert "skipped" in peers.stderr and "one maximize/minimize target" in peers.stderr
+    levers = subprocess.run([sys.executable, str(BENCHMARKS / "levers.py"),
+                             str(examples / "snar.toml"), "--settings", "design=farthest"],
+                            capture_output=True, text=True, timeout=120)
+    assert levers.returncode == 2
+    assert "unknown settings design=farthest; known: baseline, design=random" \
+        in levers.stderr

@@ -20,7 +20,7 @@ import numpy as np
 from matloop.errors import NotFittedError
 from matloop.protocols import Prediction
 from matloop.surrogates import EXACT_LIMIT, FIT_POINTS
-from matloop.surrogates.kernels import gp_modules, measured_rows
+from matloop.surrogates.kernels import copy_raw_parameters, gp_modules, measured_rows
 from matloop.surrogates.warp import OutputWarp
 
 if TYPE_CHECKING:
@@ -132,10 +132,9 @@ class GaussianProcess:
                 "reason": f"{scatter.count} replicated candidates; a noise model needs "
                           f"{MIN_REPLICATED}"})
             return None
-        raw = (self.warm_start or {}).get("raw") or []
         prefix = "noise_model."
-        warm = {name[len(prefix):]: value for name, value in raw[j].items()
-                if name.startswith(prefix)} if j < len(raw) else None
+        warm = {name[len(prefix):]: value for name, value in self._raw(j).items()
+                if name.startswith(prefix)}
         self._noise_models.append({"kind": "heteroscedastic", "replicated": scatter.count})
         return fit_noise_model(scatter, self.bounds, warm, WARM_MAXITER)
 
@@ -166,36 +165,26 @@ class GaussianProcess:
         from gpytorch.mlls import ExactMarginalLogLikelihood
 
         mll = ExactMarginalLogLikelihood(gp.likelihood, gp)
-        if self._start_from_previous(gp, j):
+        if copy_raw_parameters(gp, self._raw(j)):
             fit_gpytorch_mll(mll, optimizer_kwargs={"options": {"maxiter": WARM_MAXITER}})
             return
+        fit_gpytorch_mll(mll)
         starts = 1 if hasattr(gp, "noise_model") else self.restarts
-        best: tuple[float, dict[str, Any]] | None = None
-        for start in range(starts):
-            if start:
-                sample_all_priors(gp)
+        if starts == 1:
+            return
+        best = (_log_posterior(mll), copy.deepcopy(gp.state_dict()))
+        for _ in range(starts - 1):
+            sample_all_priors(gp)
             fit_gpytorch_mll(mll)
             value = _log_posterior(mll)
-            if best is None or value > best[0]:
+            if value > best[0]:
                 best = (value, copy.deepcopy(gp.state_dict()))
-        if best is not None and starts > 1:
-            gp.load_state_dict(best[1])
+        gp.load_state_dict(best[1])
 
-    def _start_from_previous(self, gp: Model, j: int) -> bool:
-        """Copy property j's raw parameters from ``warm_start``; whether there were any."""
-        import torch
-
+    def _raw(self, j: int) -> dict[str, Any]:
+        """Property j's raw parameters in ``warm_start`` ({} when there are none)."""
         raw = (self.warm_start or {}).get("raw") or []
-        if j >= len(raw):
-            return False
-        copied = False
-        with torch.no_grad():
-            for name, parameter in gp.named_parameters():
-                value = raw[j].get(name) if parameter.requires_grad else None
-                if value is not None and np.shape(value) == tuple(parameter.shape):
-                    parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
-                    copied = True
-        return copied
+        return raw[j] if j < len(raw) else {}
 
     @property
     def model(self) -> Model:

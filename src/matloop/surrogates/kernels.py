@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -55,3 +56,19 @@ def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled
     modules["covar_module"] = get_covar_module_with_dim_scaled_prior(
         ard_num_dims=d, use_rbf_kernel=kernel == "rbf")
     return modules
+
+
+def copy_raw_parameters(model: Any, raw: Mapping[str, Any]) -> bool:
+    """Copy the values in ``raw`` (raw parameters by name, as ``named_parameters`` names
+    them) into ``model``'s trainable parameters where names and shapes agree; whether
+    any was copied (a warm start)."""
+    import torch
+
+    copied = False
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            value = raw.get(name) if parameter.requires_grad else None
+            if value is not None and np.shape(value) == tuple(parameter.shape):
+                parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
+                copied = True
+    return copied

@@ -83,9 +83,8 @@ def _cross_covariance(gp: SingleTaskGP, train: torch.Tensor
     kernel = gp.covar_module
     block = (matern52_block if type(kernel) is MaternKernel and kernel.nu == 2.5
              else rbf_block if type(kernel) is RBFKernel else None)
-    plain = (block is not None and kernel.active_dims is None
-             and kernel.batch_shape == torch.Size([]) and train.dtype == torch.double)
-    if block is None or not plain:
+    if block is None or not (kernel.active_dims is None and train.dtype == torch.double
+                             and kernel.batch_shape == torch.Size([])):
         return lambda x, out, scratch: kernel(x, train).to_dense()
     with torch.no_grad():
         scale = kernel.lengthscale.detach().reshape(-1)

@@ -85,31 +85,19 @@ def fit_noise_model(scatter: Scatter, bounds: np.ndarray | None,
     from gpytorch.mlls import ExactMarginalLogLikelihood
     from scipy.special import polygamma
 
-    from matloop.surrogates.kernels import gp_modules
+    from matloop.surrogates.kernels import copy_raw_parameters, gp_modules
 
     spread = polygamma(1, scatter.dof / 2)
-    modules = gp_modules(scatter.X.shape[1], bounds)
+    modules = gp_modules(scatter.X.shape[1], bounds, kernel="matern52")
     modules["covar_module"] = ScaleKernel(modules["covar_module"])
     noise_model = SingleTaskGP(torch.as_tensor(scatter.X, dtype=torch.double),
                                torch.as_tensor(scatter.log_variance[:, None]),
                                torch.as_tensor(spread[:, None]), **modules)
-    started = _copy_raw(noise_model, warm or {})
+    started = copy_raw_parameters(noise_model, warm or {})
     fit_gpytorch_mll(ExactMarginalLogLikelihood(noise_model.likelihood, noise_model),
                      optimizer_kwargs={"options": {"maxiter": warm_maxiter}}
                      if started else None)
     return noise_model.eval()
-
-
-def _copy_raw(model: torch.nn.Module, raw: Mapping[str, Any]) -> bool:
-    """Copy the raw parameters in ``raw`` (by name, where shapes agree); whether any was."""
-    copied = False
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            value = raw.get(name)
-            if value is not None and np.shape(value) == tuple(parameter.shape):
-                parameter.copy_(torch.as_tensor(value, dtype=parameter.dtype))
-                copied = True
-    return copied
 
 
 class HeteroscedasticGP(SingleTaskGP):
