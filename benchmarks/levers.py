@@ -45,6 +45,7 @@ from matloop.errors import ConfigError
 SETTINGS = (
     Setting(BASELINE, "", {}),
     Setting("design=random", "initial design", {"loop.initial_design": "random"}),
+    Setting("design=diameter", "initial design", {"loop.initial_design": "diameter"}),
     Setting("design=kmeans", "initial design", {"loop.initial_design": "kmeans"}),
     Setting("design=sobol", "initial design", {"loop.initial_design": "sobol"}),
     Setting("initial=3", "initial size", {"loop.initial": 3}),
@@ -55,6 +56,7 @@ SETTINGS = (
     Setting("restarts=3", "GP fit restarts", {"surrogate.restarts": 3}),
     Setting("warp=power", "output warp", {"surrogate.warp": "power"}),
     Setting("acquisition=ucb", "acquisition", {"loop.acquisition": "ucb"}),
+    Setting("incumbent=observed", "acquisition", {"loop.incumbent": "observed"}),
     Setting("acquisition=thompson", "acquisition", {"loop.acquisition": "thompson"}),
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
     Setting("cold+restarts=3", "combination", {"surrogate.warm_start": False,

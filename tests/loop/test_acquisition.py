@@ -293,3 +293,39 @@ def test_when_every_candidate_is_likely_to_fail_the_filter_stands_aside() -> Non
     (index,) = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=1, seed=0,
                       success=fails_above_half)
     assert index == 1
+
+
+def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() -> None:
+    import torch
+
+    from matloop.loop.acquisition import Problem, _incumbent, scores
+
+    X = np.linspace(0, 1, 21)[:, None]
+    Y = np.sin(3 * X) + np.random.default_rng(0).normal(0, 0.05, X.shape)
+    Y[10] += 1.5  # one spike the GP explains as noise
+    Y[3] = np.nan  # unmeasured: no incumbent
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
+    problem = Problem(model=surrogate.model, targets=MAXIMIZE,
+                      X_train=torch.as_tensor(X), Y_train=torch.as_tensor(Y), pending=None,
+                      seed=0, beta=2.0)
+    smoothed = _incumbent(problem)
+    assert smoothed < np.nanmax(Y) - 0.5
+    observed = _incumbent(Problem(**{**vars(problem), "incumbent": "observed"}))
+    assert observed == pytest.approx(np.nanmax(Y))
+    choices = np.linspace(0, 1, 50)[:, None]
+    by_mean = scores("logei", surrogate, choices, X, Y, MAXIMIZE)
+    by_observed = scores("logei", surrogate, choices, X, Y, MAXIMIZE, incumbent="observed")
+    assert (by_observed < by_mean).all()  # a higher bar: less improvement everywhere
+
+
+def test_observed_incumbent_of_a_warped_gp_is_in_warped_units() -> None:
+    from matloop.loop.acquisition import _incumbent, _scoring_problem
+
+    X = np.linspace(0, 1, 15)[:, None]
+    Y = np.exp(4 * X)  # skewed: the warp compresses the top
+    surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0,
+                               warp=(0,)).fit(X, Y)
+    problem = _scoring_problem(surrogate, X, Y, MAXIMIZE, 0, 2.0, None, "observed")
+    warped_best = surrogate.model_units(Y)[:, 0].max()
+    assert _incumbent(problem) == pytest.approx(warped_best)
+    assert warped_best < Y.max() / 10

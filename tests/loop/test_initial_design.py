@@ -25,6 +25,8 @@ def test_picks_are_distinct_available_rows_and_reproducible(name: str) -> None:
     again = initial_design(name, features, available, 10, seed=3, cycle=0)
     np.testing.assert_array_equal(picks, again)
     fresh = np.ones(200, dtype=bool)  # nothing planned: the seed decides the start
+    if name == "diameter":  # ... only among tied extremes
+        return
     assert not np.array_equal(initial_design(name, features, fresh, 10, seed=3, cycle=0),
                               initial_design(name, features, fresh, 10, seed=4, cycle=0))
 
@@ -50,6 +52,23 @@ def test_farthest_keeps_away_from_what_was_measured() -> None:
     available[0] = False  # measured: x = 0
     picks = initial_design("farthest", line, available, 2, seed=0, cycle=0)
     assert picks.tolist() == [100, 50]
+
+
+def test_diameter_starts_at_opposite_corners_and_seeds_break_the_ties() -> None:
+    square = grid(11)
+    fresh = np.ones(len(square), dtype=bool)
+    starts = set()
+    for seed in range(20):
+        first, second, third = initial_design("diameter", square, fresh, 3, seed, cycle=0)
+        assert {tuple(square[first]), tuple(square[second])} in (
+            {(0.0, 0.0), (1.0, 1.0)}, {(0.0, 1.0), (1.0, 0.0)})
+        assert tuple(square[third]) in {(0.0, 1.0), (1.0, 0.0), (0.0, 0.0), (1.0, 1.0)}
+        starts.add(int(first))
+    assert len(starts) > 1
+    available = fresh.copy()
+    available[60] = False  # measured: the centre; the design keeps away from it instead
+    assert initial_design("diameter", square, available, 1, 0, 0).tolist() == \
+        initial_design("farthest", square, available, 1, 0, 0).tolist()
 
 
 def test_kmeans_draws_from_the_far_cluster() -> None:

@@ -95,7 +95,7 @@ class ExecutorSection(Section):
         return self
 
 
-InitialDesign = Literal["random", "farthest", "kmeans", "sobol"]
+InitialDesign = Literal["random", "farthest", "diameter", "kmeans", "sobol"]
 
 
 class LoopSection(Section):
@@ -104,7 +104,8 @@ class LoopSection(Section):
     initial_design: InitialDesign = Field(
         default="farthest", description="how the initial design is drawn from the pool: "
         "farthest (greedy max-min distance in feature space from a random start; the "
-        "default, chosen by leave-one-dataset-out over 19 public sets); random; "
+        "default, chosen by leave-one-dataset-out over 19 public sets); diameter (the same, "
+        "starting from the two ends of an approximate diameter of the pool); random; "
         "kmeans (k-means++ seeding: each pick drawn with probability ∝ squared distance to "
         "the nearest earlier pick); sobol (a scrambled Sobol sequence over the features' "
         "box, each point taking its nearest unpicked candidate)")
@@ -122,6 +123,10 @@ class LoopSection(Section):
         "feasibility for range targets only; thompson: each pick the best of one draw "
         "from the posterior over the pool")
     beta: float = Field(default=2.0, gt=0, description="UCB exploration weight")
+    incumbent: Literal["mean", "observed"] = Field(
+        default="mean", description="what a single pick's expected improvement improves "
+        "on: the best posterior mean at the measured candidates (robust to noise), or the "
+        "best value as measured (batches use noisy EI, which needs neither)")
     stop_after_hits: int | None = Field(default=None, ge=1, description="stop once this many "
                                         "measured candidates meet every range target")
     patience: int | None = Field(default=None, ge=1, description="stop after this many "

@@ -81,6 +81,8 @@ class Problem:
     seed: int
     beta: float
     reference: torch.Tensor | None = None  # (k,) signed hypervolume reference point
+    incumbent: str = "mean"  # what LogEI improves on: "mean" or "observed" (see _incumbent)
+    Y_model: torch.Tensor | None = None  # (n, m) Y_train in the model's (warped) units
 
 
 AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
@@ -91,14 +93,15 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
            Y_train: np.ndarray, targets: TargetSet, q: int, seed: int,
            X_pending: np.ndarray | None = None, beta: float = 2.0,
            reference: np.ndarray | None = None,
-           success: SuccessProbability | None = None, min_success: float = 0.5
-           ) -> np.ndarray:
+           success: SuccessProbability | None = None, min_success: float = 0.5,
+           incumbent: str = "mean") -> np.ndarray:
     """Indices into ``choices`` ``(N, d)`` of the q candidates to evaluate next.
 
     ``X_train`` ``(n, d)`` and ``Y_train`` ``(n, m)`` are the measured candidates'
     features and values (columns in ``targets.properties`` order); ``reference`` ``(k,)``
     is the signed hypervolume reference point of a multi-objective set (inferred from
-    ``Y_train`` when None); ``success`` gives P(an evaluation succeeds) for features.
+    ``Y_train`` when None); ``success`` gives P(an evaluation succeeds) for features;
+    ``incumbent`` is what LogEI improves on (``_incumbent``).
     """
     import torch
     from botorch.optim import optimize_acqf_discrete
@@ -107,7 +110,8 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
         likely = np.flatnonzero(success(choices) >= min_success)
         if 0 < len(likely) < len(choices):
             return likely[select(name, surrogate, choices[likely], X_train, Y_train, targets,
-                                 q, seed, X_pending, beta, reference, success, 0.0)]
+                                 q, seed, X_pending, beta, reference, success, 0.0,
+                                 incumbent)]
     if derive(targets, name) == "thompson":
         from matloop.loop.thompson import thompson_picks
 
@@ -118,7 +122,8 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     q = min(q, len(choices))
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
         X_pending, dtype=torch.double)
-    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta, reference)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta, reference,
+                               incumbent)
     pool = torch.as_tensor(choices, dtype=torch.double)
     analytic = factory(problem, True)
     with torch.no_grad():
@@ -161,7 +166,8 @@ def _shortlisted_batch(batch: AcquisitionFunction, analytic: torch.Tensor,
 def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
            Y_train: np.ndarray, targets: TargetSet, beta: float = 2.0,
            reference: np.ndarray | None = None,
-           success: SuccessProbability | None = None) -> np.ndarray:
+           success: SuccessProbability | None = None, incumbent: str = "mean"
+           ) -> np.ndarray:
     """The single-candidate (analytic) acquisition value of every row of ``choices``,
     shape ``(N,)``; for log acquisitions, the logarithm (plus log P(success) when
     ``success`` is given)."""
@@ -169,7 +175,8 @@ def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
 
     if derive(targets, name) == "ucb":
         success = None  # not a log acquisition: nothing to multiply
-    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta, reference)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta, reference,
+                               incumbent)
     analytic = _weighted(ACQUISITIONS[derive(targets, name)], success)(problem, True)
     return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
 
@@ -190,7 +197,7 @@ def _weighted(factory: AcquisitionFactory,
 
 def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,
                      targets: TargetSet, seed: int, beta: float,
-                     reference: np.ndarray | None) -> Problem:
+                     reference: np.ndarray | None, incumbent: str) -> Problem:
     """The problem for single-candidate scores: the fast marginal model, no pending points."""
     import torch
 
@@ -203,7 +210,17 @@ def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndar
                    Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
                    seed=seed, beta=beta,
                    reference=None if reference is None else torch.as_tensor(
-                       reference, dtype=torch.double))
+                       reference, dtype=torch.double), incumbent=incumbent,
+                   Y_model=_model_units(surrogate, Y_train) if incumbent == "observed" else None)
+
+
+def _model_units(surrogate: Surrogate, Y: np.ndarray) -> torch.Tensor:
+    """Values ``(n, m)`` in the units ``surrogate``'s model predicts (a warped GP's warped
+    units; as they are for surrogates without a ``model_units``)."""
+    import torch
+
+    convert = getattr(surrogate, "model_units", None)
+    return torch.as_tensor(Y if convert is None else convert(Y), dtype=torch.double)
 
 
 def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:
@@ -257,14 +274,22 @@ def _sampler(problem: Problem) -> MCSampler:
 
 def _incumbent(problem: Problem) -> float:
     """Best objective value (raw units) among measured candidates that meet every bound,
-    by posterior mean; the worst such value when none meets them yet."""
+    by posterior mean (``incumbent = "mean"``, which noise cannot inflate) or as measured
+    (``"observed"``); the worst such value when none meets them yet."""
     import torch
 
     assert problem.targets.objective is not None
     j, sign = problem.targets.objective
-    with torch.no_grad():
-        posterior: Any = problem.model.posterior(problem.X_train)
-        mean = posterior.mean[..., j] * sign
+    if problem.incumbent == "observed":
+        values = problem.Y_train if problem.Y_model is None else problem.Y_model
+        measured = torch.isfinite(values[:, j])
+        problem = dataclasses.replace(problem, X_train=problem.X_train[measured],
+                                      Y_train=problem.Y_train[measured])
+        mean = values[measured, j] * sign
+    else:
+        with torch.no_grad():
+            posterior: Any = problem.model.posterior(problem.X_train)
+            mean = posterior.mean[..., j] * sign
     feasible = torch.as_tensor(problem.targets.hits(problem.Y_train.numpy()))
     if problem.targets.bounds and feasible.any():
         return float(mean[feasible].max() * sign)

@@ -7,6 +7,9 @@ unit box, reproducibly from the campaign's seed and the cycle:
 - ``random`` — uniformly without replacement;
 - ``farthest`` — greedy max-min distance: each pick is the available row farthest from
   everything planned so far (the first, when nothing is, drawn at random);
+- ``diameter`` — the same, but starting (when nothing is planned) from the ends of an
+  approximate diameter of the pool: the row farthest from the centroid, then the row
+  farthest from it (BayBE's farthest-point start, in O(N·d) instead of O(N²));
 - ``kmeans`` — k-means++ seeding: each pick drawn with probability ∝ its squared
   distance to the nearest planned row;
 - ``sobol`` — a scrambled Sobol sequence over the box, each point taking the nearest
@@ -72,6 +75,26 @@ def _farthest(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int,
     return _spread(x, available, planned, q, np.random.default_rng([seed, cycle]), True)
 
 
+def _diameter(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int,
+              seed: int, cycle: int) -> np.ndarray:
+    rng = np.random.default_rng([seed, cycle])
+    if len(planned) > 0:
+        return _spread(x, available, planned, q, rng, True)
+    candidates = np.flatnonzero(available)
+    x_open = x[candidates]
+    first = candidates[_argmax_tied(np.square(x_open - x_open.mean(axis=0)).sum(axis=1), rng)]
+    rest = available.copy()
+    rest[first] = False
+    return np.concatenate([[first], _spread(x, rest, np.array([first]), q - 1, rng, True)]
+                          ).astype(np.int64)
+
+
+def _argmax_tied(values: np.ndarray, rng: np.random.Generator) -> int:
+    """Index of the largest of ``values`` ``(n,)``, ties broken at random."""
+    best = np.flatnonzero(values == values.max())
+    return int(best[rng.integers(len(best))])
+
+
 def _kmeans(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int, seed: int,
             cycle: int) -> np.ndarray:
     return _spread(x, available, planned, q, np.random.default_rng([seed, cycle]), False)
@@ -89,8 +112,7 @@ def _spread(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int,
         if not np.isfinite(gaps).all():  # nothing planned yet: start anywhere
             row = int(rng.choice(candidates))
         elif greedy or gaps.sum() <= 0:
-            best = np.flatnonzero(gaps == gaps.max())
-            row = int(candidates[best[rng.integers(len(best))]])
+            row = int(candidates[_argmax_tied(gaps, rng)])
         else:
             row = int(rng.choice(candidates, p=gaps / gaps.sum()))
         picks.append(row)
@@ -122,5 +144,5 @@ def _sobol(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int, se
     return np.asarray(picks, dtype=np.int64)
 
 
-DESIGNS: dict[str, Design] = {"random": _random, "farthest": _farthest, "kmeans": _kmeans,
-                              "sobol": _sobol}
+DESIGNS: dict[str, Design] = {"random": _random, "farthest": _farthest,
+                              "diameter": _diameter, "kmeans": _kmeans, "sobol": _sobol}

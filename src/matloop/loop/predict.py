@@ -73,7 +73,7 @@ def rank(context: Context, top: int | None = None) -> Ranking:
         name = derive(targets, "auto" if campaign.loop.acquisition in ("random", "thompson")
                       else campaign.loop.acquisition)
         score = scores(name, surrogate, prepared.features[rows], prepared.features[indices],
-                       Y, targets, beta=campaign.loop.beta,
+                       Y, targets, beta=campaign.loop.beta, incumbent=campaign.loop.incumbent,
                        reference=stored_reference(store, campaign_id, targets),
                        success=None if classifier is None else classifier.probability)
         score_name = f"acquisition ({name})"

@@ -121,7 +121,7 @@ class Planner:
         picked = select(self.c.loop.acquisition, surrogate, features[choices],
                         features[indices], values, targets, q, seed=seed,
                         X_pending=features[pending] if pending else None,
-                        beta=self.c.loop.beta,
+                        beta=self.c.loop.beta, incumbent=self.c.loop.incumbent,
                         reference=x.keeper.reference_point(values, choose=True),
                         success=None if classifier is None else classifier.probability,
                         min_success=self.c.surrogate.min_success_probability)

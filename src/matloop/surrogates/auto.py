@@ -110,6 +110,11 @@ class AutoSurrogate:
     def marginal_model(self) -> Model:
         return getattr(self.inner, "marginal_model", self.inner.model)
 
+    def model_units(self, Y: np.ndarray) -> np.ndarray:
+        """Values ``(n, m)`` in the units the chosen model was fitted in."""
+        convert = getattr(self.inner, "model_units", None)
+        return np.array(Y, dtype=float) if convert is None else convert(Y)
+
     def hyperparameters(self) -> dict[str, Any]:
         """The chosen surrogate's hyperparameters, plus ``"auto"``: the kind chosen, why,
         and the mean nlpd of each kind compared in this fit."""

@@ -220,6 +220,14 @@ class GaussianProcess:
             prediction.mean[:, j], prediction.std[:, j] = mean_j, std_j
         return prediction
 
+    def model_units(self, Y: np.ndarray) -> np.ndarray:
+        """Values ``(n, m)`` in the units the model was fitted in: warped columns
+        through their fitted warp, the others as they are."""
+        out = np.array(Y, dtype=float)
+        for j, warp in self._warps.items():
+            out[:, j] = warp.forward(out[:, j])
+        return out
+
     def hyperparameters(self) -> dict[str, Any]:
         """Per property: length scales (normalised feature units), noise variance (in
         standardised units), the number of observations the hyperparameters were fitted
