@@ -136,14 +136,14 @@ def test_shortlisted_batch_equals_the_batch_over_the_whole_pool(monkeypatch) -> 
 
 
 def test_capped_baseline_picks_the_batch_of_the_whole_baseline(monkeypatch) -> None:
-    from matloop.loop import acquisition
+    from matloop.loop import factories
 
     rng = np.random.default_rng(3)
     X, Y, surrogate = wavy_gp(rng, n=300, d=3)
     choices = rng.uniform(size=(400, 3))
-    monkeypatch.setattr(acquisition, "MC_BASELINE", 40)
+    monkeypatch.setattr(factories, "MC_BASELINE", 40)
     capped = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
-    monkeypatch.setattr(acquisition, "MC_BASELINE", len(X))
+    monkeypatch.setattr(factories, "MC_BASELINE", len(X))
     whole = select("logei", surrogate, choices, X, Y, MAXIMIZE, q=4, seed=0)
     assert capped.tolist() == whole.tolist()
 
@@ -151,18 +151,18 @@ def test_capped_baseline_picks_the_batch_of_the_whole_baseline(monkeypatch) -> N
 def test_capped_baseline_keeps_the_best_by_mean_and_the_best_hits(monkeypatch) -> None:
     import torch
 
-    from matloop.loop import acquisition
+    from matloop.loop import factories
 
     X = np.linspace(0, 1, 61)[:, None]
     Y = np.hstack([-((X - 0.7) ** 2), X])  # targets: y0 high, y1 below 0.3
     surrogate = make_surrogate("gp", bounds=np.array([[0.0], [1.0]]), seed=0).fit(X, Y)
     targets = TargetSet.from_targets([Target(property="y0", goal="maximize"),
                                       Target(property="y1", below=0.3)])
-    problem = acquisition.Problem(surrogate.model, targets, torch.as_tensor(X),
-                                  torch.as_tensor(Y), pending=None, seed=0, beta=2.0)
-    assert len(acquisition._baseline(problem)) == len(X)
-    monkeypatch.setattr(acquisition, "MC_BASELINE", 5)
-    kept = sorted(round(x, 4) for x in acquisition._baseline(problem)[:, 0].tolist())
+    problem = factories.Problem(surrogate.model, targets, torch.as_tensor(X),
+                                torch.as_tensor(Y), pending=None, seed=0, beta=2.0)
+    assert len(factories._baseline(problem)) == len(X)
+    monkeypatch.setattr(factories, "MC_BASELINE", 5)
+    kept = sorted(round(x, 4) for x in factories._baseline(problem)[:, 0].tolist())
     near_optimum = sorted(X[np.argsort(np.abs(X[:, 0] - 0.7))[:5], 0].round(4).tolist())
     best_hits = sorted(X[targets.hits(Y)][-5:, 0].round(4).tolist())  # "below" includes 0.3
     assert kept == sorted(best_hits + near_optimum)
@@ -298,7 +298,8 @@ def test_when_every_candidate_is_likely_to_fail_the_filter_stands_aside() -> Non
 def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() -> None:
     import torch
 
-    from matloop.loop.acquisition import Problem, _incumbent, scores
+    from matloop.loop.acquisition import scores
+    from matloop.loop.factories import Problem, incumbent_value
 
     X = np.linspace(0, 1, 21)[:, None]
     Y = np.sin(3 * X) + np.random.default_rng(0).normal(0, 0.05, X.shape)
@@ -308,9 +309,9 @@ def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() ->
     problem = Problem(model=surrogate.model, targets=MAXIMIZE,
                       X_train=torch.as_tensor(X), Y_train=torch.as_tensor(Y), pending=None,
                       seed=0, beta=2.0)
-    smoothed = _incumbent(problem)
+    smoothed = incumbent_value(problem)
     assert smoothed < np.nanmax(Y) - 0.5
-    observed = _incumbent(Problem(**{**vars(problem), "incumbent": "observed"}))
+    observed = incumbent_value(Problem(**{**vars(problem), "incumbent": "observed"}))
     assert observed == pytest.approx(np.nanmax(Y))
     choices = np.linspace(0, 1, 50)[:, None]
     by_mean = scores("logei", surrogate, choices, X, Y, MAXIMIZE)
@@ -319,7 +320,8 @@ def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() ->
 
 
 def test_observed_incumbent_of_a_warped_gp_is_in_warped_units() -> None:
-    from matloop.loop.acquisition import _incumbent, _scoring_problem
+    from matloop.loop.acquisition import _scoring_problem
+    from matloop.loop.factories import incumbent_value
 
     X = np.linspace(0, 1, 15)[:, None]
     Y = np.exp(4 * X)  # skewed: the warp compresses the top
@@ -327,5 +329,5 @@ def test_observed_incumbent_of_a_warped_gp_is_in_warped_units() -> None:
                                warp=(0,)).fit(X, Y)
     problem = _scoring_problem(surrogate, X, Y, MAXIMIZE, 0, 2.0, None, "observed")
     warped_best = surrogate.model_units(Y)[:, 0].max()
-    assert _incumbent(problem) == pytest.approx(warped_best)
+    assert incumbent_value(problem) == pytest.approx(warped_best)
     assert warped_best < Y.max() / 10
