@@ -113,11 +113,18 @@ def test_every_fault_is_recorded_once_and_the_campaign_goes_on(tmp_path: Path) -
     assert result.counts == {"proposed": 0, "running": 0, "succeeded": 4, "failed": 8}
     rows = evaluations(path)
     assert sorted(int(float(r.key.split("=")[1])) for r in rows) == list(range(12))
+    collateral = 0
     for row in rows:
         case = int(float(row.key.split("=")[1]))
         assert row.reason == EXPECTED.get(case), (case, row.reason, row.error)
-        # transient failures (timeout, crashed) were retried once; the rest ran once
-        assert row.attempt == (2 if EXPECTED.get(case) in ("timeout", "crashed") else 1)
+        # transient failures (timeout, crashed) were retried once; the rest ran once, but
+        # for the evaluation beside a worker that died at once and broke pebble's pool
+        if EXPECTED.get(case) in ("timeout", "crashed"):
+            assert row.attempt == 2
+        else:
+            assert row.attempt in (1, 2)
+            collateral += row.attempt == 2
+    assert collateral <= 2  # at most one beside each of the two crashing cases
     by_case = {int(float(r.key.split("=")[1])): r for r in rows}
     assert "RuntimeError: the SCF diverged" in by_case[1].error
     assert 'raise RuntimeError("the SCF diverged")' in by_case[1].error  # traceback tail
