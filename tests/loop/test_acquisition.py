@@ -296,6 +296,8 @@ def test_when_every_candidate_is_likely_to_fail_the_filter_stands_aside() -> Non
 
 
 def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() -> None:
+    import dataclasses
+
     import torch
 
     from matloop.loop.acquisition import scores
@@ -311,7 +313,7 @@ def test_observed_incumbent_is_the_best_measured_value_not_the_smoothed_one() ->
                       seed=0, beta=2.0)
     smoothed = incumbent_value(problem)
     assert smoothed < np.nanmax(Y) - 0.5
-    observed = incumbent_value(Problem(**{**vars(problem), "incumbent": "observed"}))
+    observed = incumbent_value(dataclasses.replace(problem, observed=torch.as_tensor(Y)))
     assert observed == pytest.approx(np.nanmax(Y))
     choices = np.linspace(0, 1, 50)[:, None]
     by_mean = scores("logei", surrogate, choices, X, Y, MAXIMIZE)

@@ -174,8 +174,9 @@ def _scoring_problem(surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndar
                    Y_train=torch.as_tensor(Y_train, dtype=torch.double), pending=None,
                    seed=seed, beta=beta,
                    reference=None if reference is None else torch.as_tensor(
-                       reference, dtype=torch.double), incumbent=incumbent,
-                   Y_model=_model_units(surrogate, Y_train) if incumbent == "observed" else None)
+                       reference, dtype=torch.double),
+                   observed=_model_units(surrogate, Y_train) if incumbent == "observed"
+                   else None)
 
 
 def _model_units(surrogate: Surrogate, Y: np.ndarray) -> torch.Tensor:

@@ -12,7 +12,7 @@
 - ``feasibility`` — ranges only (inverse design): log probability that a candidate meets
   every target (``LogProbabilityOfFeasibility``); batches by
   ``qLogProbabilityOfFeasibility`` (joint Monte Carlo, pending points);
-- ``ucb`` — upper confidence bound on the optimised property (no range targets);
+- ``ucb`` — upper confidence bound on the optimised property (no range targets).
 
 Each factory returns the analytic form (one candidate, nothing in flight) or the Monte
 Carlo form (batches, pending points); ``ACQUISITIONS`` is the registry.
@@ -20,7 +20,6 @@ Carlo form (batches, pending points); ``ACQUISITIONS`` is the registry.
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import math
 from collections.abc import Callable
@@ -51,8 +50,9 @@ class Problem:
     seed: int
     beta: float
     reference: torch.Tensor | None = None  # (k,) signed hypervolume reference point
-    incumbent: str = "mean"  # what LogEI improves on: "mean" or "observed" (see incumbent_value)
-    Y_model: torch.Tensor | None = None  # (n, m) Y_train in the model's (warped) units
+    # (n, m) Y_train in the model's (warped) units when LogEI improves on the best
+    # measured value; None: on the best posterior mean (see incumbent_value)
+    observed: torch.Tensor | None = None
 
 
 AcquisitionFactory = Callable[[Problem, bool], "AcquisitionFunction"]
@@ -101,23 +101,21 @@ def _sampler(problem: Problem) -> MCSampler:
 
 def incumbent_value(problem: Problem) -> float:
     """Best objective value (raw units) among measured candidates that meet every bound,
-    by posterior mean (``incumbent = "mean"``, which noise cannot inflate) or as measured
-    (``"observed"``); the worst such value when none meets them yet."""
+    by posterior mean (which noise cannot inflate) or, given ``problem.observed``, as
+    measured; the worst such value when none meets them yet."""
     import torch
 
     assert problem.targets.objective is not None
     j, sign = problem.targets.objective
-    if problem.incumbent == "observed":
-        values = problem.Y_train if problem.Y_model is None else problem.Y_model
-        measured = torch.isfinite(values[:, j])
-        problem = dataclasses.replace(problem, X_train=problem.X_train[measured],
-                                      Y_train=problem.Y_train[measured])
-        mean = values[measured, j] * sign
+    Y = problem.Y_train
+    if problem.observed is not None:
+        measured = torch.isfinite(problem.observed[:, j])
+        mean, Y = problem.observed[measured, j] * sign, Y[measured]
     else:
         with torch.no_grad():
             posterior: Any = problem.model.posterior(problem.X_train)
             mean = posterior.mean[..., j] * sign
-    feasible = torch.as_tensor(problem.targets.hits(problem.Y_train.numpy()))
+    feasible = torch.as_tensor(problem.targets.hits(Y.numpy()))
     if problem.targets.bounds and feasible.any():
         return float(mean[feasible].max() * sign)
     if problem.targets.bounds:

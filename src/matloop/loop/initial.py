@@ -77,9 +77,9 @@ def _farthest(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int,
 
 def _diameter(x: np.ndarray, available: np.ndarray, planned: np.ndarray, q: int,
               seed: int, cycle: int) -> np.ndarray:
+    if len(planned) > 0:  # something to keep away from: farthest-point as it is
+        return _farthest(x, available, planned, q, seed, cycle)
     rng = np.random.default_rng([seed, cycle])
-    if len(planned) > 0:
-        return _spread(x, available, planned, q, rng, True)
     candidates = np.flatnonzero(available)
     x_open = x[candidates]
     first = candidates[_argmax_tied(np.square(x_open - x_open.mean(axis=0)).sum(axis=1), rng)]
