@@ -571,3 +571,19 @@ def test_espresso_energy_of_aluminium(tmp_path: Path, monkeypatch: pytest.Monkey
     output = (tmp_path / "espresso.pwo").read_text()
     assert "convergence has been achieved" in output
     assert "JOB DONE" in output
+
+
+def test_missing_sevenn_names_what_to_install(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whether or not sevenn is installed: an import that fails says what to install."""
+    import sys
+
+    from matloop.oracles import calculators
+
+    monkeypatch.setitem(sys.modules, "sevenn", None)  # import sevenn -> ModuleNotFoundError
+    monkeypatch.setitem(sys.modules, "sevenn.calculator", None)
+    calculators._loaded_sevennet.cache_clear()
+    with pytest.raises(MissingCalculatorPackage, match="pip install sevenn") as info:
+        make_calculator("sevennet", {"model": "7net-0"}, tmp_path)
+    assert info.value.calculator == "sevennet"
+    calculators._loaded_sevennet.cache_clear()

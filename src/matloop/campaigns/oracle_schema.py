@@ -49,7 +49,7 @@ class PythonOracle(OracleSection):
 
 
 AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
-ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
+ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|sevennet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
 ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
                     "max_volume_change", "elastic_strains", "unstable")
 
@@ -57,9 +57,10 @@ ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
 class AseOracle(OracleSection):
     """An ASE calculator and a recipe.
 
-    Any calculator (``emt``, ``chgnet``, ``gpaw``, ``espresso`` or ``"module:factory"``)
-    with ``parameters``, and any recipe of ``matloop.oracles.recipes``, on the candidates
-    of a ``structures`` or ``substitution`` space, or on an fcc supercell (``supercell``
+    Any calculator (``emt``, ``chgnet``, ``sevennet``, ``gpaw``, ``espresso`` or
+    ``"module:factory"``) with ``parameters``, and any recipe of
+    ``matloop.oracles.recipes``, on the candidates of a ``structures`` or
+    ``substitution`` space, or on an fcc supercell (``supercell``
     cells per edge) decorated to each candidate of a ``compositions`` space, which also
     gets ``formation_energy_per_atom`` against the fcc elements. There the ``eos`` recipe
     samples volumes about the supercell's Vegard's-law cell without relaxing it first:
@@ -68,7 +69,8 @@ class AseOracle(OracleSection):
 
     kind: Literal["ase"] = Field(description="an ASE calculator and recipe on each "
                                 "candidate's structure")
-    calculator: str = Field(default="emt", description="emt, chgnet, gpaw, espresso or "
+    calculator: str = Field(default="emt", description="emt, chgnet, sevennet, gpaw, espresso "
+                            "or "
                             "'package.module:factory'")
     parameters: dict[str, Any] = Field(default_factory=dict, description="keyword "
                                        "arguments of the calculator")
@@ -103,8 +105,9 @@ class AseOracle(OracleSection):
     @classmethod
     def _known_calculator(cls, value: Any) -> Any:
         if isinstance(value, str) and not re.match(ASE_CALCULATOR_PATTERN, value):
-            raise ValueError(f"unknown calculator {value!r}; use emt, chgnet, gpaw, espresso "
-                             "or 'package.module:factory' (e.g. 'ase.calculators.vasp:Vasp')")
+            raise ValueError(f"unknown calculator {value!r}; use emt, chgnet, sevennet, gpaw, "
+                             "espresso or 'package.module:factory' (e.g. "
+                             "'ase.calculators.vasp:Vasp')")
         return value
 
     @model_serializer(mode="wrap")

@@ -127,7 +127,7 @@ class AseOracle:
         from matloop.errors import ConfigError
         from matloop.oracles.calculators import CALCULATORS, _split_import_path
 
-        packages = {"chgnet": "chgnet", "gpaw": "gpaw"}
+        packages = {"chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
         if self.calculator in CALCULATORS:
             module = packages.get(self.calculator, "ase")
         else:

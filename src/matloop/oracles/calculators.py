@@ -12,6 +12,11 @@ output. Known names:
     ``chgnet.model.dynamics.CHGNetCalculator(**parameters)``: a universal machine-learned
     potential; the pretrained weights ship with the ``chgnet`` package (``pip install
     chgnet``).
+``sevennet``
+    ``sevenn.calculator.SevenNetCalculator(**parameters)``: the SevenNet universal
+    potential, by default ``model = "7net-0"`` on ``device = "cpu"``; the pretrained
+    weights (``7net-0``, ``7net-l3i5``, ``7net-mf-0``) ship inside the ``sevenn`` wheel
+    (``pip install sevenn``).
 ``gpaw``
     ``gpaw.GPAW(**parameters)``, e.g. ``{"mode": {"name": "pw", "ecut": 250}, "kpts":
     [4, 4, 4], "xc": "PBE"}``; its text output ``txt`` (default ``gpaw.txt``) is written
@@ -45,17 +50,21 @@ The packages are imported only when a calculator is made.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import inspect
 import io
+import json
 import shlex
 import shutil
+import threading
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
-    from ase.calculators.calculator import BaseCalculator
+    from ase.calculators.calculator import BaseCalculator, Calculator
 
 __all__ = [
     "CALCULATORS",
@@ -110,6 +119,31 @@ def _chgnet(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
         raise _missing("chgnet", exc, "chgnet", "pip install chgnet") from exc
     with contextlib.redirect_stdout(io.StringIO()):  # "CHGNet v0.3.0 initialized ...", per worker
         calculator: BaseCalculator = CHGNetCalculator(**parameters)
+    return calculator
+
+
+def _sevennet(parameters: Mapping[str, Any], directory: Path) -> BaseCalculator:
+    key = json.dumps(_jsonable(dict(parameters)), sort_keys=True)
+    calculator = _loaded_sevennet(key, threading.get_ident())
+    calculator.reset()
+    return calculator
+
+
+@functools.lru_cache(maxsize=4)
+def _loaded_sevennet(parameters_json: str, thread: int) -> Calculator:
+    """One SevenNet calculator per thread and parameters: building one reads and compiles
+    the checkpoint (2.7 s each time here, 8 s the first), so the evaluations a worker runs
+    one after another share it; two threads never do."""
+    kwargs = {"model": "7net-0", "device": "cpu", **json.loads(parameters_json)}
+    # "no tensor-product accelerator" and torch.jit deprecation warnings, once per worker
+    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), \
+            contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
+        try:
+            from sevenn.calculator import SevenNetCalculator
+        except ModuleNotFoundError as exc:
+            raise _missing("sevennet", exc, "sevenn", "pip install sevenn") from exc
+        calculator: Calculator = SevenNetCalculator(**kwargs)
     return calculator
 
 
@@ -172,12 +206,14 @@ def _with_stress_and_forces(input_data: Mapping[str, Any]) -> dict[str, Any]:
 CALCULATORS: dict[str, CalculatorFactory] = {
     "emt": _emt,
     "chgnet": _chgnet,
+    "sevennet": _sevennet,
     "gpaw": _gpaw,
     "espresso": _espresso,
 }
 
 # calculator name -> the distribution whose version goes into the provenance
-_PACKAGES: dict[str, str] = {"emt": "ase", "chgnet": "chgnet", "gpaw": "gpaw",
+_PACKAGES: dict[str, str] = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn",
+                             "gpaw": "gpaw",
                              "espresso": "ase"}
 
 
