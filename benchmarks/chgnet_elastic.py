@@ -173,7 +173,7 @@ def print_elastic(results: Sequence[Result]) -> None:
     print()
     print(f"evaluations: {len(results)}, done {int(figures['done'])}, failed {failed}; "
           f"{int(figures['unstable'])} done with an elastic tensor that is not positive "
-          "definite (mechanically unstable with CHGNet)")
+          "definite (mechanically unstable with the potential)")
     print("| modulus | over | n | MAE (GPa) | median AE (GPa) | mean error (GPa) | Spearman |")
     print("|---|---|---|---|---|---|---|")
     for name, label in (("bulk_modulus", "K_VRH"), ("shear_modulus", "G_VRH")):
