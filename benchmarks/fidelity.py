@@ -23,7 +23,6 @@ correlations of the two fidelities at the end (multi).
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import math
 import multiprocessing
@@ -35,6 +34,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from ml_moduli import table_rows
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "examples" / "superhard-chgnet-mp.toml"
@@ -60,7 +60,7 @@ def build_problem(cheap_csv: Path, dft_cost: float, noise_seed: int | None) -> o
     dft = _table(ROOT / "examples" / "data" / "mp_binary_structures_le4.csv",
                  ("bulk_modulus_vrh_GPa", "shear_modulus_vrh_GPa"))
     cheap_rows = _table(cheap_csv, ("bulk_modulus", "shear_modulus"))
-    seconds = [float(r["seconds"]) for r in _rows(cheap_csv)]
+    seconds = [float(r["seconds"]) for r in table_rows(cheap_csv)]
     target = np.array([dft[k] for k in keys])
     cheap = np.array([cheap_rows.get(k, (math.nan, math.nan)) for k in keys])
     if noise_seed is not None:
@@ -71,15 +71,10 @@ def build_problem(cheap_csv: Path, dft_cost: float, noise_seed: int | None) -> o
                            (dft_cost, float(np.mean(seconds))), targets)
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
-    with path.open(newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
-
-
 def _table(path: Path, columns: tuple[str, str]) -> dict[str, tuple[float, float]]:
     """mp_id -> the two columns as floats (NaN where empty)."""
     return {r["mp_id"]: tuple(float(r[c]) if r[c] else math.nan for c in columns)
-            for r in _rows(path)}
+            for r in table_rows(path)}
 
 
 def one_seed(job: tuple[str, bool, int, str, float]) -> dict[str, object]:

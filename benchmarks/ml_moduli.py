@@ -47,10 +47,7 @@ MODELS = {"chgnet": "0.3.0", "sevennet": "7net-0"}  # the pretrained weights use
 
 def done_ids(path: Path) -> set[str]:
     """The mp_ids already written to ``path`` (none when it does not exist)."""
-    if not path.exists():
-        return set()
-    with path.open(newline="", encoding="utf-8") as handle:
-        return {row["mp_id"] for row in csv.DictReader(handle)}
+    return {row["mp_id"] for row in table_rows(path)} if path.exists() else set()
 
 
 def shard(items: Sequence[object], spec: str) -> list[object]:
@@ -113,10 +110,7 @@ def _number(value: float | None) -> str:
 
 def merge(out: Path, parts: Sequence[Path]) -> None:
     """Join shard files into ``out``, in the order of the structure file."""
-    found: dict[str, dict[str, str]] = {}
-    for part in parts:
-        with part.open(newline="", encoding="utf-8") as handle:
-            found.update({row["mp_id"]: row for row in csv.DictReader(handle)})
+    found = {row["mp_id"]: row for part in parts for row in table_rows(part)}
     order = [r.mp_id for r in read_rows(DATA)]
     with out.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=FIELDS)
@@ -129,7 +123,7 @@ def summary(path: Path) -> None:
     """Errors of a table against the DFT moduli, as ``chgnet_elastic.py`` prints them."""
     dft = {row.mp_id: row for row in read_rows(DATA)}
     results = []
-    for row in _table_rows(path):
+    for row in table_rows(path):
         ok = row["status"] == "succeeded"
         results.append(Result(
             row=dft[row["mp_id"]],
@@ -141,7 +135,8 @@ def summary(path: Path) -> None:
     print_elastic(results)
 
 
-def _table_rows(path: Path) -> list[dict[str, str]]:
+def table_rows(path: Path) -> list[dict[str, str]]:
+    """The rows of a CSV file, by column name."""
     with path.open(newline="", encoding="utf-8") as handle:
         return list(csv.DictReader(handle))
 

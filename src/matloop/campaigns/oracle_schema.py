@@ -69,9 +69,8 @@ class AseOracle(OracleSection):
 
     kind: Literal["ase"] = Field(description="an ASE calculator and recipe on each "
                                 "candidate's structure")
-    calculator: str = Field(default="emt", description="emt, chgnet, sevennet, gpaw, espresso "
-                            "or "
-                            "'package.module:factory'")
+    calculator: str = Field(default="emt", description="emt, chgnet, sevennet, gpaw, "
+                            "espresso or 'package.module:factory'")
     parameters: dict[str, Any] = Field(default_factory=dict, description="keyword "
                                        "arguments of the calculator")
     recipe: AseRecipe = Field(default="eos", description="what to compute: energy, relax, "

@@ -28,9 +28,8 @@ whose upper bound falls below break-even is not measured again.
 A cycle spends an allowance (the cost of ``batch_size`` target evaluations): pairs are
 taken in order of α, at most one fidelity per candidate per cycle, while they fit, and
 at most ``limits[l]`` at fidelity l. The limits matter for a very cheap source: without
-one, the first cycle would screen the whole pool before the model has seen whether the
-source tracks the target at all; with one, each cycle's cheap measurements teach the next
-cycle's model, which stops buying a source that turns out to be noise.
+one, the first cycle would screen the whole pool at once, and each cycle's cheap
+measurements could not teach the next cycle's model where to screen.
 """
 
 from __future__ import annotations

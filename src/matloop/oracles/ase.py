@@ -125,11 +125,10 @@ class AseOracle:
         from importlib.util import find_spec
 
         from matloop.errors import ConfigError
-        from matloop.oracles.calculators import CALCULATORS, _split_import_path
+        from matloop.oracles.calculators import _PACKAGES, CALCULATORS, _split_import_path
 
-        packages = {"chgnet": "chgnet", "sevennet": "sevenn", "gpaw": "gpaw"}
         if self.calculator in CALCULATORS:
-            module = packages.get(self.calculator, "ase")
+            module = _PACKAGES[self.calculator]
         else:
             try:
                 module = _split_import_path(self.calculator)[0]

@@ -213,8 +213,7 @@ CALCULATORS: dict[str, CalculatorFactory] = {
 
 # calculator name -> the distribution whose version goes into the provenance
 _PACKAGES: dict[str, str] = {"emt": "ase", "chgnet": "chgnet", "sevennet": "sevenn",
-                             "gpaw": "gpaw",
-                             "espresso": "ase"}
+                             "gpaw": "gpaw", "espresso": "ase"}
 
 
 def make_calculator(name: str, parameters: Mapping[str, Any] | None = None,

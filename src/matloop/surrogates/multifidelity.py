@@ -93,7 +93,7 @@ class MultiFidelityGP:
             self._scales.append(scale)
             start = warm[j] if j < len(warm) else None
             self._gps.append(_with_target_scale(
-                self._fitted(X[rows], y, fidelity[rows], j, start), self, j))
+                self._fitted(X[rows], y, fidelity[rows], j, start), scale))
             self._tasks.append(sorted(set(fidelity[rows].tolist())))
         return self
 
@@ -163,7 +163,7 @@ class MultiFidelityGP:
     def predict_at(self, X: np.ndarray, fidelity: int) -> Prediction:
         """Mean and std ``(n, m)`` of the noise-free value at ``fidelity``, in that
         fidelity's units."""
-        mean, var, _ = self._joint(X, fidelity)
+        mean, var, _, _ = self._joint(X, fidelity)
         scale = np.array([[s.std[fidelity] for s in self._scales]])
         offset = np.array([[s.mean[fidelity] for s in self._scales]])
         return Prediction(mean=mean * scale + offset, std=np.sqrt(var) * scale)
@@ -175,35 +175,38 @@ class MultiFidelityGP:
         near 0 where the value is known already, or for a source that does not track the
         target. (Huang et al.'s augmented EI, Struct. Multidiscip. Optim. 32, 2006, uses
         this correlation times a noise factor instead of its square.)"""
-        _, var, cov = self._joint(X, fidelity)
-        top_var = self._joint(X, 0)[1]
+        _, var, cov, top_var = self._joint(X, fidelity)
         noise = np.array([[self._noise(j)[fidelity] for j in range(len(self._gps))]])
         correlation = np.clip(cov / np.sqrt(top_var * (var + noise)), 0.0, 1.0)
         measured = np.array([[fidelity in tasks for tasks in self._tasks]])
         return np.where(measured, correlation ** 2, 0.0)
 
     def _joint(self, X: np.ndarray, fidelity: int) -> tuple[np.ndarray, ...]:
-        """Standardised posterior mean and variance ``(n, m)`` at ``fidelity`` and their
-        covariance with the target fidelity's value."""
+        """Standardised posterior mean and variance ``(n, m)`` at ``fidelity``, their
+        covariance with the target fidelity's value and that value's variance, from one
+        joint posterior of the pair (target, ``fidelity``) at each row."""
         import torch
 
         self._check()
         n = len(X)
-        means, variances, covariances = (np.zeros((n, len(self._gps))) for _ in range(3))
+        out = [np.zeros((n, len(self._gps))) for _ in range(4)]
         x = torch.as_tensor(X, dtype=torch.double)
         pair = torch.stack([torch.cat([x, torch.zeros(n, 1, dtype=torch.double)], -1),
                             torch.cat([x, torch.full((n, 1), float(fidelity),
                                                      dtype=torch.double)], -1)], dim=-2)
         for j, gp in enumerate(self._gps):
-            rows = []
+            parts = []
             with torch.no_grad():
                 for chunk in pair.split(4096):
                     mvn = gp(gp.transform_inputs(chunk))
-                    rows.append((mvn.mean[..., 1], mvn.covariance_matrix[..., 1, 1],
-                                 mvn.covariance_matrix[..., 0, 1]))
-            means[:, j], variances[:, j], covariances[:, j] = (
-                torch.cat([r[k] for r in rows]).numpy() for k in range(3))
-        return means, np.clip(variances, 1e-12, None), covariances
+                    covariance = mvn.covariance_matrix
+                    parts.append((mvn.mean[..., 1], covariance[..., 1, 1],
+                                  covariance[..., 0, 1], covariance[..., 0, 0]))
+            for k in range(4):
+                out[k][:, j] = torch.cat([part[k] for part in parts]).numpy()
+        mean, variance, covariance, top_variance = out
+        return (mean, np.clip(variance, 1e-12, None), covariance,
+                np.clip(top_variance, 1e-12, None))
 
     def _noise(self, j: int) -> np.ndarray:
         """Property j's noise variance per fidelity ``(L,)``, standardised units."""
@@ -284,14 +287,13 @@ def _fitting_rows(fidelity: np.ndarray, size: int, seed: int) -> np.ndarray:
     return np.sort(np.concatenate([top, others]))
 
 
-def _with_target_scale(gp: MultiTaskGP, surrogate: MultiFidelityGP, j: int) -> MultiTaskGP:
+def _with_target_scale(gp: MultiTaskGP, scale: _Scale) -> MultiTaskGP:
     """``gp`` (fitted on standardised values, in eval mode) whose posteriors come in the
     property's units at the target fidelity: an outcome transform that undoes the target
     fidelity's standardisation (``Standardize`` set to its mean and spread, not fitted)."""
     import torch
     from botorch.models.transforms import Standardize
 
-    scale = surrogate._scales[j]
     transform = Standardize(m=1)
     with torch.no_grad():
         transform.means.fill_(float(scale.mean[0]))
