@@ -11,6 +11,7 @@ never the tables' rows.
 from matloop.store.faults import DatabaseDamaged, DatabaseFull
 from matloop.store.migrate import SchemaError
 from matloop.store.protocol import StoreProtocol
+from matloop.store.records import EVERY_FIDELITY
 from matloop.store.store import (
     DatabaseUnavailable,
     Pending,
@@ -31,7 +32,7 @@ from matloop.store.views import (
 )
 from matloop.store.writes import changed_settings
 
-__all__ = ["AwaitingRow", "CandidateRow", "CycleRow", "DatabaseDamaged", "DatabaseFull",
-           "DatabaseUnavailable", "EvaluationRow", "FinishedRow", "OutsideCandidate", "Pending",
-           "Proposal", "Recorded", "SchemaError", "Spread", "Store", "StoreProtocol",
-           "changed_settings", "safe_url", "sqlite_path"]
+__all__ = ["EVERY_FIDELITY", "AwaitingRow", "CandidateRow", "CycleRow", "DatabaseDamaged",
+           "DatabaseFull", "DatabaseUnavailable", "EvaluationRow", "FinishedRow",
+           "OutsideCandidate", "Pending", "Proposal", "Recorded", "SchemaError", "Spread",
+           "Store", "StoreProtocol", "changed_settings", "safe_url", "sqlite_path"]

@@ -19,7 +19,7 @@ know. Creating or upgrading happens in ONE transaction that holds the database's
 lock (SQLite: ``BEGIN IMMEDIATE``) or an advisory lock (PostgreSQL), and looks at the
 revision again once it has the lock, so of processes opening an old or new database at
 once one migrates and the others find it done. ``meta.schema_version`` keeps the head's
-number (3 for ``0003``): matloop from before Alembic refuses a newer database by it.
+number (4 for ``0004``): matloop from before Alembic refuses a newer database by it.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-REVISIONS = ("0001", "0002", "0003")  # oldest first, as in migrations/versions (a test checks)
+REVISIONS = ("0001", "0002", "0003", "0004")  # oldest first, as in versions/ (a test checks)
 HEAD = REVISIONS[-1]
 BASELINE = "0001"  # the schema of matloop before Alembic
 LEGACY = "schema_version 1"  # how revision() names a database from before Alembic

@@ -85,26 +85,35 @@ class StoreProtocol(Protocol):
         """Key -> pool index of every candidate with an evaluation of any status."""
         ...
 
-    def training_data(self, campaign_id: int, properties: Sequence[str]
-                      ) -> tuple[list[int], list[list[float]]]:
+    def evaluated_rows(self, campaign_id: int, fidelity: str | None = None) -> set[int]:
+        """Pool indices with an evaluation (any status) at ``fidelity``."""
+        ...
+
+    def training_data(self, campaign_id: int, properties: Sequence[str],
+                      fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
         """Pool indices and per-candidate mean values (NaN where unmeasured)."""
         ...
 
-    def observations(self, campaign_id: int, properties: Sequence[str]
-                     ) -> tuple[list[int], list[list[float]]]:
+    def observations(self, campaign_id: int, properties: Sequence[str],
+                     fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
         """Pool index and values of each succeeded evaluation (replicates apart)."""
         ...
 
-    def finished(self, campaign_id: int) -> list[FinishedRow]:
+    def finished(self, campaign_id: int, fidelity: str | None = None) -> list[FinishedRow]:
         """Every finished evaluation (pool index, succeeded, reason), in order."""
         ...
 
-    def counts(self, campaign_id: int) -> dict[str, int]:
+    def counts(self, campaign_id: int, fidelity: str | None = None) -> dict[str, int]:
         """Number of evaluations by status."""
         ...
 
-    def evaluations(self, campaign_id: int) -> list[EvaluationRow]:
+    def evaluations(self, campaign_id: int, fidelity: str | None = None
+                    ) -> list[EvaluationRow]:
         """Every evaluation with its candidate and measured values, oldest first."""
+        ...
+
+    def durations(self, campaign_id: int) -> dict[str | None, list[float]]:
+        """Per fidelity, the oracle's seconds of each finished evaluation it ran."""
         ...
 
     # --- cycles ------------------------------------------------------------------------

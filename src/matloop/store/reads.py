@@ -11,11 +11,11 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func, true
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from matloop.store.records import AWAITING, FINISHED
+from matloop.store.records import AWAITING, EVERY_FIDELITY, FINISHED
 from matloop.store.tables import (
     CampaignRecord,
     CandidateRecord,
@@ -34,6 +34,16 @@ from matloop.store.views import (
     OutsideCandidate,
     Spread,
 )
+
+
+def at_fidelity(fidelity: str | None) -> ColumnElement[bool]:
+    """The evaluations of ``fidelity``: None the campaign's own ``[oracle]``, a
+    ``[[fidelities]]`` name, or ``EVERY_FIDELITY``."""
+    if fidelity == EVERY_FIDELITY:
+        return true()
+    if fidelity is None:
+        return col(Evaluation.fidelity).is_(None)
+    return col(Evaluation.fidelity) == fidelity
 
 
 def config(engine: Engine, campaign_id: int) -> dict[str, Any]:
@@ -59,26 +69,37 @@ def tried_pool_indices(engine: Engine, campaign_id: int) -> dict[str, int]:
         return {key: index for key, index in rows}
 
 
-def measured(engine: Engine, campaign_id: int, properties: Sequence[str], key: Any
-             ) -> list[tuple[Any, int, str, float]]:
+def evaluated_rows(engine: Engine, campaign_id: int, fidelity: str | None = None
+                   ) -> set[int]:
+    """Pool indices of the candidates with an evaluation (of any status) at ``fidelity``."""
+    with Session(engine) as session:
+        return set(session.exec(
+            select(CandidateRecord.pool_index)
+            .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
+            .where(Evaluation.campaign_id == campaign_id, at_fidelity(fidelity))
+            .distinct()).all())
+
+
+def measured(engine: Engine, campaign_id: int, properties: Sequence[str], key: Any,
+             fidelity: str | None = None) -> list[tuple[Any, int, str, float]]:
     """``(key of the candidate, evaluation id, property, value)`` of every measurement
-    of a succeeded evaluation, in candidate and then evaluation order; ``key`` is a
-    ``CandidateRecord`` column."""
+    of a succeeded evaluation at ``fidelity``, in candidate and then evaluation order;
+    ``key`` is a ``CandidateRecord`` column."""
     with Session(engine) as session:
         return list(session.exec(
             select(key, Measurement.evaluation_id, Measurement.property, Measurement.value)
             .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
             .join(Measurement, col(Measurement.evaluation_id) == Evaluation.id)
             .where(Evaluation.campaign_id == campaign_id,
-                   Evaluation.status == "succeeded",
+                   Evaluation.status == "succeeded", at_fidelity(fidelity),
                    col(Measurement.property).in_(list(properties)))
             .order_by(col(CandidateRecord.id), col(Evaluation.id))).all())
 
 
-def training_data(engine: Engine, campaign_id: int, properties: Sequence[str]
-                  ) -> tuple[list[int], list[list[float]]]:
+def training_data(engine: Engine, campaign_id: int, properties: Sequence[str],
+                  fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
     """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)."""
-    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index)
+    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index, fidelity)
     sums: dict[int, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
     for index, _, name, value in rows:
         sums[index][name].append(value)
@@ -88,11 +109,11 @@ def training_data(engine: Engine, campaign_id: int, properties: Sequence[str]
     return indices, values
 
 
-def observations(engine: Engine, campaign_id: int, properties: Sequence[str]
-                 ) -> tuple[list[int], list[list[float]]]:
+def observations(engine: Engine, campaign_id: int, properties: Sequence[str],
+                 fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
     """One row per succeeded evaluation that measured any of ``properties``: its
     candidate's pool index and its values (NaN where not measured), replicates apart."""
-    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index)
+    rows = measured(engine, campaign_id, properties, CandidateRecord.pool_index, fidelity)
     by_evaluation: dict[int, tuple[int, dict[str, float]]] = {}
     for index, evaluation_id, name, value in rows:
         by_evaluation.setdefault(evaluation_id, (index, {}))[1][name] = value
@@ -122,38 +143,43 @@ def spread(values: Sequence[float]) -> Spread:
     return Spread(mean, var ** 0.5, n)
 
 
-def finished(engine: Engine, campaign_id: int) -> list[FinishedRow]:
-    """Every finished evaluation (pool index, succeeded, failure reason), in the order
-    they finished."""
+def finished(engine: Engine, campaign_id: int, fidelity: str | None = None
+             ) -> list[FinishedRow]:
+    """Every finished evaluation at ``fidelity`` (pool index, succeeded, failure
+    reason), in the order they finished."""
     with Session(engine) as session:
         rows = session.exec(
             select(CandidateRecord.pool_index, Evaluation.status, Evaluation.reason)
             .join(Evaluation, col(Evaluation.candidate_id) == CandidateRecord.id)
-            .where(Evaluation.campaign_id == campaign_id,
+            .where(Evaluation.campaign_id == campaign_id, at_fidelity(fidelity),
                    col(Evaluation.status).in_(FINISHED))
             .order_by(col(Evaluation.finished_at), col(Evaluation.id))).all()
     return [FinishedRow(index, status == "succeeded", reason)
             for index, status, reason in rows]
 
 
-def counts(engine: Engine, campaign_id: int) -> dict[str, int]:
-    """Number of evaluations by status (all four statuses present)."""
+def counts(engine: Engine, campaign_id: int, fidelity: str | None = None
+           ) -> dict[str, int]:
+    """Number of evaluations at ``fidelity`` by status (all four statuses present)."""
     with Session(engine) as session:
         rows = session.exec(select(Evaluation.status, func.count())
-                            .where(Evaluation.campaign_id == campaign_id)
+                            .where(Evaluation.campaign_id == campaign_id,
+                                   at_fidelity(fidelity))
                             .group_by(Evaluation.status)).all()
     found = dict.fromkeys(("proposed", "running", "succeeded", "failed"), 0)
     found.update({status: n for status, n in rows})  # + "awaiting" when there are some
     return found
 
 
-def evaluations(engine: Engine, campaign_id: int) -> list[EvaluationRow]:
-    """Every evaluation with its candidate and measured values, oldest first."""
+def evaluations(engine: Engine, campaign_id: int, fidelity: str | None = None
+                ) -> list[EvaluationRow]:
+    """Every evaluation at ``fidelity`` with its candidate and measured values, oldest
+    first."""
     with Session(engine) as session:
         rows = session.exec(
             select(Evaluation, CandidateRecord)
             .join(CandidateRecord, col(CandidateRecord.id) == Evaluation.candidate_id)
-            .where(Evaluation.campaign_id == campaign_id)
+            .where(Evaluation.campaign_id == campaign_id, at_fidelity(fidelity))
             .order_by(col(Evaluation.id))).all()
         values: dict[int, dict[str, float]] = defaultdict(dict)
         units: dict[str, str | None] = {}
@@ -171,7 +197,7 @@ def evaluations(engine: Engine, campaign_id: int) -> list[EvaluationRow]:
             reason=e.reason, error=e.error, duration_s=e.duration_s,
             finished_at=e.finished_at, values=values.get(_id(e.id), {}), units=units,
             proposed_at=e.proposed_at, started_at=e.started_at,
-            model=model_of(e.provenance))
+            model=model_of(e.provenance), fidelity=e.fidelity)
         for e, c in rows
     ]
 
@@ -275,3 +301,20 @@ def _id(value: int | None) -> int:
 def _parsed(text: str | None) -> Any:
     """A JSON column's value (None when empty)."""
     return json.loads(text) if text else None
+
+
+def durations(engine: Engine, campaign_id: int) -> dict[str | None, list[float]]:
+    """Per fidelity (None: the campaign's own ``[oracle]``), the oracle's seconds of every
+    finished evaluation the loop ran, oldest first."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(Evaluation.fidelity, Evaluation.duration_s)
+            .where(Evaluation.campaign_id == campaign_id,
+                   col(Evaluation.status).in_(FINISHED),
+                   col(Evaluation.duration_s).is_not(None))
+            .order_by(col(Evaluation.id))).all()
+    found: dict[str | None, list[float]] = defaultdict(list)
+    for fidelity, seconds in rows:
+        if seconds is not None:
+            found[fidelity].append(float(seconds))
+    return dict(found)

@@ -11,25 +11,30 @@ IN_FLIGHT = ("proposed", "running")  # re-run by the next run when left unfinish
 AWAITING = "awaiting"  # proposed to a lab: in flight, but never re-run by the loop
 FINISHED = ("succeeded", "failed")
 RETRIED = "retried"  # a failure run again on request (`run --retry`): not charged
+TARGET = None  # the fidelity of the campaign's own [oracle]: the one targets count at
+EVERY_FIDELITY = "*"  # reads of every fidelity (no fidelity name can be "*")
 
 
 @dataclass(frozen=True)
 class Proposal:
-    """A candidate to evaluate: its row in the pool, its key and its label."""
+    """A candidate to evaluate: its row in the pool, its key and its label, at a
+    ``fidelity`` (a ``[[fidelities]]`` name; None: the campaign's ``[oracle]``)."""
 
     pool_index: int
     key: str
     label: str
+    fidelity: str | None = None
 
 
 @dataclass(frozen=True)
 class Pending:
-    """An evaluation that is recorded but not finished."""
+    """An evaluation that is recorded but not finished (``fidelity`` as ``Proposal``'s)."""
 
     evaluation_id: int
     pool_index: int
     key: str
     attempt: int
+    fidelity: str | None = None
 
 
 @dataclass(frozen=True)

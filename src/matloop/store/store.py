@@ -148,31 +148,43 @@ class Store:
         """Key -> pool index of every candidate with an evaluation of any status."""
         return reads.tried_pool_indices(self.engine, campaign_id)
 
-    def training_data(self, campaign_id: int, properties: Sequence[str]
-                      ) -> tuple[list[int], list[list[float]]]:
-        """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)."""
-        return reads.training_data(self.engine, campaign_id, properties)
+    def evaluated_rows(self, campaign_id: int, fidelity: str | None = None) -> set[int]:
+        """Pool indices of the candidates with an evaluation (any status) at ``fidelity``
+        (None: the campaign's own ``[oracle]``; ``EVERY_FIDELITY``: any)."""
+        return reads.evaluated_rows(self.engine, campaign_id, fidelity)
 
-    def observations(self, campaign_id: int, properties: Sequence[str]
-                     ) -> tuple[list[int], list[list[float]]]:
+    def training_data(self, campaign_id: int, properties: Sequence[str],
+                      fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
+        """Pool indices and per-candidate mean values ``(n, m)`` (NaN where unmeasured)
+        at ``fidelity`` (None: the campaign's own ``[oracle]``)."""
+        return reads.training_data(self.engine, campaign_id, properties, fidelity)
+
+    def observations(self, campaign_id: int, properties: Sequence[str],
+                     fidelity: str | None = None) -> tuple[list[int], list[list[float]]]:
         """One row per succeeded evaluation that measured any of ``properties``: its
         candidate's pool index and its values ``(n_evaluations, m)`` (NaN where not
-        measured), in candidate order. Replicates stay separate rows, so a model fitted
-        on them learns the measurement noise from their scatter."""
-        return reads.observations(self.engine, campaign_id, properties)
+        measured), in candidate order, at ``fidelity``. Replicates stay separate rows, so a
+        model fitted on them learns the measurement noise from their scatter."""
+        return reads.observations(self.engine, campaign_id, properties, fidelity)
 
-    def finished(self, campaign_id: int) -> list[FinishedRow]:
-        """Every finished evaluation (pool index, succeeded, failure reason), in the order
-        they finished."""
-        return reads.finished(self.engine, campaign_id)
+    def finished(self, campaign_id: int, fidelity: str | None = None) -> list[FinishedRow]:
+        """Every finished evaluation at ``fidelity`` (pool index, succeeded, failure
+        reason), in the order they finished."""
+        return reads.finished(self.engine, campaign_id, fidelity)
 
-    def counts(self, campaign_id: int) -> dict[str, int]:
-        """Number of evaluations by status (all four statuses present)."""
-        return reads.counts(self.engine, campaign_id)
+    def counts(self, campaign_id: int, fidelity: str | None = None) -> dict[str, int]:
+        """Number of evaluations at ``fidelity`` by status (all four statuses present)."""
+        return reads.counts(self.engine, campaign_id, fidelity)
 
-    def evaluations(self, campaign_id: int) -> list[EvaluationRow]:
-        """Every evaluation with its candidate and measured values, oldest first."""
-        return reads.evaluations(self.engine, campaign_id)
+    def evaluations(self, campaign_id: int, fidelity: str | None = None
+                    ) -> list[EvaluationRow]:
+        """Every evaluation at ``fidelity`` (``EVERY_FIDELITY``: all) with its candidate
+        and measured values, oldest first."""
+        return reads.evaluations(self.engine, campaign_id, fidelity)
+
+    def durations(self, campaign_id: int) -> dict[str | None, list[float]]:
+        """Per fidelity, the oracle's seconds of each finished evaluation it ran."""
+        return reads.durations(self.engine, campaign_id)
 
     # --- cycles ----------------------------------------------------------------------
 

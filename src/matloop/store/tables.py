@@ -2,7 +2,8 @@
 
 One database may hold several campaigns (by name). An evaluation moves
 ``proposed -> running -> succeeded | failed``, or, for a lab, ``awaiting -> succeeded |
-failed`` when its results are imported; each measured property is a row of
+failed`` when its results are imported; an evaluation at a cheaper fidelity names it
+(``fidelity``); each measured property is a row of
 ``Measurement`` so that evaluations may return some properties and not others. Each
 import is an ``ImportedSheet``, unique per campaign by the digest of its results.
 
@@ -19,7 +20,7 @@ from sqlmodel import Field, SQLModel
 
 # the head schema revision's number (matloop.store.migrate.HEAD), kept in the meta table:
 # matloop from before Alembic (which knows version 1 only) refuses a newer database
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def now() -> datetime:
@@ -69,6 +70,9 @@ class Evaluation(SQLModel, table=True):
     finished_at: datetime | None = None
     duration_s: float | None = None
     provenance: str | None = Field(default=None, sa_column=Column(Text))  # JSON
+    # a [[fidelities]] name (revision 0004); None: the campaign's own [oracle], the
+    # fidelity its targets, hits and budget count at
+    fidelity: str | None = None
 
 
 class Measurement(SQLModel, table=True):

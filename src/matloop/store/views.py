@@ -25,7 +25,8 @@ class EvaluationRow:
     not run by the loop); ``proposed_at``, ``started_at`` and ``finished_at`` when it was
     proposed, handed to its oracle and finished (None until then); ``model`` the
     calculator that computed it with its package version (``"emt (ase 3.23.0)"``; None
-    for other oracles and imported results). ``values``:
+    for other oracles and imported results); ``fidelity`` the ``[[fidelities]]`` source
+    that made it (None: the campaign's own ``[oracle]``). ``values``:
     property -> measured value, in ``units`` (property -> unit as first recorded for the
     campaign, the same for every row; None when the oracle gave none)."""
 
@@ -46,6 +47,7 @@ class EvaluationRow:
     proposed_at: datetime | None = None
     started_at: datetime | None = None
     model: str | None = None
+    fidelity: str | None = None
 
 
 @dataclass(frozen=True)

@@ -76,16 +76,24 @@ def changed_settings(stored: Mapping[str, Any], current: Mapping[str, Any],
                      fixed: Sequence[str], free: Sequence[str] = ()) -> list[str]:
     """The settings of the ``fixed`` sections that differ between two campaign configs,
     as ``section.field`` (or ``section`` when it is not a table), ignoring the
-    ``section.field`` names in ``free``."""
+    ``section.field`` names in ``free`` (of a list of tables: that field of each)."""
     changed = []
     for section in fixed:
         old, new = stored.get(section), current.get(section)
         if isinstance(old, dict) and isinstance(new, dict):
             changed += [f"{section}.{k}" for k in sorted(old.keys() | new.keys())
                         if old.get(k) != new.get(k) and f"{section}.{k}" not in free]
-        elif old != new:
+        elif _without(old, section, free) != _without(new, section, free):
             changed.append(section)
     return changed
+
+
+def _without(value: Any, section: str, free: Sequence[str]) -> Any:
+    """A list of tables without the fields ``free`` names for its items."""
+    if not isinstance(value, list):
+        return value
+    return [{k: v for k, v in item.items() if f"{section}.{k}" not in free}
+            if isinstance(item, dict) else item for item in value]
 
 
 def set_stop_reason(engine: Engine, campaign_id: int, reason: str | None) -> None:
@@ -106,11 +114,12 @@ def propose(engine: Engine, campaign_id: int, cycle: int, proposals: Sequence[Pr
         for proposal in proposals:
             candidate = candidate_id(session, campaign_id, proposal)
             evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
-                                    cycle=cycle)
+                                    cycle=cycle, fidelity=proposal.fidelity)
             session.add(evaluation)
             session.flush()
             assert evaluation.id is not None
-            pending.append(Pending(evaluation.id, proposal.pool_index, proposal.key, 1))
+            pending.append(Pending(evaluation.id, proposal.pool_index, proposal.key, 1,
+                                   proposal.fidelity))
         session.commit()
         return pending
 
@@ -167,7 +176,7 @@ def requeue_in_flight(engine: Engine, campaign_id: int) -> list[Pending]:
                 evaluation.started_at = None
                 session.add(evaluation)
             pending.append(Pending(evaluation.id, candidate.pool_index, candidate.key,
-                                   evaluation.attempt))
+                                   evaluation.attempt, evaluation.fidelity))
         session.commit()
         return pending
 
@@ -177,19 +186,22 @@ def retry_failures(engine: Engine, campaign_id: int, reasons: Sequence[str]) -> 
     evaluation (status ``proposed``, the next attempt, the same cycle) and mark those
     failures ``retried`` (no longer charged to the budget; their reason, error and the
     id of the retry in ``provenance["retried_as"]`` kept). A candidate with a success or
-    an evaluation in flight is left alone. Returns the number of new evaluations."""
+    an evaluation in flight (at the failure's fidelity) is left alone. Returns the
+    number of new evaluations."""
     with Session(engine) as session:
         rows = session.exec(select(Evaluation).where(
             Evaluation.campaign_id == campaign_id).order_by(col(Evaluation.id))).all()
-        settled = {e.candidate_id for e in rows
+        settled = {(e.candidate_id, e.fidelity) for e in rows
                    if e.status in ("succeeded", AWAITING, *IN_FLIGHT)}
-        failures: dict[int, list[Evaluation]] = {}
+        failures: dict[tuple[int, str | None], list[Evaluation]] = {}
         for e in rows:
-            if e.status == "failed" and e.reason in reasons and e.candidate_id not in settled:
-                failures.setdefault(e.candidate_id, []).append(e)
-        for candidate_id, failed in failures.items():
+            pair = (e.candidate_id, e.fidelity)
+            if e.status == "failed" and e.reason in reasons and pair not in settled:
+                failures.setdefault(pair, []).append(e)
+        for (candidate_id, fidelity), failed in failures.items():
             retry = Evaluation(campaign_id=campaign_id, candidate_id=candidate_id,
-                               cycle=failed[-1].cycle, attempt=failed[-1].attempt + 1)
+                               cycle=failed[-1].cycle, attempt=failed[-1].attempt + 1,
+                               fidelity=fidelity)
             session.add(retry)
             session.flush()
             for e in failed:
