@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     Field,
@@ -27,6 +27,25 @@ class OracleSection(Section):
     retry_on: tuple[FailureReason, ...] = Field(
         default=("timeout", "crashed"), description="failure reasons worth a re-run (the "
         "machine's fault, not the candidate's)")
+    cost: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="with "
+                               "[[fidelities]]: what one evaluation costs, in one unit for "
+                               "every source (seconds, core-hours, money); default: its "
+                               "measured median seconds")
+
+    added_fields: ClassVar[tuple[str, ...]] = ("cost",)
+
+    @model_serializer(mode="wrap")
+    def _omit_default_additions(self, handler: SerializerFunctionWrapHandler
+                                ) -> dict[str, Any]:
+        """Leave out the fields added since the first stored campaigns while they hold
+        their defaults, so that a campaign stored before them resumes (its oracle section
+        is compared with the stored one)."""
+        data: dict[str, Any] = handler(self)
+        for name in self.added_fields:
+            default = type(self).model_fields[name].get_default(call_default_factory=True)
+            if name in data and getattr(self, name) == default:
+                del data[name]
+        return data
 
 
 class TableOracle(OracleSection):
@@ -66,6 +85,8 @@ class AseOracle(OracleSection):
     samples volumes about the supercell's Vegard's-law cell without relaxing it first:
     ``relax`` (and ``relax_positions``) relax the positions in each strained cell.
     """
+
+    added_fields: ClassVar[tuple[str, ...]] = ("cost", *ASE_ADDED_FIELDS)
 
     kind: Literal["ase"] = Field(description="an ASE calculator and recipe on each "
                                 "candidate's structure")
@@ -108,19 +129,6 @@ class AseOracle(OracleSection):
                              "espresso or 'package.module:factory' (e.g. "
                              "'ase.calculators.vasp:Vasp')")
         return value
-
-    @model_serializer(mode="wrap")
-    def _omit_default_additions(self, handler: SerializerFunctionWrapHandler
-                                ) -> dict[str, Any]:
-        """Leave out the fields added with structure recipes while they hold their
-        defaults, so that a campaign stored before them resumes (its oracle section is
-        compared with the stored one)."""
-        data: dict[str, Any] = handler(self)
-        for name in ASE_ADDED_FIELDS:
-            default = type(self).model_fields[name].get_default(call_default_factory=True)
-            if name in data and getattr(self, name) == default:
-                del data[name]
-        return data
 
     def recipe_settings(self, *, compositions: bool = False) -> dict[str, Any]:
         """The settings of ``matloop.oracles.recipes.RecipeSettings`` as a plain dict.

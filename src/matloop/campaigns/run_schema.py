@@ -116,7 +116,11 @@ class LoopSection(Section):
     queued: int = Field(default=1, ge=0, le=64, description="async mode: proposals queued "
                         "beyond the busy workers, so that a worker that frees up starts at "
                         "once instead of waiting for the refit (0: refit before each start)")
-    budget: int = Field(default=60, ge=1, description="total evaluations, failures included")
+    budget: int = Field(default=60, ge=1, description="total evaluations, failures included "
+                        "(with [[fidelities]]: at the campaign's own oracle)")
+    cost_budget: float | None = Field(default=None, gt=0, allow_inf_nan=False, description=(
+        "with [[fidelities]]: stop once the evaluations of every fidelity together cost "
+        "this much (in the unit of the costs)"))
     acquisition: Literal["auto", "logei", "ehvi", "feasibility", "ucb", "thompson",
                          "random"] = Field(
         default="auto", description="auto: logei for one objective, ehvi for several, "

@@ -13,8 +13,10 @@ from typing import Annotated, Any, Literal, Self, get_args
 
 from pydantic import (
     Field,
+    SerializerFunctionWrapHandler,
     ValidationInfo,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -40,14 +42,15 @@ from matloop.campaigns.space_schema import (
 )
 
 __all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "Campaign",
-           "CampaignSection", "CompositionSpace", "ExecutorSection", "LabOracle",
+           "CampaignSection", "CompositionSpace", "ExecutorSection", "Fidelity", "LabOracle",
            "LoopSection", "Oracle", "OracleSection", "PythonOracle", "Section", "Space",
            "StructureSpace", "SubstitutionSpace", "SurrogateSection", "TableOracle",
            "TableSpace", "Target", "database_url"]
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
-SEARCH_SECTIONS = ("space", "targets", "oracle")  # what a resumed run may not change,
-RUN_SETTINGS = ("oracle.timeout_s", "oracle.retries", "oracle.retry_on")  # but for these
+SEARCH_SECTIONS = ("space", "targets", "oracle", "fidelities")  # what a resumed run may
+RUN_SETTINGS = ("oracle.timeout_s", "oracle.retries", "oracle.retry_on",  # not change,
+                "oracle.cost", "fidelities.cost")  # but for these
 
 
 class CampaignSection(Section):
@@ -167,6 +170,23 @@ class Target(Section):
 
 
 
+class Fidelity(Section):
+    """A cheaper source of the target properties beside the campaign's own ``[oracle]``
+    (an ML potential before DFT, DFT before the lab): its oracle, what one evaluation
+    costs and which target properties it measures. Targets, hits and ``loop.budget``
+    count at the campaign's own oracle only; the model learns how each source relates
+    to it and buys a source only where it pays (``matloop.loop.fidelity``)."""
+
+    name: str = Field(pattern=NAME_PATTERN, description="the source's name, shown in "
+                      "status and exports")
+    cost: float | None = Field(default=None, gt=0, allow_inf_nan=False, description="what "
+                               "one evaluation costs, in the unit of oracle.cost; default: "
+                               "its measured median seconds")
+    properties: list[str] | None = Field(default=None, min_length=1, description="the "
+                                         "target properties it measures; default: all")
+    oracle: Oracle
+
+
 class Campaign(Section):
     """A validated campaign file. ``source`` is the file it was read from."""
 
@@ -174,6 +194,7 @@ class Campaign(Section):
     space: Space
     targets: list[Target] = Field(min_length=1)
     oracle: Oracle
+    fidelities: list[Fidelity] = Field(default_factory=list)
     surrogate: SurrogateSection = SurrogateSection()
     executor: ExecutorSection = ExecutorSection()
     loop: LoopSection = LoopSection()
@@ -243,25 +264,70 @@ class Campaign(Section):
         return self
 
     @model_validator(mode="after")
-    def _oracle_fits_space(self) -> Campaign:
-        oracle = self.oracle
-        if not isinstance(oracle, AseOracle):
+    def _fidelities_fit(self) -> Campaign:
+        if not self.fidelities:
             return self
+        names = [f.name for f in self.fidelities]
+        if len(set(names)) != len(names):
+            raise ValueError(f"fidelities: each needs its own name (got {names})")
+        for i, fidelity in enumerate(self.fidelities):
+            unknown = sorted(set(fidelity.properties or ()) - set(self.properties))
+            if unknown:
+                raise ValueError(f"fidelities.{i}.properties: {unknown} are not target "
+                                 f"properties ({', '.join(self.properties)})")
+            if fidelity.oracle.kind == "lab":
+                raise ValueError(f"fidelities.{i}.oracle: a cheaper source must be one "
+                                 "the loop runs (table, python, ase); a lab is the "
+                                 "campaign's own [oracle]")
+        if self.oracle.kind == "lab":
+            raise ValueError("fidelities: the loop runs every source of a multi-fidelity "
+                             "campaign; a lab as its own [oracle] is not supported yet")
+        if self.loop.mode == "async":
+            raise ValueError('fidelities: a multi-fidelity campaign runs in mode = "batch"')
+        if self.loop.acquisition not in ("auto", "logei", "ehvi", "feasibility"):
+            raise ValueError(f"loop.acquisition {self.loop.acquisition!r}: a multi-fidelity "
+                             "campaign weighs the value of each source by a probability or "
+                             "an expected improvement (auto, logei, ehvi, feasibility)")
+        given = [f.cost is not None for f in self.fidelities] + [self.oracle.cost is not None]
+        if any(given) and not all(given):
+            raise ValueError("fidelities: give every source a cost (oracle.cost and each "
+                             "fidelities.cost), or none (then each is its measured "
+                             "seconds): costs are compared in one unit")
+        return self
+
+    @model_validator(mode="after")
+    def _oracles_fit_space(self) -> Campaign:
+        self._oracle_fits_space(self.oracle, "oracle")
+        for i, fidelity in enumerate(self.fidelities):
+            self._oracle_fits_space(fidelity.oracle, f"fidelities.{i}.oracle")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_no_fidelities(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Leave ``fidelities`` out when there are none, so that a campaign stored before
+        them resumes (its search sections are compared with the stored ones)."""
+        data: dict[str, Any] = handler(self)
+        if not self.fidelities:
+            data.pop("fidelities", None)
+        return data
+
+    def _oracle_fits_space(self, oracle: Any, field: str) -> None:
+        if not isinstance(oracle, AseOracle):
+            return
         if isinstance(self.space, CompositionSpace):
             sites = 4 * oracle.supercell**3
             most = min(self.space.max_elements, len(self.space.elements))
             if most > sites:
-                raise ValueError(f"oracle.supercell: {oracle.supercell} cell per edge has "
+                raise ValueError(f"{field}.supercell: {oracle.supercell} cell per edge has "
                                  f"{sites} sites, too few for the {most} elements a "
                                  "candidate may have (space.max_elements); use a larger "
                                  "supercell")
         elif not isinstance(self.space, STRUCTURE_SPACES):
-            raise ValueError("oracle kind 'ase' needs a 'compositions', 'structures' or "
+            raise ValueError(f"{field}: kind 'ase' needs a 'compositions', 'structures' or "
                              "'substitution' space")
         elif "supercell" in oracle.model_fields_set:
-            raise ValueError("oracle.supercell: only for a 'compositions' space (structure "
-                             "candidates are computed in their own cells)")
-        return self
+            raise ValueError(f"{field}.supercell: only for a 'compositions' space "
+                             "(structure candidates are computed in their own cells)")
 
     @property
     def base_dir(self) -> Path:
@@ -273,6 +339,11 @@ class Campaign(Section):
     def properties(self) -> tuple[str, ...]:
         """The distinct target properties, in the order they first appear."""
         return tuple(dict.fromkeys(t.property for t in self.targets))
+
+    def measured_by(self, fidelity: Fidelity) -> tuple[str, ...]:
+        """The target properties a cheaper source measures, in ``properties`` order."""
+        wanted = fidelity.properties or self.properties
+        return tuple(p for p in self.properties if p in wanted)
 
     @property
     def scratch_dir(self) -> Path:
