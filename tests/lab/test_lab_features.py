@@ -229,7 +229,7 @@ def test_a_composition_space_is_matched_by_formula_as_the_pool_keys_it(tmp_path)
 
 def test_prior_data_seeds_a_computational_campaign_too(crossed_barrel, tmp_path) -> None:
     """``[campaign] prior`` works with any oracle; prior rows count toward the budget."""
-    from matloop.loop.session import run
+    from matloop.loop.session import Session
 
     campaign = crossed_barrel(budget=6, initial=4)
     measured = tmp_path / "measured.csv"
@@ -239,7 +239,8 @@ def test_prior_data_seeds_a_computational_campaign_too(crossed_barrel, tmp_path)
                         "8,100,1.5,0.7,,\n")  # a blank row: nothing measured
     text = campaign.read_text().replace('seed = 0', 'seed = 0\nprior = "measured.csv"')
     campaign.write_text(text)
-    result = run(load(campaign))
+    with Session(load(campaign)) as session:
+        result = session.run()
     store = Store(load(campaign).database_url, create=False)
     cid = store.campaign_id("cb")
     assert result.counts["succeeded"] + result.counts["failed"] == 6

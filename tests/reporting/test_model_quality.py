@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from matloop.campaigns import load
 from matloop.cli.main import app
-from matloop.loop.session import run
+from matloop.loop.session import Session
 from matloop.reporting.figures import slug
 from matloop.reporting.model_quality import validation_history
 from matloop.surrogates.validation import calibration_curve, metrics
@@ -63,7 +63,8 @@ def two_properties(tmp_path_factory: pytest.TempPathFactory) -> Path:
         batch_size = 2
         budget = 8
     """))
-    run(load(path))
+    with Session(load(path)) as session:
+        session.run()
     return path
 
 

@@ -34,7 +34,6 @@ if TYPE_CHECKING:
     from matloop.loop.fidelity import Pick
 
 STRATEGIES = ("single", "multi", "funnel")
-CHEAP_PER_TARGET = 10  # a multi-fidelity cycle's cheap evaluations per target one, at most
 
 
 @dataclass(frozen=True)
@@ -215,6 +214,7 @@ def _cost_aware_cycle(problem: FidelityProblem, state: _State, batch: int, seed:
                       ) -> tuple[list[Pick], dict[str, Any]]:
     from matloop.loop.acquisition import scores
     from matloop.loop.fidelity import choose_pairs, log_information
+    from matloop.loop.sources import CHEAP_PER_TARGET
     from matloop.surrogates.multifidelity import MultiFidelityGP
 
     top_rows, top_values = state.measured(0)

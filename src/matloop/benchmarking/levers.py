@@ -3,7 +3,7 @@ benchmark pool, and chosen by leave-one-dataset-out.
 
 A *setting* is a name and overrides of campaign-file fields (``{"loop.initial_design":
 "farthest"}``); ``baseline`` overrides nothing. Each (setting, campaign, seed) runs the
-real loop (``matloop.loop.session.run`` on a benchmark copy of the campaign, as ``matloop
+real loop (``Session.run`` on a benchmark copy of the campaign, as ``matloop
 benchmark`` does) until the batch that measures its first top-1 % candidate is complete,
 or its budget is spent, and records that candidate's position in the order the
 evaluations were proposed (``inf``: not within the budget). (Counting in the order
@@ -112,7 +112,7 @@ def run_lever_job(job: LeverJob) -> LeverRun:
     from matloop.benchmarking.replay import benchmark_copy
     from matloop.campaigns import load
     from matloop.loop.progress import Progress
-    from matloop.loop.session import run
+    from matloop.loop.session import Session
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore", category=NumericalWarning)
@@ -129,8 +129,8 @@ def run_lever_job(job: LeverJob) -> LeverRun:
             raise _Found
 
     start = time.perf_counter()
-    with contextlib.suppress(_Found):
-        run(copy, on_progress=watch)
+    with contextlib.suppress(_Found), Session(copy) as session:
+        session.run(progress=watch)
     first, made = _first_in_order(copy, sign, value)
     return LeverRun(job.setting.name, campaign.campaign.name, job.seed, first, made,
                     time.perf_counter() - start)

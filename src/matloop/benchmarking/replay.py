@@ -85,7 +85,7 @@ def replay_seed(job: Job) -> SeedRun:
     from linear_operator.utils.warnings import NumericalWarning
 
     from matloop.campaigns import load
-    from matloop.loop.session import run
+    from matloop.loop.session import Session
     from matloop.store import Store
 
     torch.set_num_threads(1)
@@ -94,7 +94,8 @@ def replay_seed(job: Job) -> SeedRun:
     campaign = benchmark_copy(load(job.source), job.seed, job.budget, str(job.database),
                               job.surrogate)
     start = time.perf_counter()
-    result = run(campaign)
+    with Session(campaign) as session:
+        result = session.run()
     wall_s = time.perf_counter() - start
     store = Store(campaign.database_url, create=False)
     evaluations = [e for e in store.evaluations(result.campaign_id)

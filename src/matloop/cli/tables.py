@@ -5,6 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 
+def fidelity_rows(table: Any, fidelities: dict[str, Any]) -> None:
+    """One row per source of a multi-fidelity campaign, and the cost spent."""
+    for source in fidelities["sources"]:
+        counts = source["evaluations"]
+        cost = "cost unknown yet" if source["cost"] is None else \
+            f"cost {source['cost']:.4g}" + ("" if source["cost_given"] else " s (measured)")
+        words = [f"{counts['succeeded']} succeeded, {counts['failed']} failed"
+                 + (f", {counts['pending']} pending" if counts["pending"] else ""), cost]
+        if "verdict" in source:
+            for name, verdict in source["verdict"].items():
+                rho = source["rank_correlation"].get(name)
+                learnt = (source["model_correlation"] or {}).get(name)
+                words.append(f"{name}: {verdict}" + (
+                    f" (rank corr. {rho:.2f} on {source['pairs']} pairs" if rho is not None
+                    else f" ({source['pairs']} pairs") + (
+                    f", model {learnt:.2f})" if learnt is not None else ")"))
+        table.add_row(f"source {source['name']}", "; ".join(words))
+    budget = fidelities["cost_budget"]
+    table.add_row("cost spent", f"{fidelities['spent']:.6g}"
+                  + (f" of {budget:.6g}" if budget is not None else ""))
+
+
 def status_table(summary: dict[str, Any]) -> None:
     """Print a campaign summary (from ``matloop.loop.summary.summarize``) as a table."""
     from rich.console import Console
@@ -63,11 +85,15 @@ def status_table(summary: dict[str, Any]) -> None:
                       f"trained on {last['n_train']}, fit {last['fit_s']:.2f} s, "
                       f"select {last['select_s']:.2f} s")
         predicted = last["predicted"] or {}
-        words = [f"predicted {name} " + ", ".join(f"{p:.2f}" for p in predicted[key])
+        top = [f is None for f in predicted.get("fidelity") or []]  # the target's picks
+        words = [f"predicted {name} " + ", ".join(
+                     f"{p:.2f}" for k, p in enumerate(predicted[key]) if not top or top[k])
                  for key, name in (("hit_probability", "P(hit)"),
                                    ("success_probability", "P(success)")) if predicted.get(key)]
         if words:
             table.add_row("its picks", "; ".join(words))
+    if "fidelities" in summary:
+        fidelity_rows(table, summary["fidelities"])
     if counts.get("awaiting"):
         state = f"awaiting lab results ({counts['awaiting']} evaluations)"
     elif summary["stop_reason"] == RESULTS_IN:

@@ -22,7 +22,8 @@ from matloop.protocols import Oracle
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ORACLES", "RECORDED_ORACLES", "build_oracle", "check_units", "table_rows"]
+__all__ = ["ORACLES", "RECORDED_ORACLES", "build_fidelity_oracles", "build_oracle",
+           "check_units", "table_rows"]
 
 
 def build_oracle(campaign: Campaign) -> Oracle:
@@ -34,6 +35,25 @@ def build_oracle(campaign: Campaign) -> Oracle:
         check()
     check_units(campaign, getattr(oracle, "units", {}))
     return oracle
+
+
+def build_fidelity_oracles(campaign: Campaign) -> dict[str, Oracle]:
+    """Fidelity name -> the oracle of each ``[[fidelities]]`` source, checked as
+    ``build_oracle`` checks the campaign's own. A source measures its ``properties``
+    and works in its own scratch folder, ``<name>.<fidelity>.scratch``."""
+    oracles = {}
+    for i, fidelity in enumerate(campaign.fidelities):
+        wanted = campaign.measured_by(fidelity)
+        alone = campaign.model_copy(update={
+            "oracle": fidelity.oracle,
+            "targets": [t for t in campaign.targets if t.property in wanted],
+            "campaign": campaign.campaign.model_copy(
+                update={"name": f"{campaign.campaign.name}.{fidelity.name}"})})
+        try:
+            oracles[fidelity.name] = build_oracle(alone)
+        except ConfigError as exc:
+            raise ConfigError(f"fidelities.{i} ({fidelity.name}): {exc}") from None
+    return oracles
 
 
 def check_units(campaign: Campaign, units: Mapping[str, str]) -> None:

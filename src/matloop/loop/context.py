@@ -27,10 +27,11 @@ class Context:
     targets: TargetSet
     keeper: Scorekeeper
 
-    def untried(self) -> np.ndarray:
-        """``(N,)`` bool: pool rows never proposed in this campaign."""
+    def untried(self, fidelity: str | None = None) -> np.ndarray:
+        """``(N,)`` bool: pool rows never proposed in this campaign at ``fidelity``
+        (None: the campaign's own ``[oracle]``)."""
         available = np.ones(len(self.space.pool), dtype=bool)
-        available[list(self.store.tried_pool_indices(self.campaign_id).values())] = False
+        available[list(self.store.evaluated_rows(self.campaign_id, fidelity))] = False
         return available
 
     def label(self, pool_index: int) -> str:

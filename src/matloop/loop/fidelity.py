@@ -35,12 +35,18 @@ measurements could not teach the next cycle's model where to screen.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from matloop.surrogates.multifidelity import MultiFidelityGP
+from matloop.campaigns.schema import Campaign
+
+if TYPE_CHECKING:
+    from matloop.store import StoreProtocol
+    from matloop.surrogates.multifidelity import MultiFidelityGP
 
 
 @dataclass(frozen=True)
@@ -134,3 +140,92 @@ def choose_pairs(log_acquisition: np.ndarray, log_info: np.ndarray, open_pairs: 
         if spent + cost.min() > allowance:
             break
     return picks
+
+
+def source_costs(campaign: Campaign, store: StoreProtocol, campaign_id: int
+                 ) -> dict[str | None, float | None]:
+    """Cost of one evaluation per fidelity (None: the campaign's own oracle): as given,
+    else the measured median seconds, else None (nothing measured yet)."""
+    measured = store.durations(campaign_id)
+    given: dict[str | None, float | None] = {None: campaign.oracle.cost}
+    given.update({f.name: f.cost for f in campaign.fidelities})
+    return {name: cost if cost is not None else
+            (statistics.median(measured[name]) if measured.get(name) else None)
+            for name, cost in given.items()}
+
+
+def spent(campaign: Campaign, store: StoreProtocol, campaign_id: int) -> float:
+    """What the campaign's finished evaluations cost, every fidelity together: given
+    costs times the evaluations made, or their measured seconds."""
+    measured = store.durations(campaign_id)
+    total = 0.0
+    for name, cost in [(None, campaign.oracle.cost),
+                       *((f.name, f.cost) for f in campaign.fidelities)]:
+        if cost is None:
+            total += sum(measured.get(name, ()))
+        else:
+            counts = store.counts(campaign_id, name)
+            total += cost * (counts["succeeded"] + counts["failed"])
+    return total
+
+
+@dataclass(frozen=True)
+class SourceVerdict:
+    """A cheaper source's standing: its name, which target properties it measures
+    ``(m,)``, the verdict per property (``PAYS``, ``UNDECIDED``, ``USELESS``; undecided
+    for one it does not measure), the candidates measured by it and by the target
+    (``pairs``) and their Spearman correlation per property (NaN: too few)."""
+
+    name: str
+    measures: np.ndarray
+    found: tuple[str, ...]
+    pairs: int
+    rank_correlation: tuple[float, ...]
+
+    @property
+    def pays(self) -> np.ndarray:
+        """``(m,)`` bool: the measured properties for which the source pays."""
+        return np.array([v == PAYS for v in self.found]) & self.measures
+
+    @property
+    def useless(self) -> bool:
+        """Useless for every property it measures: no longer measured."""
+        return all(v == USELESS for v, m in zip(self.found, self.measures, strict=True)
+                   if m)
+
+
+def standing(campaign: Campaign, store: StoreProtocol, campaign_id: int
+             ) -> list[SourceVerdict]:
+    """Every source's verdict, from the candidates measured by it and by the target."""
+    from scipy.stats import spearmanr
+
+    properties = campaign.properties
+    m = len(properties)
+    costs = source_costs(campaign, store, campaign_id)
+    rows, values = store.training_data(campaign_id, properties)
+    target = dict(zip(rows, np.asarray(values, dtype=float).reshape(len(rows), m),
+                      strict=True))
+    out = []
+    for fidelity in campaign.fidelities:
+        measures = np.array([p in campaign.measured_by(fidelity) for p in properties])
+        cheap_rows, cheap_values = store.training_data(campaign_id, properties,
+                                                       fidelity.name)
+        both = [k for k, row in enumerate(cheap_rows) if row in target]
+        paired_cheap = np.asarray(cheap_values, dtype=float).reshape(-1, m)[both]
+        paired_target = np.array([target[cheap_rows[k]] for k in both]).reshape(-1, m)
+        found = [UNDECIDED] * m
+        cost, top = costs[fidelity.name], costs[None]
+        if cost and top and both:
+            found = verdicts(paired_target, paired_cheap, cost / top)
+        rho = []
+        for j in range(m):
+            ok = np.isfinite(paired_target[:, j]) & np.isfinite(paired_cheap[:, j])
+            enough = ok.sum() >= MIN_PAIRS and np.ptp(paired_target[ok, j]) > 0 and \
+                np.ptp(paired_cheap[ok, j]) > 0
+            rho.append(float(spearmanr(paired_target[ok, j], paired_cheap[ok, j]).statistic)
+                       if enough else math.nan)
+        out.append(SourceVerdict(fidelity.name, measures,
+                                 tuple(v if m_ else UNDECIDED
+                                       for v, m_ in zip(found, measures, strict=True)),
+                                 len(both), tuple(rho)))
+    return out

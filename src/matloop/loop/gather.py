@@ -33,7 +33,23 @@ def gather(context: Context, tell: Callable[[str], None]) -> Gathered:
     picks, pick_note = next_picks(context, evaluations, predictions, rows)
     return Gathered(campaign, targets, summary, evaluations, cycles, rows,
                     Y, {e.pool_index: e.candidate for e in evaluations}, predictions,
-                    context.space, picks, pick_note)
+                    context.space, picks, pick_note, paired_values(context, rows, Y))
+
+
+def paired_values(context: Context, rows: np.ndarray, Y: np.ndarray
+                  ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per cheaper source: the target's and the source's mean values ``(k, m)`` of the
+    candidates both measured."""
+    store, properties = context.store, context.targets.properties
+    at = {int(r): k for k, r in enumerate(rows)}
+    out = {}
+    for fidelity in context.campaign.fidelities:
+        found, values = store.training_data(context.campaign_id, properties, fidelity.name)
+        both = [k for k, r in enumerate(found) if r in at]
+        cheap = np.asarray(values, dtype=float).reshape(len(found), len(properties))
+        out[fidelity.name] = (Y[[at[found[k]] for k in both]].reshape(-1, len(properties)),
+                              cheap[both].reshape(-1, len(properties)))
+    return out
 
 
 def predictions_at_pick(cycles: Sequence[CycleRow], evaluations: Sequence[EvaluationRow]
@@ -49,7 +65,10 @@ def predictions_at_pick(cycles: Sequence[CycleRow], evaluations: Sequence[Evalua
     out: dict[int, Prediction] = {}
     for cycle in cycles:
         rows = picked.get(cycle.number, [])
-        predicted = cycle.predicted or {}
+        predicted = dict(cycle.predicted or {})
+        if "fidelity" in predicted:  # a multi-fidelity cycle: the target's picks
+            top = [k for k, f in enumerate(predicted["fidelity"]) if f is None]
+            predicted = {key: [predicted[key][k] for k in top] for key in ("mean", "std")}
         usable = len(predicted.get("mean", ())) == len(rows)
         for k, row in enumerate(rows):
             out.setdefault(row, Prediction(

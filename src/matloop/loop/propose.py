@@ -193,7 +193,8 @@ class Planner:
         return AWAITING_LAB, (f"cycle {cycle}: {choice.strategy} proposed {len(proposals)} "
                               "to the lab")
 
-    def describe(self, choice: Choice, cycle: int, proposed: int, in_flight: int) -> str:
+    def describe(self, choice: Choice, cycle: int, proposed: int | str, in_flight: int
+                 ) -> str:
         """The progress line of a launched cycle."""
         model = describe_model(choice.hyperparameters or {})
         return (f"cycle {cycle}: {choice.strategy} proposed {proposed}"

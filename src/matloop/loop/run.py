@@ -8,14 +8,16 @@ is the way in.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from matloop.errors import ConfigError, ExecutorLost, OracleFailing
 from matloop.loop.context import Context, check_pool_unchanged
 from matloop.loop.dispatch import Dispatcher, Task
 from matloop.loop.executor import Executor
+from matloop.loop.fidelity import spent
 from matloop.loop.progress import ProgressCallback, RunResult
 from matloop.loop.propose import Planner
+from matloop.loop.sources import SourcePlanner
 from matloop.loop.stopping import stop_reason
 from matloop.protocols import FAILURE_REASONS, Oracle
 from matloop.store import Pending
@@ -27,13 +29,15 @@ class Run:
     earlier run stopped, or awaiting results when the oracle can now provide them)."""
 
     def __init__(self, context: Context, oracle: Oracle, on_progress: ProgressCallback,
-                 executor: Executor | None = None) -> None:
+                 executor: Executor | None = None, sources: Mapping[str, Oracle] | None = None
+                 ) -> None:
         self.x = context
         self.c = context.campaign
         self.on_progress = on_progress
         self.earlier = context.keeper.finished()  # by earlier runs, or imported
         self.planner = Planner(context)
-        self.dispatcher = Dispatcher(context, oracle, self.report, executor)
+        self.sources = SourcePlanner(context, self.planner) if self.c.fidelities else None
+        self.dispatcher = Dispatcher(context, oracle, self.report, executor, sources)
 
     def run(self, resume: list[Pending]) -> RunResult:
         x = self.x
@@ -100,9 +104,13 @@ class Run:
         initial design, the others in flight being pending points); None: a whole batch."""
         x, loop, dispatcher = self.x, self.c.loop, self.dispatcher
         counts = x.store.counts(x.campaign_id)
-        planned = counts["succeeded"] + counts["failed"] + len(dispatcher.running)
+        running = sum(task.item.fidelity is None for task in dispatcher.running.values())
+        planned = counts["succeeded"] + counts["failed"] + running
         if loop.budget - planned <= 0:
             return "budget"
+        if loop.cost_budget is not None and \
+                spent(self.c, x.store, x.campaign_id) >= loop.cost_budget:
+            return "cost budget"
         remaining = loop.budget - planned if free is None else min(loop.budget - planned,
                                                                     free)
         available = x.untried()
@@ -112,19 +120,35 @@ class Run:
             return stop
         cycle = x.store.next_cycle(x.campaign_id)
         before = len(dispatcher.running)
-        choice = self.planner.choose(indices, values, available, planned, remaining, cycle,
-                                     dispatcher.in_flight())
-        pending = x.store.propose(x.campaign_id, cycle, self.planner.proposals(choice))
+        if self.sources is not None:
+            choice, proposals = self.sources.choose(indices, values, available, planned,
+                                                    remaining, cycle)
+        else:
+            choice = self.planner.choose(indices, values, available, planned, remaining,
+                                         cycle, dispatcher.in_flight())
+            proposals = self.planner.proposals(choice)
+        pending = x.store.propose(x.campaign_id, cycle, proposals)
         for item in pending:
             dispatcher.start(Task(item, item.attempt, 0, cycle))
         # while they run: validate the model and record the cycle
         self.planner.record_cycle(cycle, choice, len(indices), len(pending), values)
-        self.report(cycle, self.planner.describe(choice, cycle, len(pending), before))
+        self.report(cycle, self.planner.describe(choice, cycle, counted(pending), before))
         return None
 
     def report(self, cycle: int, message: str) -> None:
         self.on_progress(self.x.keeper.progress(cycle, message, self.c.loop.budget,
                                                 self.earlier))
+
+
+def counted(pending: Sequence[Pending]) -> str:
+    """``5``, or with other fidelities ``5 (+ 5 chgnet)``: the evaluations proposed."""
+    target = sum(item.fidelity is None for item in pending)
+    others: dict[str, int] = {}
+    for item in pending:
+        if item.fidelity is not None:
+            others[item.fidelity] = others.get(item.fidelity, 0) + 1
+    extra = ", ".join(f"{n} {name}" for name, n in others.items())
+    return f"{target}" + (f" (+ {extra})" if extra else "")
 
 
 def started(earlier: int, unfinished: int) -> str:
@@ -147,12 +171,19 @@ def check_retry(reasons: Sequence[str], lab: bool) -> None:
                           "import a new measurement of the candidate instead")
 
 
-def retry_failures(context: Context, reasons: Sequence[str], report: ProgressCallback
-                   ) -> None:
-    """Give each candidate that failed for one of ``reasons`` a new evaluation (run
-    first, the failures no longer charged to the budget) and say how many."""
+def to_resume(context: Context, reasons: Sequence[str], report: ProgressCallback,
+              awaiting: bool) -> list[Pending]:
+    """The evaluations a run runs first: each candidate that failed for one of
+    ``reasons`` gets a new evaluation (the failures no longer charged to the budget; how
+    many is reported), then those left in flight by a stopped run, and with ``awaiting``
+    (an oracle in this process) the lab's evaluations awaiting results."""
     x = context
     if reasons and (n := x.store.retry_failures(x.campaign_id, reasons)):
         report(x.keeper.progress(x.store.next_cycle(x.campaign_id) - 1,
                                  f"retrying {n} failed candidate{'s' * (n != 1)} "
                                  f"({', '.join(reasons)})", x.campaign.loop.budget))
+    resume = x.store.requeue_in_flight(x.campaign_id)
+    if awaiting:
+        resume += [Pending(row.evaluation_id, row.pool_index, row.key, 1)
+                   for row in x.store.awaiting(x.campaign_id)]
+    return resume

@@ -20,7 +20,7 @@ from matloop.campaigns.schema import RUN_SETTINGS, SEARCH_SECTIONS, Campaign
 from matloop.campaigns.targets import TargetSet
 from matloop.errors import ConfigError, StoreError
 from matloop.loop.progress import ProgressCallback, RunResult, Scorekeeper
-from matloop.store import AwaitingRow, DatabaseUnavailable, Pending, Store, sqlite_path
+from matloop.store import EVERY_FIDELITY, AwaitingRow, DatabaseUnavailable, Store, sqlite_path
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -57,7 +57,7 @@ class Session:
         self._writable = False
         self._pool: Pool | None = None
         self._space: Featurised | None = None
-        self._oracle: Oracle | None = None
+        self._oracle: tuple[Oracle, dict[str, Oracle]] | None = None  # and the sources'
         self._oracle_changed = False  # run(oracle_changed=True) accepted a new [oracle]
 
     # --- opening -----------------------------------------------------------------------
@@ -120,10 +120,10 @@ class Session:
                 store, campaign_id = self._open(write=False)
                 external = [(c.key, c.values) for c in store.external_candidates(campaign_id)]
             try:
-                built = build_pool(self.campaign.space, self.campaign.scratch_dir)
+                self._pool = extend(build_pool(self.campaign.space, self.campaign.scratch_dir),
+                                    external)
             except ConfigError as exc:
                 raise located(self.campaign.source, exc) from None
-            self._pool = extend(built, external)
         return self._pool
 
     @property
@@ -138,22 +138,27 @@ class Session:
     @property
     def oracle(self) -> Oracle:
         """The campaign's oracle, checked (files, columns, functions, units)."""
+        return self._oracles()[0]
+
+    def _oracles(self) -> tuple[Oracle, dict[str, Oracle]]:
+        """The campaign's oracle and its ``[[fidelities]]``' by name, checked."""
         if self._oracle is None:
-            from matloop.loop.build import build_oracle
+            from matloop.loop.build import build_fidelity_oracles, build_oracle
 
             try:
-                self._oracle = build_oracle(self.campaign)
+                self._oracle = build_oracle(self.campaign), build_fidelity_oracles(
+                    self.campaign)
             except ConfigError as exc:
                 raise located(self.campaign.source, exc) from None
         return self._oracle
 
     def check(self) -> None:
-        """Check everything a run needs (executor, oracle, pool, features) without
+        """Check everything a run needs (executor, oracles, pool, features) without
         touching the database; raises ``ConfigError`` on any invalid input."""
         from matloop.loop.executor import check_executor
 
         check_executor(self.campaign.executor)
-        self.oracle  # noqa: B018 - first: a bad oracle section leaves no feature cache
+        self._oracles()  # first: a bad oracle section leaves no feature cache
         self.space  # noqa: B018
 
     def _context(self, write: bool) -> Context:
@@ -180,7 +185,7 @@ class Session:
         the run starts, after each cycle is planned and after each evaluation recorded.
         ``retry`` (failure reasons) runs those failures again first, uncharged;
         ``oracle_changed`` accepts an ``[oracle]`` section changed since the last run."""
-        from matloop.loop.run import Run, check_retry, retry_failures
+        from matloop.loop.run import Run, check_retry, to_resume
 
         if budget is not None:
             self.campaign = _override(self.campaign, budget=budget)
@@ -204,13 +209,10 @@ class Session:
         context = self._context(write=True)
         with context.store.lock(context.campaign_id):
             self._import_prior(context.store, context.campaign_id)
-            retry_failures(context, retry, report)
-            resume = context.store.requeue_in_flight(context.campaign_id)
-            if oracle is not None:
-                resume += [Pending(row.evaluation_id, row.pool_index, row.key, 1)
-                           for row in context.store.awaiting(context.campaign_id)]
+            resume = to_resume(context, retry, report, awaiting=oracle is not None)
             try:
-                return Run(context, chosen, report, executor).run(resume)
+                sources = self._oracles()[1] if self.campaign.fidelities else None
+                return Run(context, chosen, report, executor, sources).run(resume)
             finally:
                 if executor is not None:
                     executor.shutdown()
@@ -310,10 +312,9 @@ class Session:
         from matloop.lab.sheets import read_sheet
 
         prior = self.campaign.campaign.prior
-        if prior is None or store.next_cycle(campaign_id) > 0 or \
-                sum(store.counts(campaign_id).values()) > 0:
-            return
-        self._import(read_sheet(prior), dry_run=False, allow_new=False, prior=True)
+        if prior is not None and store.next_cycle(campaign_id) == 0 and \
+                not sum(store.counts(campaign_id).values()):
+            self._import(read_sheet(prior), dry_run=False, allow_new=False, prior=True)
 
     # --- reading -------------------------------------------------------------------------
 
@@ -326,25 +327,26 @@ class Session:
         return summarize(self.campaign, store, campaign_id)
 
     def evaluations(self) -> pd.DataFrame:
-        """Every evaluation, succeeded and failed, one row each (what ``matloop export``
-        writes): ``candidate_id, candidate``, one column per input of a table space,
-        ``status, <properties>, ...`` (``matloop.loop.summary.evaluation_table``)."""
+        """Every evaluation, one row each (what ``matloop export`` writes): ``candidate_id,
+        candidate``, one column per input of a table space, ``fidelity`` with several
+        sources, ``status, <properties>, ...`` (``loop.summary.evaluation_table``)."""
         import pandas as pd
 
-        from matloop.loop.summary import evaluation_table, table_inputs
-
-        store, campaign_id = self._open(write=False)
-        header, rows = evaluation_table(self.campaign, store.evaluations(campaign_id),
-                                        *table_inputs(self.campaign, self.pool))
+        header, rows = self._evaluation_table()
         return pd.DataFrame(rows, columns=header)
 
     def export(self, path: str | Path) -> int:
         """Write ``evaluations()`` as a CSV file; returns the number of rows."""
-        from matloop.loop.summary import export_csv, table_inputs
+        from matloop.loop.summary import write_csv
+
+        return write_csv(*self._evaluation_table(), Path(path))
+
+    def _evaluation_table(self) -> tuple[list[str], list[list[Any]]]:
+        from matloop.loop.summary import evaluation_table, table_inputs
 
         store, campaign_id = self._open(write=False)
-        return export_csv(self.campaign, store.evaluations(campaign_id), Path(path),
-                          *table_inputs(self.campaign, self.pool))
+        return evaluation_table(self.campaign, store.evaluations(campaign_id, EVERY_FIDELITY),
+                                *table_inputs(self.campaign, self.pool))
 
     def ranking(self, top: int | None = None) -> Ranking:
         """The unmeasured candidates ranked by P(hit) (range targets) or the acquisition,

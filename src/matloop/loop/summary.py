@@ -71,7 +71,55 @@ def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, A
             "predicted": None if last.predicted is None else dict(last.predicted)},
         "stop_reason": store.stop_reason(campaign_id),
         **_validation(cycles),
+        **({"fidelities": fidelity_summary(campaign, store, campaign_id, cycles)}
+           if campaign.fidelities else {}),
     }
+
+
+def fidelity_summary(campaign: Campaign, store: Store, campaign_id: int,
+                     cycles: Sequence[CycleRow]) -> dict[str, Any]:
+    """Every source of a multi-fidelity campaign: the campaign's own oracle (``target``)
+    and each ``[[fidelities]]`` entry with its cost per evaluation (``cost_given`` or
+    measured), evaluations by status, what they cost, and for the cheaper sources the
+    evidence: candidates measured by both, the Spearman correlation per property, the
+    verdict (``pays``, ``undecided``, ``useless``) and the multi-fidelity model's learnt
+    correlation (from the last cycle that fitted it; None before)."""
+    from matloop.loop.fidelity import source_costs, spent, standing
+
+    costs = source_costs(campaign, store, campaign_id)
+    learnt: dict[str, Any] = {}
+    for cycle in reversed(cycles):
+        if "correlation" in cycle.hyperparameters:
+            learnt = dict(cycle.hyperparameters["correlation"])
+            break
+    sources: list[dict[str, Any]] = []
+    given: dict[str | None, float | None] = {None: campaign.oracle.cost}
+    given.update({f.name: f.cost for f in campaign.fidelities})
+    for name in given:
+        counts = store.counts(campaign_id, name)
+        finished = counts["succeeded"] + counts["failed"]
+        cost = costs[name]
+        sources.append({"name": name or "target", "cost": cost,
+                        "cost_given": given[name] is not None,
+                        "evaluations": _evaluation_counts(campaign, counts),
+                        "spent": None if cost is None else
+                        (cost * finished if given[name] is not None else
+                         sum(store.durations(campaign_id).get(name, ())))})
+    for entry, verdict in zip(sources[1:], standing(campaign, store, campaign_id),
+                              strict=True):
+        measured = [p for p, m in zip(campaign.properties, verdict.measures, strict=True)
+                    if m]
+        entry.update({
+            "properties": measured, "pairs": verdict.pairs,
+            "rank_correlation": {p: None if math.isnan(r) else r for p, r, m in zip(
+                campaign.properties, verdict.rank_correlation, verdict.measures,
+                strict=True) if m},
+            "verdict": {p: v for p, v, m in zip(campaign.properties, verdict.found,
+                                                verdict.measures, strict=True) if m},
+            "useless": verdict.useless,
+            "model_correlation": learnt.get(verdict.name)})
+    return {"sources": sources, "spent": spent(campaign, store, campaign_id),
+            "cost_budget": campaign.loop.cost_budget}
 
 
 def _evaluation_counts(campaign: Campaign, counts: dict[str, int]) -> dict[str, int]:
@@ -133,28 +181,32 @@ def evaluation_table(campaign: Campaign, evaluations: Sequence[EvaluationRow],
                      inputs: Callable[[int], Mapping[str, Any]] | None = None,
                      input_names: Sequence[str] = ()) -> tuple[list[str], list[list[Any]]]:
     """Every evaluation as a row: the header ``candidate_id, candidate, <inputs...>,
-    status, <properties...>, cycle, attempt, reason, error, duration_s, proposed_at,
+    [fidelity,] status, <properties...>, cycle, attempt, reason, error, duration_s, proposed_at,
     started_at, finished_at`` and ``model`` when some evaluation names its calculator
     (target properties first, then any other property the oracle returned) and the rows
     (None where a value is missing). ``inputs(pool_index)`` gives a table candidate's
     inputs by name, one column each (``input_names``; a name the table uses otherwise
-    gets an ``input_`` prefix); ``reason`` is the failure category and ``error`` its
-    text; times are ISO 8601 in UTC."""
+    gets an ``input_`` prefix); ``fidelity`` (multi-fidelity campaigns only) names the
+    source, ``target`` for the campaign's own oracle; ``reason`` is the failure category
+    and ``error`` its text; times are ISO 8601 in UTC."""
     others = sorted({p for e in evaluations for p in e.values} - set(campaign.properties))
     properties = [*campaign.properties, *others]
     models = any(e.model is not None for e in evaluations)
+    sources = bool(campaign.fidelities)
     trailing = ["cycle", "attempt", "reason", "error", "duration_s", *TIMES,
                 *(["model"] if models else [])]
     fixed = {"candidate_id", "candidate", "status", *trailing, *properties}
     columns = [f"input_{n}" if n in fixed else n for n in input_names]
-    header = ["candidate_id", "candidate", *columns, "status", *properties, *trailing]
+    header = ["candidate_id", "candidate", *columns, *(["fidelity"] if sources else []),
+              "status", *properties, *trailing]
     rows = []
     for e in evaluations:
         given = inputs(e.pool_index) if inputs is not None else {}
         times = [None if t is None else _utc(t).isoformat()
                  for t in (e.proposed_at, e.started_at, e.finished_at)]
         rows.append([e.candidate_id, e.candidate, *(given.get(n) for n in input_names),
-                     e.status, *(e.values.get(p) for p in properties), e.cycle, e.attempt,
+                     *([e.fidelity or "target"] if sources else []), e.status,
+                     *(e.values.get(p) for p in properties), e.cycle, e.attempt,
                      e.reason, e.error, e.duration_s, *times,
                      *([e.model] if models else [])])
     return header, rows
@@ -168,15 +220,12 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def export_csv(campaign: Campaign, evaluations: Sequence[EvaluationRow], out: Path,
-               inputs: Callable[[int], Mapping[str, Any]] | None = None,
-               input_names: Sequence[str] = ()) -> int:
-    """Write ``evaluation_table`` as CSV (numbers in full precision, missing folders
-    made); the number of rows. ``ConfigError`` when ``out`` is a folder or cannot be
-    written."""
+def write_csv(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Path) -> int:
+    """Write ``evaluation_table``'s header and rows as CSV (numbers in full precision,
+    missing folders made); the number of rows. ``ConfigError`` when ``out`` is a folder
+    or cannot be written."""
     if out.is_dir():
         raise ConfigError(f"{out} is a folder; give the path of a CSV file to write")
-    header, rows = evaluation_table(campaign, evaluations, inputs, input_names)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("w", newline="", encoding="utf-8") as handle:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,9 @@ class NextPicks:
 @dataclass(frozen=True)
 class Gathered:
     """What the sections draw from: the store's records, the measured candidates (pool
-    ``rows`` ``(n,)``, mean values ``Y`` ``(n, m)``), the featurised pool and the next picks."""
+    ``rows`` ``(n,)``, mean values ``Y`` ``(n, m)``), the featurised pool, the next picks
+    and, in a multi-fidelity campaign, per cheaper source the candidates it measured that
+    the target measured too: ``(target values, source values)``, ``(k, m)`` each."""
 
     campaign: Campaign
     targets: TargetSet
@@ -47,6 +49,7 @@ class Gathered:
     space: Featurised
     picks: NextPicks | None
     pick_note: str | None
+    paired: dict[str, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
     def units(self) -> dict[str, str | None]:

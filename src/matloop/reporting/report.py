@@ -51,6 +51,8 @@ def _write(data: Gathered, campaign: Campaign, out: Path) -> list[Path]:
     sections = [build(data, out) for build in (_progress_section, _target_section,
                                               _candidate_space_section, _model_section,
                                               _relevance_section)]
+    if "fidelities" in data.summary:
+        sections.append(_sources_section(data, out))
     sections.append(_candidates_section(data))
     page = out / REPORT
     page.write_text(render(f"matloop report: {campaign.campaign.name}",
@@ -150,6 +152,14 @@ def _relevance_section(data: Gathered, out: Path) -> Section:
     image = save(relevance_figure(relevance, data.space.names, data.targets.properties),
                  out / "relevance.png")
     return Section("What drives the model", intro, [image])
+
+
+def _sources_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.sources import sources_section
+
+    hits = {name: data.targets.hits(target) for name, (target, _) in data.paired.items()}
+    return sources_section(data.summary["fidelities"], data.paired, data.targets.properties,
+                           data.units, hits, out)
 
 
 def _model_cycles(cycles: Sequence[CycleLike]) -> int:
