@@ -1,6 +1,7 @@
 """benchmarks/ml_moduli.py (the ML-potential moduli table) and benchmarks/fidelity.py
 (the multi-fidelity replay) still run against the current code, at tiny settings, and
-the shipped CHGNet table is whole and consistent with the structures it was made from."""
+the shipped CHGNet and SevenNet tables are whole and consistent with the structures they
+were made from."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ TABLE = ROOT / "benchmarks" / "ml_moduli.py"
 REPLAY = ROOT / "benchmarks" / "fidelity.py"
 STRUCTURES = ROOT / "examples" / "data" / "mp_binary_structures_le4.csv"
 CHGNET_TABLE = ROOT / "examples" / "data" / "mp_binary_moduli_chgnet.csv"
+SEVENNET_TABLE = ROOT / "examples" / "data" / "mp_binary_moduli_sevennet.csv"
 
 
 def rows(path: Path) -> list[dict[str, str]]:
@@ -23,11 +25,13 @@ def rows(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_the_shipped_chgnet_table_covers_every_structure_once() -> None:
-    table = rows(CHGNET_TABLE)
+@pytest.mark.parametrize(("path", "calculator"), [(CHGNET_TABLE, "chgnet"),
+                                                  (SEVENNET_TABLE, "sevennet")])
+def test_a_shipped_table_covers_every_structure_once(path: Path, calculator: str) -> None:
+    table = rows(path)
     structures = rows(STRUCTURES)
     assert [r["mp_id"] for r in table] == [r["mp_id"] for r in structures]
-    assert {r["calculator"] for r in table} == {"chgnet"}
+    assert {r["calculator"] for r in table} == {calculator}
     for row in table:
         if row["status"] == "succeeded":
             assert float(row["bulk_modulus"]) == float(row["bulk_modulus"])  # a number
