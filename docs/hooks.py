@@ -59,6 +59,12 @@ def campaign_schema_markdown() -> str:
         out.append(f"*{required}{'; one or more entries' if is_list else ''}*\n")
         if len(models) == 1:
             out.append(_section(models[0]))
+            for field, nested in models[0].model_fields.items():  # e.g. [[campaign.related]]
+                inner, inner_list = _models_in(nested.annotation)
+                if len(inner) == 1:
+                    brackets = ("[[", "]]") if inner_list else ("[", "]")
+                    out.append(f"### `{brackets[0]}{name}.{field}{brackets[1]}`\n")
+                    out.append(_section(inner[0]))
             continue
         # a discriminated union: the fields every kind shares, then each kind
         discriminator = _discriminator(models)

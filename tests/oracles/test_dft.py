@@ -300,3 +300,58 @@ def test_validate_names_a_missing_pw_x_before_anything_runs(tmp_path: Path) -> N
         "EXECUTOR", '\n[executor]\nkind = "dask"\naddress = "tcp://127.0.0.1:1"\n'))
     done = runner.invoke(app, ["validate", str(path)])
     assert "pw.x" not in done.output, done.output
+
+
+MULTIFIDELITY_EXAMPLE = ROOT / "examples" / "superhard-multifidelity.toml"
+
+
+@pytest.mark.slow
+def test_the_multifidelity_example_runs_gpaw_and_chgnet(tmp_path: Path) -> None:
+    """examples/superhard-multifidelity.toml narrowed to WC-type WC and MoC at budget 2:
+    the initial design measured by GPAW's elastic tensor and probed by CHGNet's, both
+    recorded with their source, and each source's cost its measured seconds."""
+    needs_gpaw()
+    pytest.importorskip("chgnet")
+    import matloop
+
+    shutil.copytree(PROTOTYPES, tmp_path / "data" / "prototypes")
+    text = MULTIFIDELITY_EXAMPLE.read_text()
+    for old, new in [('["data/prototypes/rocksalt.cif", "data/prototypes/WC.cif"]',
+                      '["data/prototypes/WC.cif"]'),
+                     ('W = ["Ti", "Zr", "Hf", "V", "Nb", "Ta", "Mo", "W"], C = ["B", "C", "N"]',
+                      'W = ["W", "Mo"], C = ["C"]'),
+                     ("initial = 4", "initial = 2"), ("budget = 12", "budget = 2")]:
+        assert old in text
+        text = text.replace(old, new)
+    path = tmp_path / "superhard-multifidelity.toml"
+    path.write_text(text)
+
+    with matloop.Campaign.from_file(path).session() as session:
+        result = session.run()
+        status = session.status()
+    assert result.stop_reason == "budget"
+    sources = {s["name"]: s for s in status["fidelities"]["sources"]}
+    assert sources["target"]["evaluations"]["succeeded"] + \
+        sources["target"]["evaluations"]["failed"] == 2
+    assert sources["chgnet"]["evaluations"]["succeeded"] + \
+        sources["chgnet"]["evaluations"]["failed"] == 2
+    assert not sources["target"]["cost_given"]
+    assert sources["target"]["cost"] > 20 * sources["chgnet"]["cost"]  # measured seconds
+
+    campaign = load(path)
+    store = Store(campaign.database_url, create=False)
+    cid = store.campaign_id(campaign.name)
+    dft = {e.key: e for e in store.evaluations(cid)}
+    ml = {e.key: e for e in store.evaluations(cid, "chgnet")}
+    assert set(dft) == set(ml) and len(dft) == 2
+    tungsten = dft[next(key for key in dft if "W=W" in key)]
+    assert tungsten.status == "succeeded", tungsten.error
+    assert tungsten.model is not None and tungsten.model.startswith("gpaw")
+    assert all(e.model is not None and e.model.startswith("chgnet") for e in ml.values())
+    # WC: K_VRH 380, G_VRH 263 GPa at PBE (Materials Project mp-1894); cheap settings
+    assert 300 < tungsten.values["bulk_modulus"] < 460, tungsten.values
+    assert 180 < tungsten.values["shear_modulus"] < 360, tungsten.values
+    for key, evaluation in dft.items():
+        print(key, evaluation.status, evaluation.values, evaluation.duration_s)
+    for key, evaluation in ml.items():
+        print(key, evaluation.status, evaluation.values, evaluation.duration_s)

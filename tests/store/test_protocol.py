@@ -27,7 +27,7 @@ def test_a_store_is_a_store_protocol(tmp_path: Path) -> None:
 
 def test_every_protocol_method_has_the_stores_signature() -> None:
     methods = protocol_methods()
-    assert len(methods) == 31, methods  # + evaluated_rows, durations (fidelities)
+    assert len(methods) == 32, methods  # + campaign_names (related campaigns)
     for name in methods:
         wanted = inspect.signature(getattr(StoreProtocol, name))
         found = inspect.signature(getattr(Store, name))

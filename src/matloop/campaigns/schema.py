@@ -20,6 +20,11 @@ from pydantic import (
     model_validator,
 )
 
+from matloop.campaigns.campaign_schema import (
+    NAME_PATTERN,
+    CampaignSection,
+    refuse_in_memory,
+)
 from matloop.campaigns.oracle_schema import (
     ASE_ADDED_FIELDS,
     AseOracle,
@@ -31,7 +36,6 @@ from matloop.campaigns.oracle_schema import (
 )
 from matloop.campaigns.run_schema import ExecutorSection, LoopSection, SurrogateSection
 from matloop.campaigns.sections import Section
-from matloop.campaigns.sections import resolve as _resolve
 from matloop.campaigns.space_schema import (
     STRUCTURE_SPACES,
     CompositionSpace,
@@ -47,43 +51,9 @@ __all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "
            "StructureSpace", "SubstitutionSpace", "SurrogateSection", "TableOracle",
            "TableSpace", "Target", "database_url"]
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 SEARCH_SECTIONS = ("space", "targets", "oracle", "fidelities")  # what a resumed run may
 RUN_SETTINGS = ("oracle.timeout_s", "oracle.retries", "oracle.retry_on",  # not change,
                 "oracle.cost", "fidelities.cost")  # but for these
-
-
-class CampaignSection(Section):
-    name: str = Field(pattern=NAME_PATTERN, description="letters, digits, '_', '-', '.'")
-    seed: int = Field(default=0, ge=0, lt=2**32, description="seed of the initial design "
-                      "and the models (0 to 2^32 - 1)")
-    database: str | None = Field(default=None, description="an SQLite path or a database "
-                                 "URL (postgresql://...); default <name>.db beside the "
-                                 "file")
-    description: str = Field(default="", description="free text, shown in reports")
-    prior: Path | None = Field(default=None, description="measurements made before the "
-                               "campaign (an import file), imported before the first cycle")
-
-    _resolve_prior = field_validator("prior")(_resolve)
-
-    @field_validator("database")
-    @classmethod
-    def _kept_database(cls, value: str | None) -> str | None:
-        if value is not None:
-            refuse_in_memory(value)
-            authority = value.partition("://")[2].partition("/")[0]
-            if authority.count("@") > 1:
-                raise ValueError("write an '@' inside the user name or password of the "
-                                 "database URL as %40")
-        return value
-
-
-def refuse_in_memory(database: str) -> None:
-    """Raise ``ValueError`` for an SQLite database that lives in memory (and so keeps
-    nothing after the run: no resume, no status, no export)."""
-    if re.fullmatch(r"\s*(sqlite(\+\w+)?://(/(:memory:)?)?(\?.*)?|:memory:)\s*", database):
-        raise ValueError(f"database = {database!r} is in memory and would keep nothing; "
-                         "give a file path or a server URL")
 
 
 GOAL_KEYS = ("goal", "above", "below", "between", "near")
@@ -293,6 +263,30 @@ class Campaign(Section):
             raise ValueError("fidelities: give every source a cost (oracle.cost and each "
                              "fidelities.cost), or none (then each is its measured "
                              "seconds): costs are compared in one unit")
+        return self
+
+    @model_validator(mode="after")
+    def _related_fit(self) -> Campaign:
+        fidelities = {f.name for f in self.fidelities} | {"target"}
+        for i, related in enumerate(self.campaign.related):
+            field = f"campaign.related.{i} ({related.name})"
+            if related.name in fidelities:
+                raise ValueError(f"{field}: the name is taken by a source (fidelities)")
+            unknown = sorted(set(related.properties) - set(self.properties))
+            if unknown:
+                raise ValueError(f"{field}.properties: {unknown} are not target properties "
+                                 f"({', '.join(self.properties)})")
+            if isinstance(self.space, StructureSpace | SubstitutionSpace):
+                raise ValueError(f"{field}: related candidates map into this campaign's "
+                                 "features by composition or by input columns; a "
+                                 f"{self.space.kind} space has neither")
+            if self.fidelities:
+                raise ValueError(f"{field}: related campaigns with [[fidelities]] are not "
+                                 "supported yet")
+            if self.surrogate.kind not in ("auto", "gp"):
+                raise ValueError(f"{field}: the model learns from a related campaign as a "
+                                 "task of a multi-task GP; surrogate.kind = "
+                                 f"{self.surrogate.kind!r} cannot (use auto or gp)")
         return self
 
     @model_validator(mode="after")

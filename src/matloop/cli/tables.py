@@ -27,6 +27,20 @@ def fidelity_rows(table: Any, fidelities: dict[str, Any]) -> None:
                   + (f" of {budget:.6g}" if budget is not None else ""))
 
 
+def related_rows(table: Any, related: list[dict[str, Any]]) -> None:
+    """One row per related campaign: its source and what the model learnt of it."""
+    for entry in related:
+        words = [entry["source"] + (f" (campaign {entry['campaign']})"
+                                    if entry["campaign"] else "")]
+        if entry["rows"] is None:
+            words.append("not in the model yet")
+        else:
+            learnt = ", ".join(f"{name} {r:.2f}" if r is not None else f"{name} -"
+                               for name, r in (entry["model_correlation"] or {}).items())
+            words.append(f"{entry['rows']} rows in the model; learnt correlation {learnt}")
+        table.add_row(f"related {entry['name']}", "; ".join(words))
+
+
 def status_table(summary: dict[str, Any]) -> None:
     """Print a campaign summary (from ``matloop.loop.summary.summarize``) as a table."""
     from rich.console import Console
@@ -94,6 +108,8 @@ def status_table(summary: dict[str, Any]) -> None:
             table.add_row("its picks", "; ".join(words))
     if "fidelities" in summary:
         fidelity_rows(table, summary["fidelities"])
+    if "related" in summary:
+        related_rows(table, summary["related"])
     if counts.get("awaiting"):
         state = f"awaiting lab results ({counts['awaiting']} evaluations)"
     elif summary["stop_reason"] == RESULTS_IN:

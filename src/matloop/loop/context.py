@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -13,6 +15,9 @@ from matloop.loop.progress import Scorekeeper
 from matloop.spaces.featurised import Featurised
 from matloop.spaces.pool import Pool
 from matloop.store import Store
+
+if TYPE_CHECKING:
+    from matloop.loop.related import RelatedData
 
 
 @dataclass
@@ -26,6 +31,18 @@ class Context:
     space: Featurised
     targets: TargetSet
     keeper: Scorekeeper
+
+    def __post_init__(self) -> None:
+        if self.campaign.campaign.related:  # read now: a bad entry stops before any cycle
+            self.related  # noqa: B018
+
+    @cached_property
+    def related(self) -> list[RelatedData]:
+        """The ``[[campaign.related]]`` measurements in this pool's features, read once."""
+        from matloop.loop.related import load_related
+
+        return load_related(self.campaign.campaign.related, self.space,
+                            self.targets.properties)
 
     def untried(self, fidelity: str | None = None) -> np.ndarray:
         """``(N,)`` bool: pool rows never proposed in this campaign at ``fidelity``

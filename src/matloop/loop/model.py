@@ -4,7 +4,8 @@ classifier learnt from failures, and the surrogate's cross-validation."""
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -14,6 +15,9 @@ from matloop.spaces.featurised import Featurised
 from matloop.store import Store
 from matloop.surrogates import make_surrogate
 from matloop.surrogates.feasibility import FeasibilityClassifier
+
+if TYPE_CHECKING:
+    from matloop.loop.related import RelatedData
 
 
 def numerical_failures() -> tuple[type[Exception], ...]:
@@ -30,15 +34,28 @@ def model_seed(campaign: Campaign, cycle: int) -> int:
 
 
 def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Featurised,
-                  properties: tuple[str, ...], seed: int, cycle: int | None = None
-                  ) -> Surrogate:
+                  properties: tuple[str, ...], seed: int, cycle: int | None = None,
+                  related: Sequence[RelatedData] | None = None) -> Surrogate:
     """The surrogate fitted on every observation of ``properties``.
 
     With ``cycle`` (a loop cycle) it is warm-started from the last cycle except every
     ``cold_start_every``-th, and ``auto`` re-compares kinds on validation cycles; without
-    (ranking, reports) it starts from the latest hyperparameters and compares nothing."""
+    (ranking, reports) it starts from the latest hyperparameters and compares nothing.
+    With ``[[campaign.related]]`` it is the transfer GP (``surrogates.transfer``) over
+    ``related`` (loaded here when not given), once every property has two values."""
     settings = campaign.surrogate
     latest = store.latest_hyperparameters(campaign_id)
+    rows, observed = store.observations(campaign_id, properties)
+    Y = np.asarray(observed, dtype=float).reshape(len(rows), len(properties))
+    if campaign.campaign.related and (np.isfinite(Y).sum(axis=0) >= 2).all():
+        from matloop.loop.related import load_related
+        from matloop.surrogates.transfer import fit_transfer
+
+        if related is None:
+            related = load_related(campaign.campaign.related, space, properties)
+        return fit_transfer(space.bounds, space.features[rows], Y,
+                            [(r.name, r.features, r.values) for r in related],
+                            properties, seed, latest)
     if cycle is None:
         warm, compare = latest, False
     else:
@@ -53,8 +70,7 @@ def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Fea
                                kernel=settings.kernel, restarts=settings.restarts,
                                noise=settings.noise,
                                warp=warped_columns(campaign, properties))
-    rows, observed = store.observations(campaign_id, properties)
-    surrogate.fit(space.features[rows], np.asarray(observed, dtype=float))
+    surrogate.fit(space.features[rows], Y)
     return surrogate
 
 
@@ -105,6 +121,8 @@ def cross_validation(campaign: Campaign, space: Featurised, properties: tuple[st
     settings = campaign.surrogate
     if not settings.validate_every or cycle % settings.validate_every:
         return None
+    if hyperparameters.get("kind") == "transfer-gp":  # its folds would need the related
+        return None                                    # tasks; not cross-validated
     raw = hyperparameters.get("raw") or []
     kind = (hyperparameters.get("auto") or {}).get("chosen", settings.kind)
 

@@ -113,7 +113,7 @@ class Planner:
         seed = model_seed(self.c, cycle)
         start = time.perf_counter()
         surrogate = fit_surrogate(self.c, x.store, x.campaign_id, x.space, targets.properties,
-                                  seed, cycle)
+                                  seed, cycle, x.related if self.c.campaign.related else None)
         classifier = feasibility_classifier(self.c, x.store, x.campaign_id, x.space, seed)
         fit_s = time.perf_counter() - start
         start = time.perf_counter()

@@ -73,7 +73,28 @@ def summarize(campaign: Campaign, store: Store, campaign_id: int) -> dict[str, A
         **_validation(cycles),
         **({"fidelities": fidelity_summary(campaign, store, campaign_id, cycles)}
            if campaign.fidelities else {}),
+        **({"related": related_summary(campaign, cycles)} if campaign.campaign.related
+           else {}),
     }
+
+
+def related_summary(campaign: Campaign, cycles: Sequence[CycleRow]) -> list[dict[str, Any]]:
+    """Each ``[[campaign.related]]`` entry: where its measurements come from, and from
+    the last cycle that fitted the transfer GP its rows in the model and learnt
+    correlation per target property (None before, or where it has no values)."""
+    fitted: Mapping[str, Any] = {}
+    for cycle in reversed(cycles):
+        if cycle.hyperparameters.get("kind") == "transfer-gp":
+            fitted = cycle.hyperparameters
+            break
+    from sqlalchemy.engine import make_url
+
+    return [{"name": r.name, "source": str(r.path) if r.path else
+             make_url(r.url).render_as_string(hide_password=True),
+             "campaign": r.campaign,
+             "rows": (fitted.get("rows") or {}).get(r.name),
+             "model_correlation": (fitted.get("correlation") or {}).get(r.name)}
+            for r in campaign.campaign.related]
 
 
 def fidelity_summary(campaign: Campaign, store: Store, campaign_id: int,

@@ -53,6 +53,12 @@ def _write(data: Gathered, campaign: Campaign, out: Path) -> list[Path]:
                                               _relevance_section)]
     if "fidelities" in data.summary:
         sections.append(_sources_section(data, out))
+    if "related" in data.summary:
+        from matloop.reporting.related import related_section
+
+        sections.append(related_section(
+            data.summary["related"], [(c.number, c.hyperparameters) for c in data.cycles],
+            data.targets.properties, out))
     sections.append(_candidates_section(data))
     page = out / REPORT
     page.write_text(render(f"matloop report: {campaign.campaign.name}",

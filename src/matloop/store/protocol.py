@@ -45,6 +45,10 @@ class StoreProtocol(Protocol):
         """Record why the campaign's last run stopped."""
         ...
 
+    def campaign_names(self) -> list[str]:
+        """The names of every campaign in the database, oldest first."""
+        ...
+
     def config(self, campaign_id: int) -> dict[str, Any]:
         """The campaign file (as JSON data) of the latest run."""
         ...

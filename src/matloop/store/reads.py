@@ -46,6 +46,13 @@ def at_fidelity(fidelity: str | None) -> ColumnElement[bool]:
     return col(Evaluation.fidelity) == fidelity
 
 
+def campaign_names(engine: Engine) -> list[str]:
+    """The names of every campaign in the database, in the order they were created."""
+    with Session(engine) as session:
+        return list(session.exec(select(CampaignRecord.name)
+                                 .order_by(col(CampaignRecord.id))))
+
+
 def config(engine: Engine, campaign_id: int) -> dict[str, Any]:
     """The campaign file (as JSON data) of the latest run."""
     with Session(engine) as session:

@@ -104,6 +104,10 @@ class Store:
         """Record why the campaign's last run stopped."""
         writes.set_stop_reason(self.engine, campaign_id, reason)
 
+    def campaign_names(self) -> list[str]:
+        """The names of every campaign in the database, oldest first."""
+        return reads.campaign_names(self.engine)
+
     def config(self, campaign_id: int) -> dict[str, Any]:
         """The campaign file (as JSON data) of the latest run."""
         return reads.config(self.engine, campaign_id)
