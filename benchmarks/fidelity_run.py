@@ -19,12 +19,13 @@ import argparse
 import csv
 import json
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from matloop.benchmarking.variants import run_variants, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "examples" / "superhard-multifidelity-replay.toml"
@@ -96,13 +97,6 @@ def run_one(variant: str, seed: int, folder: Path, hits: int) -> dict[str, Any]:
             "seconds": seconds}
 
 
-def spread(runs: list[dict[str, Any]], key: str) -> str:
-    """``median [min–max]`` of ``key`` over ``runs`` (None: never)."""
-    values = [math.inf if r[key] is None else r[key] for r in runs]
-    low, mid, high = min(values), float(np.median(values)), max(values)
-    return f"{mid:g} [{low:g}–{high:g}]".replace("inf", "never")
-
-
 def tabulate(results: list[dict[str, Any]]) -> None:
     print("| variant | DFT evals to 5 hits | DFT evals to 10 hits | CHGNet evals | "
           "cost (DFT evals) | loop s/cycle |")
@@ -129,18 +123,8 @@ def main() -> None:
     if args.tabulate:
         tabulate(json.loads(args.tabulate.read_text()))
         return
-    results = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
-    done = {(r["variant"], r["seed"]) for r in results}
-    with tempfile.TemporaryDirectory() as folder:
-        for seed in range(args.seeds):
-            for variant in args.variants:
-                if (variant, seed) in done:
-                    continue
-                result = run_one(variant, seed, Path(folder), args.hits)
-                print(json.dumps(result), flush=True)
-                results.append(result)
-                if args.json:
-                    args.json.write_text(json.dumps(results, indent=1))
+    results = run_variants(range(args.seeds), args.variants, args.json,
+                           lambda variant, seed, folder: run_one(variant, seed, folder, args.hits))
     tabulate(results)
 
 

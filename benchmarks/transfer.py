@@ -1,6 +1,6 @@
 """Transfer replay between two related public pools: an earlier campaign searched
 Matbench's log10 bulk moduli (``examples/benchmarks/matbench-log-kvrh.toml``, its own
-seed, budget 100); a new campaign searches Matbench's log10 shear moduli
+seed, 100 evaluations by default); a new campaign searches Matbench's log10 shear moduli
 (``matbench-log-gvrh.toml``, ~10^4 compositions) with the earlier database as a
 ``[[campaign.related]]`` entry, against the same campaign without it and with a related
 table of the earlier campaign's values shuffled among its candidates (a related campaign
@@ -11,7 +11,8 @@ Printed per variant over the seeds: median [min–max] evaluations to the first 
 candidate of the shear-modulus pool, top-1 % candidates found within the budget, and the
 loop's seconds per cycle.
 
-    .venv/bin/python benchmarks/transfer.py [--seeds 10] [--start 0] [--budget 100] [--json FILE]
+    .venv/bin/python benchmarks/transfer.py [--seeds 10] [--start 0] [--budget 100]
+        [--earlier-budget 100] [--json FILE]
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ import argparse
 import csv
 import json
 import math
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from matloop.benchmarking.variants import run_variants, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 EARLIER = ROOT / "examples" / "benchmarks" / "matbench-log-kvrh.toml"
@@ -35,7 +37,7 @@ VARIANTS = ("none", "transfer", "shuffled")
 TOP = 0.01
 
 
-def earlier_database(seed: int, folder: Path) -> Path:
+def earlier_database(seed: int, folder: Path, budget: int = 100) -> Path:
     """The earlier (bulk-modulus) campaign's database, run once per seed."""
     import matloop
 
@@ -44,7 +46,7 @@ def earlier_database(seed: int, folder: Path) -> Path:
         campaign = matloop.Campaign.from_file(EARLIER).with_overrides(
             seed=1000 + seed, database=str(path))
         with campaign.session() as session:
-            session.run(budget=100)
+            session.run(budget=budget)
     return path
 
 
@@ -65,7 +67,7 @@ def shuffled_table(database: Path, out: Path, seed: int) -> Path:
     return out
 
 
-def campaign_for(variant: str, seed: int, folder: Path, budget: int) -> Any:
+def campaign_for(variant: str, seed: int, folder: Path, budget: int, earlier: int) -> Any:
     import matloop
     from matloop.campaigns.campaign_schema import Related
 
@@ -73,10 +75,10 @@ def campaign_for(variant: str, seed: int, folder: Path, budget: int) -> Any:
     related: list[Related] = []
     mapping = {"log10_G_VRH_GPa": EARLIER_PROPERTY}
     if variant == "transfer":
-        related = [Related(name="bulk", path=earlier_database(seed, folder),
+        related = [Related(name="bulk", path=earlier_database(seed, folder, earlier),
                            properties=mapping)]
     elif variant == "shuffled":
-        table = shuffled_table(earlier_database(seed, folder),
+        table = shuffled_table(earlier_database(seed, folder, earlier),
                                folder / f"shuffled-{seed}.csv", seed)
         related = [Related(name="shuffled", path=table, properties=mapping)]
     section = campaign.campaign.model_copy(update={"related": related})
@@ -85,11 +87,11 @@ def campaign_for(variant: str, seed: int, folder: Path, budget: int) -> Any:
     return campaign.with_overrides(seed=seed, database=str(folder / f"{variant}-{seed}.db"))
 
 
-def run_one(variant: str, seed: int, folder: Path, budget: int, top: np.ndarray
-            ) -> dict[str, Any]:
+def run_one(variant: str, seed: int, folder: Path, budget: int, earlier: int,
+            top: np.ndarray) -> dict[str, Any]:
     from matloop.store import Store
 
-    campaign = campaign_for(variant, seed, folder, budget)
+    campaign = campaign_for(variant, seed, folder, budget, earlier)
     start = time.perf_counter()
     with campaign.session() as session:
         session.run()
@@ -121,13 +123,6 @@ def top_set() -> np.ndarray:
     return top_of(truth.values[:, 0], 1.0, TOP)[0]
 
 
-def spread(runs: list[dict[str, Any]], key: str) -> str:
-    """``median [min–max]`` of ``key`` over ``runs`` (None: never)."""
-    values = [math.inf if r[key] is None else r[key] for r in runs]
-    low, mid, high = min(values), float(np.median(values)), max(values)
-    return f"{mid:g} [{low:g}–{high:g}]".replace("inf", "never")
-
-
 def tabulate(results: list[dict[str, Any]]) -> None:
     print("| variant | evals to the first top-1 % | top-1 % found | learnt correlation "
           "| loop s/cycle |")
@@ -156,6 +151,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--start", type=int, default=0, help="the first seed")
     parser.add_argument("--budget", type=int, default=100)
+    parser.add_argument("--earlier-budget", type=int, default=100,
+                        help="evaluations of the earlier campaign")
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=VARIANTS)
     parser.add_argument("--json", type=Path, help="write every run here (and read the "
                         "runs already in it)")
@@ -164,19 +161,11 @@ def main() -> None:
     if args.tabulate:
         tabulate(json.loads(args.tabulate.read_text()))
         return
-    results = json.loads(args.json.read_text()) if args.json and args.json.exists() else []
-    done = {(r["variant"], r["seed"]) for r in results}
     top = top_set()
-    with tempfile.TemporaryDirectory() as folder:
-        for seed in range(args.start, args.start + args.seeds):
-            for variant in args.variants:
-                if (variant, seed) in done:
-                    continue
-                result = run_one(variant, seed, Path(folder), args.budget, top)
-                print(json.dumps(result), flush=True)
-                results.append(result)
-                if args.json:
-                    args.json.write_text(json.dumps(results, indent=1))
+    seeds = range(args.start, args.start + args.seeds)
+    results = run_variants(seeds, args.variants, args.json, lambda variant, seed, folder:
+                           run_one(variant, seed, folder, args.budget, args.earlier_budget,
+                                   top))
     tabulate(results)
 
 

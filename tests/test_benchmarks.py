@@ -23,6 +23,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
     ("levers.py", [str(BENCHMARKS.parent / "examples" / "benchmarks" / name)
                    for name in ("snar.toml", "alkox.toml")]
      + ["--seeds", "1", "--settings", "design=random"], "| initial design | "),
+    ("transfer.py", ["--seeds", "1", "--budget", "14", "--earlier-budget", "15"],
+     "transfer against none, seed by seed"),
+    ("fidelity_run.py", ["--seeds", "1", "--hits", "1", "--variants", "single", "noise"],
+     "| noise |"),
 ])
 def test_benchmark_runs(script: str, arguments: list[str], expected: str) -> None:
     done = subprocess.run([sys.executable, str(BENCHMARKS / script), *arguments],

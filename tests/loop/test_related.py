@@ -191,3 +191,27 @@ def test_an_unreadable_related_campaign_stops_the_run_before_anything_is_lost(
     campaign = matloop.Campaign.from_dict(config([entry]), base_dir=tmp_path)
     with campaign.session() as session, pytest.raises(ConfigError, match=message):
         session.run()
+
+
+def test_validate_reads_the_related_campaigns(tmp_path: Path) -> None:
+    """``matloop validate`` reads them as a run would: a missing table is one error line
+    naming the entry, without a traceback."""
+    import subprocess
+    import sys
+
+    write_tables(tmp_path)
+    path = tmp_path / "tr.toml"
+    path.write_text('[campaign]\nname = "tr"\n[[campaign.related]]\nname = "gone"\n'
+                    'path = "gone.csv"\n[space]\nkind = "table"\npath = "pool.csv"\n'
+                    'inputs = ["x", "y"]\n[[targets]]\nproperty = "score"\n'
+                    'goal = "maximize"\n[oracle]\nkind = "table"\n')
+    done = subprocess.run([sys.executable, "-m", "matloop.cli.main", "validate", str(path)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode != 0
+    assert "campaign.related.0 (gone).path: file not found" in done.stderr
+    assert "Traceback" not in done.stderr
+    path.write_text(path.read_text().replace("gone.csv", "shifted.csv").replace(
+        'path = "shifted.csv"\n', 'path = "shifted.csv"\nproperties = { score = "other" }\n'))
+    done = subprocess.run([sys.executable, "-m", "matloop.cli.main", "validate", str(path)],
+                          capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr

@@ -306,6 +306,7 @@ MULTIFIDELITY_EXAMPLE = ROOT / "examples" / "superhard-multifidelity.toml"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # two GPAW elastic tensors of about 3-5 minutes each
 def test_the_multifidelity_example_runs_gpaw_and_chgnet(tmp_path: Path) -> None:
     """examples/superhard-multifidelity.toml narrowed to WC-type WC and MoC at budget 2:
     the initial design measured by GPAW's elastic tensor and probed by CHGNet's, both

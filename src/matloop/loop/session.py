@@ -153,13 +153,14 @@ class Session:
         return self._oracle
 
     def check(self) -> None:
-        """Check everything a run needs (executor, oracles, pool, features) without
-        touching the database; raises ``ConfigError`` on any invalid input."""
+        """Check everything a run needs (executor, oracles, pool, features, related
+        campaigns) without touching the database; ``ConfigError`` on any invalid input."""
         from matloop.loop.executor import check_executor
+        from matloop.loop.related import load_related
 
         check_executor(self.campaign.executor)
         self._oracles()  # first: a bad oracle section leaves no feature cache
-        self.space  # noqa: B018
+        load_related(self.campaign.campaign.related, self.space, self.targets.properties)
 
     def _context(self, write: bool) -> Context:
         from matloop.loop.context import Context, check_pool_unchanged
@@ -323,8 +324,7 @@ class Session:
         prints); ``StoreError`` when it was never run."""
         from matloop.loop.summary import summarize
 
-        store, campaign_id = self._open(write=False)
-        return summarize(self.campaign, store, campaign_id)
+        return summarize(self.campaign, *self._open(write=False))
 
     def evaluations(self) -> pd.DataFrame:
         """Every evaluation, one row each (what ``matloop export`` writes): ``candidate_id,
