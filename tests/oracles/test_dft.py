@@ -341,7 +341,7 @@ def test_the_multifidelity_example_runs_gpaw_and_chgnet(tmp_path: Path) -> None:
 
     campaign = load(path)
     store = Store(campaign.database_url, create=False)
-    cid = store.campaign_id(campaign.name)
+    cid = store.campaign_id(campaign.campaign.name)
     dft = {e.key: e for e in store.evaluations(cid)}
     ml = {e.key: e for e in store.evaluations(cid, "chgnet")}
     assert set(dft) == set(ml) and len(dft) == 2
