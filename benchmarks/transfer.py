@@ -4,8 +4,9 @@ seed, 100 evaluations by default); a new campaign searches Matbench's log10 shea
 (``matbench-log-gvrh.toml``, ~10^4 compositions) with the earlier database as a
 ``[[campaign.related]]`` entry, against the same campaign without it and with a related
 table of the earlier campaign's values shuffled among its candidates (a related campaign
-that tells nothing). The two pools share most compositions; candidates map through the
-composition features.
+that tells nothing). Both pools are Matbench's 9,723 elastic compositions, so the earlier
+campaign's candidates are this pool's, but it measured another property, on the ones its
+own search chose; they map through the composition features.
 
 Printed per variant over the seeds: median [min–max] evaluations to the first top-1 %
 candidate of the shear-modulus pool, top-1 % candidates found within the budget, and the
