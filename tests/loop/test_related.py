@@ -81,6 +81,10 @@ def test_a_shifted_related_table_is_learnt_as_a_correlated_task(tmp_path: Path) 
     cycles = store.cycles(store.campaign_id("tr"))
     kinds = [c.hyperparameters.get("kind") for c in cycles if c.strategy != "initial"]
     assert kinds and set(kinds) == {"transfer-gp"}
+    from matloop.surrogates import describe_model
+
+    assert describe_model(status["last_cycle"]["hyperparameters"]) == \
+        "multi-task GP with the related earlier"
     # the report has a section with the learnt correlation over the cycles
     page = (tmp_path / "report" / "report.html").read_text()
     assert "Related campaigns" in page and "earlier" in page

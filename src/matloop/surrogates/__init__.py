@@ -87,13 +87,17 @@ def make_surrogate(kind: str, **options: Any) -> Surrogate:
 
 def describe_model(hyperparameters: Mapping[str, Any]) -> str:
     """A cycle's model in words, from its recorded hyperparameters: the kind ``auto``
-    chose and why, or a GP's sparse approximation; "" for the plain default."""
+    chose and why, a transfer GP's related campaigns, or a GP's sparse approximation;
+    "" for the plain default."""
     words = []
     auto = hyperparameters.get("auto")
     if auto:
         scores = ", ".join(f"{kind} {score:.2f}" for kind, score in auto["scores"].items())
         words.append(f"auto chose {auto['chosen']}: {auto['reason']}"
                      + (f"; nlpd {scores}" if scores else ""))
+    if hyperparameters.get("kind") == "transfer-gp":
+        words.append("multi-task GP with the related "
+                     + ", ".join(hyperparameters["transfer"]["related"]))
     if hyperparameters.get("approximation"):
         inducing = "/".join(str(m) for m in hyperparameters["inducing"])
         words.append(f"sparse variational GP, {inducing} inducing points (more "
