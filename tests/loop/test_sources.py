@@ -123,6 +123,38 @@ def test_a_useless_source_is_no_longer_measured(tmp_path: Path) -> None:
     store.engine.dispose()
 
 
+def test_failures_of_a_cheap_source_are_data_and_the_campaign_goes_on(tmp_path: Path
+                                                                      ) -> None:
+    """A cheap source that raises for half the space (x > 0.5): each failure is recorded
+    at that source with its reason, the run reaches its budget at the target, and status
+    counts the failures per source."""
+    import matloop
+
+    write_tables(tmp_path, "tracks")
+    (tmp_path / "flaky.py").write_text(
+        "def score(x, y):\n"
+        "    if x > 0.5:\n"
+        "        raise RuntimeError('the potential does not cover this region')\n"
+        "    return {'score': 0.8 * x + y}\n")
+    settings = config(budget=10)
+    settings["fidelities"][0]["oracle"] = {"kind": "python", "function": "flaky:score"}
+    with matloop.Campaign.from_dict(settings, base_dir=tmp_path).session() as session:
+        result = session.run()
+        status = session.status()
+    assert result.stop_reason == "budget" and result.counts["succeeded"] == 10
+    store = Store(f"sqlite:///{tmp_path / 'mf.db'}", create=False)
+    cid = store.campaign_id("mf")
+    cheap = store.evaluations(cid, "cheap")
+    failed = [e for e in cheap if e.status == "failed"]
+    assert failed and all(e.reason == "error" and "does not cover" in (e.error or "")
+                          for e in failed)
+    assert all(e.status == "succeeded" for e in cheap if e not in failed)
+    source = status["fidelities"]["sources"][1]
+    assert source["evaluations"]["failed"] == len(failed)
+    assert status["failures"] == {}  # the campaign's own failures: none
+    store.engine.dispose()
+
+
 def test_a_killed_run_resumes_each_evaluation_at_its_own_source(tmp_path: Path) -> None:
     campaign = make(tmp_path, "tracks", budget=6)
     with campaign.session() as session:
