@@ -219,3 +219,16 @@ def test_validate_reads_the_related_campaigns(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "matloop.cli.main", "validate", str(path)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_missing_related_database_is_named(tmp_path: Path) -> None:
+    import matloop
+    from matloop.campaigns.campaign_schema import Related
+    from matloop.loop.related import load_related
+
+    write_tables(tmp_path)
+    campaign = matloop.Campaign.from_dict(config([]), base_dir=tmp_path)
+    with campaign.session() as session:
+        space = session.space
+    with pytest.raises(ConfigError, match=r"campaign\.related\.0 \(old\): "):
+        load_related([Related(name="old", path=tmp_path / "nowhere.db")], space, ("score",))

@@ -108,6 +108,9 @@ def _database_rows(entry: Related, field: str, columns: list[str]
 
     try:
         store = Store(entry.url, create=False)
+    except StoreError as exc:
+        raise ConfigError(f"{field}: {exc}") from None
+    try:
         names = store.campaign_names()
         name = entry.campaign or (names[0] if len(names) == 1 else None)
         if name is None:
@@ -118,9 +121,10 @@ def _database_rows(entry: Related, field: str, columns: list[str]
                               f"(it has {', '.join(names) or 'none'})")
         rows = [e for e in store.evaluations(store.campaign_id(name))
                 if e.status == "succeeded"]
-        store.close()
     except StoreError as exc:
         raise ConfigError(f"{field}: {exc}") from None
+    finally:
+        store.close()
     values = np.array([[_number(e.values.get(c)) for c in columns] for e in rows],
                       dtype=float).reshape(len(rows), len(columns))
     return [_parsed_key(e.key, e.candidate) for e in rows], values
