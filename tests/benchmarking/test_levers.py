@@ -61,6 +61,7 @@ def test_threshold_is_the_top_percent_of_the_table() -> None:
     assert 10 < random_first < 40
 
 
+@pytest.mark.slow
 def test_a_run_stops_where_a_full_replay_first_finds_the_top(tmp_path: Path) -> None:
     from matloop.benchmarking.peers import first_hit, problem_from_campaign
     from matloop.benchmarking.replay import Job, replay_seed

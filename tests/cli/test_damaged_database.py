@@ -15,6 +15,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 import matloop as package
 from matloop.api import Campaign
 
@@ -41,6 +43,7 @@ def one_error_line(done: subprocess.CompletedProcess[str]) -> str:
     return lines[0]
 
 
+@pytest.mark.slow
 def test_a_damaged_database_is_exit_4_and_run_leaves_it_as_it_was(
         crossed_barrel: Callable[..., Path], damage_table: Callable[..., None],
         tmp_path: Path) -> None:
@@ -79,6 +82,7 @@ def test_a_file_that_is_not_a_database_is_exit_4(crossed_barrel: Callable[..., P
     assert junk.read_bytes() == before
 
 
+@pytest.mark.slow
 def test_a_full_disk_mid_run_is_exit_4_and_the_next_run_resumes(
         crossed_barrel: Callable[..., Path], tmp_path: Path) -> None:
     """The disk fills up mid-run: the run's process may not write past 300 kB into any

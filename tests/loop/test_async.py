@@ -20,6 +20,7 @@ def evaluations(campaign: Campaign) -> list[EvaluationRow]:
     return store.evaluations(store.campaign_id(campaign.campaign.name))
 
 
+@pytest.mark.slow
 def test_async_proposes_with_the_in_flight_candidates_as_pending_points(
         make_campaign, toy_config, toy_pool, monkeypatch: pytest.MonkeyPatch) -> None:
     import matloop.loop.acquisition as acquisition

@@ -156,6 +156,7 @@ def test_a_worker_killed_mid_evaluation_is_rerun_and_counted_once(tmp_path: Path
     assert all(rows[x].attempt in (1, 2) for x in (4.0, 6.0, 7.0))
 
 
+@pytest.mark.slow
 def test_a_timeout_on_a_worker_is_recorded_and_the_worker_restarted(tmp_path: Path) -> None:
     path = write_campaign(tmp_path, budget=3, initial=3, loop="batch_size = 3",
                           oracle="timeout_s = 3\nretries = 0")
@@ -168,6 +169,7 @@ def test_a_timeout_on_a_worker_is_recorded_and_the_worker_restarted(tmp_path: Pa
     assert result.counts["succeeded"] == 2
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_on_the_cluster_with_nothing_lost_or_repeated(
         tmp_path: Path) -> None:
     path = write_campaign(tmp_path, budget=10, loop='mode = "async"')

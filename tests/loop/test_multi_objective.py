@@ -102,6 +102,7 @@ def test_hypervolume_search_beats_random_and_nearly_fills_the_front(branin_curri
     assert summary["hits"] is None and 2 <= len(summary["pareto_candidates"]) <= BUDGET
 
 
+@pytest.mark.slow
 def test_status_and_predict_speak_multi_objective(branin_currin, tmp_path: Path) -> None:
     campaign = load(branin_currin).with_overrides(budget=12)
     run(campaign)

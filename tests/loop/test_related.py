@@ -106,6 +106,7 @@ def test_a_shifted_related_table_is_learnt_as_a_correlated_task(tmp_path: Path) 
     assert re.search(r"learnt correlation score 0\.\d\d$", text), text
 
 
+@pytest.mark.slow
 def test_an_unrelated_table_is_discounted(tmp_path: Path) -> None:
     status = run(tmp_path, [{"name": "noise", "path": "noise.csv",
                              "properties": {"score": "other"}}])
@@ -114,6 +115,7 @@ def test_an_unrelated_table_is_discounted(tmp_path: Path) -> None:
     assert entry["model_correlation"]["score"] < 0.1  # 0.0001 when written
 
 
+@pytest.mark.slow
 def test_an_earlier_database_is_a_related_campaign(tmp_path: Path) -> None:
     """The first campaign's evaluations (its database) inform the second; keys of input
     spaces map back to their columns."""
@@ -197,6 +199,7 @@ def test_an_unreadable_related_campaign_stops_the_run_before_anything_is_lost(
         session.run()
 
 
+@pytest.mark.slow
 def test_validate_reads_the_related_campaigns(tmp_path: Path) -> None:
     """``matloop validate`` reads them as a run would: a missing table is one error line
     naming the entry, without a traceback."""

@@ -70,6 +70,7 @@ def test_same_seed_same_proposals_other_seed_other(make_campaign, crossed_barrel
     assert sequences["a"] != sequences["c"]
 
 
+@pytest.mark.slow
 def test_failures_are_recorded_and_the_loop_goes_on(make_campaign, toy_config, toy_pool,
                                                      tmp_path: Path) -> None:
     config = toy_config(budget=25, initial=10, workers=2)

@@ -48,6 +48,7 @@ def measure(batch: pd.DataFrame) -> pd.DataFrame:
     return filled
 
 
+@pytest.mark.slow
 def test_a_notebook_session_end_to_end_and_resumed_in_a_new_process(tmp_path: Path) -> None:
     db = tmp_path / "notebook.db"
     campaign = matloop.Campaign.from_dict(config(), pool=pool(), base_dir=tmp_path)

@@ -105,6 +105,7 @@ def test_a_source_that_tracks_the_target_is_bought_and_never_counts_as_the_targe
     store.engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_useless_source_is_no_longer_measured(tmp_path: Path) -> None:
     """Paired measurements that show no relation (here 120 pairs of noise, whose upper
     confidence bound is below the break-even correlation √(25/100)): the next cycles
@@ -123,6 +124,7 @@ def test_a_useless_source_is_no_longer_measured(tmp_path: Path) -> None:
     store.engine.dispose()
 
 
+@pytest.mark.slow
 def test_failures_of_a_cheap_source_are_data_and_the_campaign_goes_on(tmp_path: Path
                                                                       ) -> None:
     """A cheap source that raises for half the space (x > 0.5): each failure is recorded
@@ -155,6 +157,7 @@ def test_failures_of_a_cheap_source_are_data_and_the_campaign_goes_on(tmp_path: 
     store.engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_each_evaluation_at_its_own_source(tmp_path: Path) -> None:
     campaign = make(tmp_path, "tracks", budget=6)
     with campaign.session() as session:
@@ -184,6 +187,7 @@ def test_a_killed_run_resumes_each_evaluation_at_its_own_source(tmp_path: Path) 
     store.engine.dispose()
 
 
+@pytest.mark.slow
 def test_a_cost_budget_stops_the_campaign(tmp_path: Path) -> None:
     campaign = make(tmp_path, "tracks", budget=40, cost_budget=700.0)
     with campaign.session() as session:
@@ -193,6 +197,7 @@ def test_a_cost_budget_stops_the_campaign(tmp_path: Path) -> None:
     assert 700.0 <= spent < 700.0 + 2 * 100 + 20 * 1  # at most one cycle beyond
 
 
+@pytest.mark.slow
 def test_costs_may_change_between_runs_but_not_the_sources(tmp_path: Path) -> None:
     import matloop
 
