@@ -222,6 +222,7 @@ def test_validate_reads_the_related_campaigns(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "matloop.cli.main", "validate", str(path)],
                           capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
+    assert "oracle 'table', related 'gone', targets" in done.stdout
 
 
 def test_a_missing_related_database_is_named(tmp_path: Path) -> None:

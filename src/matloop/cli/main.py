@@ -101,7 +101,9 @@ def validate(ctx: typer.Context, path: CampaignFile) -> None:
                f"{len(space.pool)} candidates ({campaign.space.kind}"
                f"{_duplicates(space.pool.duplicates_removed)}), "
                f"{space.features.shape[1]} features, oracle {campaign.oracle.kind!r}, "
-               f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
+               + "".join(f"source {f.name!r} ({f.oracle.kind}), " for f in campaign.fidelities)
+               + "".join(f"related {r.name!r}, " for r in campaign.campaign.related)
+               + f"targets {'; '.join(t.describe() for t in campaign.targets)}, "
                f"database {safe_url(campaign.database_url)}")
 
 
