@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from matloop.benchmarking.variants import run_variants, spread
+from matloop.benchmarking.variants import by_variant, run_variants, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMPAIGN = ROOT / "examples" / "superhard-multifidelity-replay.toml"
@@ -101,10 +101,7 @@ def tabulate(results: list[dict[str, Any]]) -> None:
     print("| variant | DFT evals to 5 hits | DFT evals to 10 hits | CHGNet evals | "
           "cost (DFT evals) | loop s/cycle |")
     print("|---|---|---|---|---|---|")
-    for variant in VARIANTS:
-        mine = [r for r in results if r["variant"] == variant]
-        if not mine:
-            continue
+    for variant, mine in by_variant(results, VARIANTS):
         print(f"| {variant} | {spread(mine, 'to_5')} | {spread(mine, 'to_10')} | "
               f"{np.median([r['cheap'] for r in mine]):g} | "
               f"{np.median([r['cost_dft'] for r in mine]):.1f} | "

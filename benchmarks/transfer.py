@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from matloop.benchmarking.variants import run_variants, spread
+from matloop.benchmarking.variants import by_variant, run_variants, spread
 
 ROOT = Path(__file__).resolve().parents[1]
 EARLIER = ROOT / "examples" / "benchmarks" / "matbench-log-kvrh.toml"
@@ -128,10 +128,7 @@ def tabulate(results: list[dict[str, Any]]) -> None:
     print("| variant | evals to the first top-1 % | top-1 % found | learnt correlation "
           "| loop s/cycle |")
     print("|---|---|---|---|---|")
-    for variant in VARIANTS:
-        mine = [r for r in results if r["variant"] == variant]
-        if not mine:
-            continue
+    for variant, mine in by_variant(results, VARIANTS):
         learnt = [r["correlation"]["log10_G_VRH_GPa"] for r in mine if r["correlation"]]
         print(f"| {variant} | {spread(mine, 'first_top1')} | {spread(mine, 'top1_found')} | "
               + (f"{np.median(learnt):.2f}" if learnt else "—")

@@ -31,3 +31,12 @@ def test_spread_is_median_min_max_and_never_for_none() -> None:
     runs = [{"k": 3}, {"k": 1}, {"k": None}]
     assert spread(runs, "k") == "3 [1–never]"
     assert spread([{"k": 2}, {"k": 4}], "k") == "3 [2–4]"
+
+
+def test_runs_are_grouped_in_the_order_of_the_variants() -> None:
+    from matloop.benchmarking.variants import by_variant
+
+    runs = [{"variant": "b", "seed": 0}, {"variant": "a", "seed": 0},
+            {"variant": "b", "seed": 1}]
+    assert [(v, [r["seed"] for r in mine]) for v, mine in by_variant(runs, ["a", "b", "c"])] \
+        == [("a", [0]), ("b", [0, 1])]

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import math
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,3 +41,11 @@ def spread(runs: Sequence[Run], key: str) -> str:
     values = [math.inf if r[key] is None else r[key] for r in runs]
     low, mid, high = min(values), float(np.median(values)), max(values)
     return f"{mid:g} [{low:g}–{high:g}]".replace("inf", "never")
+
+
+def by_variant(runs: Sequence[Run], variants: Sequence[str]) -> Iterator[tuple[str, list[Run]]]:
+    """``(variant, its runs)`` in the order of ``variants``, skipping those never run."""
+    for variant in variants:
+        mine = [r for r in runs if r["variant"] == variant]
+        if mine:
+            yield variant, mine
