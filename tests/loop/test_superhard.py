@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from matloop.campaigns.targets import TargetSet
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "superhard.toml"
 MATLOOP = [sys.executable, "-m", "matloop.cli.main"]
+FAULTHANDLER = [sys.executable, "-X", "faulthandler", "-m", "matloop.cli.main"]
 SEEDS = range(5)
 BUDGET = 100
 RANDOM_HITS = BUDGET * 91 / 3953
@@ -39,7 +41,20 @@ def test_the_data_has_the_hits_the_issue_counts() -> None:
     assert any(r["formula"] == "NaN" for r in rows)  # sodium nitride, not a missing value
 
 
+def wait_or_dump(process: subprocess.Popen, log: Path, timeout: float) -> int:
+    """The run's exit code; a run still going after ``timeout`` s is made to write every
+    thread's stack to its log (``-X faulthandler``, SIGABRT), which the failure shows."""
+    try:
+        return process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.send_signal(signal.SIGABRT)
+        process.wait()
+        pytest.fail(f"a run took more than {timeout:g} s; its threads:\n"
+                    + log.read_text()[-20000:])
+
+
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # 3 pairs of runs: 163 s on the development machine
 def test_superhard_campaign_beats_random_search(tmp_path: Path) -> None:
     # the example stops after 20 hits; here every seed spends the whole budget, in
     # batches of 10 to keep the test short
@@ -56,12 +71,12 @@ def test_superhard_campaign_beats_random_search(tmp_path: Path) -> None:
             log = tmp_path / f"s{seed}.log"
             with log.open("w") as handle:  # a file, not a pipe: a full pipe blocks the run
                 running.append((subprocess.Popen(
-                    [*MATLOOP, "run", str(campaign), "--seed", str(seed), "--budget",
+                    [*FAULTHANDLER, "run", str(campaign), "--seed", str(seed), "--budget",
                      str(BUDGET), "--db", str(tmp_path / f"s{seed}.db"), "--quiet"],
                     stdout=subprocess.DEVNULL, stderr=handle, env=environment), log))
             if len(running) == 2 or seed == SEEDS[-1]:
                 for process, output in running:
-                    assert process.wait(timeout=600) == 0, output.read_text()
+                    assert wait_or_dump(process, output, 500) == 0, output.read_text()
                 running = []
     finally:
         for process, _ in running:
