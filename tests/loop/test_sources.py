@@ -222,8 +222,11 @@ def test_costs_may_change_between_runs_but_not_the_sources(tmp_path: Path) -> No
     (lambda c: c["fidelities"][0].update(properties=["gap"]),
      r"fidelities.0.properties: \['gap'\] are not target properties"),
     (lambda c: c["fidelities"][0].update(oracle={"kind": "lab"}),
-     "a cheaper source must be one the loop runs"),
+     "a cheaper source is one the loop runs"),
     (lambda c: c["oracle"].pop("cost"), "give every source a cost"),
+    (lambda c: (c["oracle"].update(kind="lab"), c["oracle"].pop("cost"),
+                c["fidelities"][0].pop("cost")),
+     r"with a lab as the \[oracle\], give every source a cost"),
     (lambda c: c["loop"].update(mode="async", batch_size=1),
      'runs in mode = "batch"'),
     (lambda c: c["loop"].update(acquisition="ucb"), "acquisition"),
@@ -247,3 +250,70 @@ def test_a_source_with_a_missing_file_is_refused_before_anything_runs(tmp_path: 
                                                       match=r"fidelities.0 \(cheap\)"):
         session.run()
     assert not (tmp_path / "mf.db").exists()
+
+
+def lab_session(tmp_path: Path, budget: int = 10) -> Any:
+    """The two-source campaign with the lab as its own oracle (the pool's ``score`` is
+    what the lab would measure)."""
+    import matloop
+
+    write_tables(tmp_path, "tracks")
+    lab = config("mf-lab", budget=budget)
+    lab["oracle"] = {"kind": "lab", "cost": 100.0}
+    return matloop.Campaign.from_dict(lab, base_dir=tmp_path).session()
+
+
+def measure_in_the_lab(batch: Any) -> Any:
+    """Play the lab: the batch sheet with each candidate's ``score`` filled in."""
+    filled = batch.copy()
+    filled["score"] = [surface(x, y) for x, y in zip(batch["x"], batch["y"], strict=True)]
+    filled["status"] = "ok"
+    return filled
+
+
+def test_a_lab_campaign_measures_its_cheaper_source_while_it_proposes(tmp_path: Path
+                                                                      ) -> None:
+    sizes = []
+    with lab_session(tmp_path) as session:
+        for _ in range(4):
+            batch = session.propose()
+            assert session.propose().equals(batch)  # awaiting: the same batch again
+            session.add_results(measure_in_the_lab(batch))
+            sizes.append(len(batch))
+        status = session.status()
+        store, cid = session._open(write=False)
+        target = store.evaluations(cid)
+        cheap = store.evaluations(cid, "cheap")
+        strategies = [c.strategy for c in store.cycles(cid)]
+    # the lab measured what was proposed to it, the source what the loop gave it
+    # (a cost-aware cycle spends two lab evaluations' cost, on one and cheaper ones)
+    assert sizes[0] == 4 and min(sizes) >= 1 and len(target) == sum(sizes) <= 10
+    assert all(e.status == "succeeded" and e.values["score"] < CHEAP_OFFSET - 1
+               for e in target)
+    assert len(cheap) > len(target) and all(e.status == "succeeded" for e in cheap)
+    assert all(e.values["score"] > CHEAP_OFFSET - 1 for e in cheap)
+    assert len({e.key for e in cheap}) == len(cheap)  # none measured twice
+    # the initial design was probed; once the source paid, the cycles were cost-aware
+    assert strategies[0] == "initial"
+    assert any("multi-fidelity (cheap)" in s for s in strategies), strategies
+    assert status["best"]["score"] == max(e.values["score"] for e in target)
+    sources = {s["name"]: s for s in status["fidelities"]["sources"]}
+    assert sources["cheap"]["verdict"] == {"score": "pays"}
+    assert status["stop_reason"] == "lab results in: ready to propose the next batch"
+
+
+def test_cheaper_measurements_a_stopped_propose_left_are_made_by_the_next(tmp_path: Path
+                                                                        ) -> None:
+    with lab_session(tmp_path) as session:
+        batch = session.propose()
+        store, cid = session._open(write=True)
+        measured = store.evaluated_rows(cid, EVERY_FIDELITY)
+        row = next(i for i in range(len(session.pool)) if i not in measured)
+        pool = session.pool
+        left = store.propose(cid, 0, [Proposal(row, pool.key(row),
+                                               pool.candidate(row).label, "cheap")])
+        store.mark_running(left[0].evaluation_id, 1)  # as a killed propose leaves it
+        assert session.propose().equals(batch)  # the batch still awaits
+        finished = {e.key: e for e in store.evaluations(cid, "cheap")}
+    assert finished[pool.key(row)].status == "succeeded"
+    assert finished[pool.key(row)].values["score"] > CHEAP_OFFSET - 1

@@ -246,12 +246,9 @@ class Campaign(Section):
                 raise ValueError(f"fidelities.{i}.properties: {unknown} are not target "
                                  f"properties ({', '.join(self.properties)})")
             if fidelity.oracle.kind == "lab":
-                raise ValueError(f"fidelities.{i}.oracle: a cheaper source must be one "
-                                 "the loop runs (table, python, ase); a lab is the "
-                                 "campaign's own [oracle]")
-        if self.oracle.kind == "lab":
-            raise ValueError("fidelities: the loop runs every source of a multi-fidelity "
-                             "campaign; a lab as its own [oracle] is not supported yet")
+                raise ValueError(f"fidelities.{i}.oracle: a cheaper source is one the loop "
+                                 "runs within a cycle (table, python, ase); a lab measures "
+                                 "last, as the campaign's own [oracle]")
         if self.loop.mode == "async":
             raise ValueError('fidelities: a multi-fidelity campaign runs in mode = "batch"')
         if self.loop.acquisition not in ("auto", "logei", "ehvi", "feasibility"):
@@ -259,6 +256,10 @@ class Campaign(Section):
                              "campaign weighs the value of each source by a probability or "
                              "an expected improvement (auto, logei, ehvi, feasibility)")
         given = [f.cost is not None for f in self.fidelities] + [self.oracle.cost is not None]
+        if self.oracle.kind == "lab" and not all(given):
+            raise ValueError("fidelities: with a lab as the [oracle], give every source a "
+                             "cost (oracle.cost and each fidelities.cost, in one unit): a "
+                             "lab's results have no measured duration to compare")
         if any(given) and not all(given):
             raise ValueError("fidelities: give every source a cost (oracle.cost and each "
                              "fidelities.cost), or none (then each is its measured "

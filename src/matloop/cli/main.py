@@ -53,8 +53,10 @@ def _handled(command: F) -> F:
         debug = bool((ctx.obj or {}).get("debug"))
         try:
             with warnings.catch_warnings():
-                if not debug:  # GPyTorch's note that it stabilised a Cholesky factor
+                if not debug:  # GPyTorch's note that it stabilised a Cholesky factor,
                     warnings.filterwarnings("ignore", "A not p.d., added jitter")
+                    # and torch's on the sparse index matrix of a multi-task GP
+                    warnings.filterwarnings("ignore", "Sparse invariant checks")
                 return command(*args, **kwargs)
         except MatloopError as exc:
             if debug:
@@ -320,10 +322,14 @@ def propose_command(
 
 def _propose_and_tell(session: Any, path: Path, batch: int | None, out: Path | None,
                       xlsx: bool, more: bool) -> None:
+    from matloop.cli.progress import progress_reporter
     from matloop.cli.signals import load_model_libraries
 
     load_model_libraries()
-    proposed = session.propose_file(batch, more, out, xlsx)
+    # with cheaper sources, the loop measures them before the lab's batch is chosen
+    with progress_reporter(session.campaign.loop.budget,
+                           quiet=not session.campaign.fidelities) as report:
+        proposed = session.propose_file(batch, more, out, xlsx, progress=report)
     for kept in proposed.kept:
         typer.echo(f"kept {_relative(kept)}: it has results filled in (not overwritten)")
     shown = [_relative(p) for p in proposed.paths or proposed.kept]
@@ -333,7 +339,7 @@ def _propose_and_tell(session: Any, path: Path, batch: int | None, out: Path | N
                    f"See `matloop status {path}`.")
         return
     what = "proposed" if proposed.new else "still awaiting results:"
-    typer.echo(f"{what} {proposed.count} candidates -> {files}\n"
+    typer.echo(f"{what} {proposed.count} candidate{'s' * (proposed.count != 1)} -> {files}\n"
                f"Fill in the result columns (status ok or failed, note), then run "
                f"`matloop import {path} {shown[0]}`.")
 

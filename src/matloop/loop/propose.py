@@ -1,8 +1,9 @@
 """Choosing a cycle's candidates: an initial design until the model has data, then
 the acquisition derived from the targets (with learnt feasibility and pending points).
 
-``Planner.choose`` picks; ``Planner.record_awaiting`` records a batch as awaiting results
-(lab campaigns, ``Session.propose``); the run records and dispatches the rest itself.
+``Planner.choose`` picks and ``Planner.record_cycle`` records the cycle; the run
+(``loop.run``) and a lab's ``propose`` (``loop.awaiting``) record and dispatch the
+evaluations.
 """
 
 from __future__ import annotations
@@ -24,7 +25,6 @@ from matloop.loop.model import (
     model_seed,
     numerical_failures,
 )
-from matloop.loop.stopping import stop_reason
 from matloop.store import Proposal
 from matloop.surrogates import describe_model
 
@@ -156,42 +156,6 @@ class Planner:
                              select_s=choice.select_s,
                              hyperparameters=choice.validated_hyperparameters(),
                              best=x.keeper.best_record(values), predicted=choice.predicted)
-
-    def record_awaiting(self, batch: int | None = None, more: bool = False
-                        ) -> tuple[str, str | None]:
-        """Choose a batch and record it as awaiting results (a lab's next samples).
-
-        Returns ``(reason, message)``: ``AWAITING_LAB`` when a batch was recorded, else
-        why nothing was (a batch awaits and not ``more``, budget, pool exhausted, a
-        stopping rule); ``message`` describes the cycle for progress output."""
-        x, loop = self.x, self.c.loop
-        waiting = len(x.store.awaiting(x.campaign_id))
-        if waiting and not more:
-            return "a batch is awaiting results", None
-        counts = x.store.counts(x.campaign_id)
-        finished = counts["succeeded"] + counts["failed"]
-        remaining = loop.budget - finished - waiting
-        if remaining <= 0:
-            return "budget", None
-        available = x.untried()
-        if not available.any():
-            return "pool exhausted", None
-        indices, values = x.keeper.training()
-        cycle = x.store.next_cycle(x.campaign_id)
-        if cycle > 0:  # the last batch's results are in (as far as they came)
-            x.store.finish_cycle(x.campaign_id, cycle - 1, x.keeper.best_record(values))
-        stop = stop_reason(loop, x.targets, x.store, x.campaign_id, values)
-        if stop is not None:
-            return stop, None
-        choice = self.choose(indices, values, available, finished + waiting, remaining,
-                             cycle, batch_size=batch)
-        proposals = self.proposals(choice)
-        x.store.propose_awaiting(x.campaign_id, cycle, proposals,
-                                 [{"lab": choice.prediction_of(k, x.targets.properties)}
-                                  for k in range(len(proposals))])
-        self.record_cycle(cycle, choice, len(indices), len(proposals), values)
-        return AWAITING_LAB, (f"cycle {cycle}: {choice.strategy} proposed {len(proposals)} "
-                              "to the lab")
 
     def describe(self, choice: Choice, cycle: int, proposed: int | str, in_flight: int
                  ) -> str:

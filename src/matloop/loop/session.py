@@ -115,10 +115,9 @@ class Session:
             from matloop.spaces.build import build_pool
             from matloop.spaces.pool import extend
 
-            external = []
-            if self._exists():
-                store, campaign_id = self._open(write=False)
-                external = [(c.key, c.values) for c in store.external_candidates(campaign_id)]
+            opened = self._open(write=False) if self._exists() else None
+            external = [(c.key, c.values) for c in opened[0].external_candidates(opened[1])] \
+                if opened else []
             try:
                 self._pool = extend(build_pool(self.campaign.space, self.campaign.scratch_dir),
                                     external)
@@ -234,36 +233,39 @@ class Session:
         return batch_frame(self.campaign, self.pool, awaiting)
 
     def propose_file(self, batch: int | None = None, more: bool = False,
-                     out: str | Path | None = None, xlsx: bool = False) -> Proposed:
+                     out: str | Path | None = None, xlsx: bool = False,
+                     progress: ProgressCallback | None = None) -> Proposed:
         """``propose``, written as the lab's batch file (CSV, and XLSX with ``xlsx``) at
         ``out`` (default ``<name>-batch-<cycle>.csv`` beside the campaign file); a file
         that already has results filled in is kept, never overwritten."""
         from matloop.lab.proposals import write_proposed
 
-        result, awaiting, new = self.propose_batch(batch, more)
+        result, awaiting, new = self.propose_batch(batch, more, progress)
         return write_proposed(self.campaign, self.pool, awaiting, new, result.stop_reason,
                               None if out is None else Path(out), xlsx)
 
-    def propose_batch(self, n: int | None = None, more: bool = False
+    def propose_batch(self, n: int | None = None, more: bool = False,
+                      progress: ProgressCallback | None = None
                       ) -> tuple[RunResult, list[AwaitingRow], bool]:
         """``propose`` as data: how it ended, every evaluation awaiting results (as
-        ``Store.awaiting`` gives them) and whether a new batch was recorded."""
+        ``Store.awaiting`` gives them) and whether a new batch was recorded. ``progress``
+        is told of each cycle and of each cheaper source's evaluation made meanwhile."""
         if n is not None and n < 1:
             raise ConfigError(f"a batch has at least one candidate (asked for {n})")
-        return self._propose_awaiting(n, more, progress=lambda _: None)
+        return self._propose_awaiting(n, more, progress or (lambda _: None))
 
     def _propose_awaiting(self, n: int | None, more: bool, progress: ProgressCallback
                           ) -> tuple[RunResult, list[AwaitingRow], bool]:
-        from matloop.loop.propose import AWAITING_LAB, Planner
+        from matloop.loop.awaiting import AWAITING_LAB, LabBatch
 
+        if self.campaign.fidelities:
+            self.check()  # the cheaper sources run in this process
         context = self._context(write=True)
         store, campaign_id = context.store, context.campaign_id
         with store.lock(campaign_id):
             self._import_prior(store, campaign_id)
-            reason, message = Planner(context).record_awaiting(n, more)
-            if message is not None:
-                progress(context.keeper.progress(store.next_cycle(campaign_id) - 1, message,
-                                                 self.campaign.loop.budget))
+            reason = LabBatch(context, progress, self._oracles() if self.campaign.fidelities
+                              else None).record(n, more)
             awaiting = store.awaiting(campaign_id)
             stop = AWAITING_LAB if awaiting else (reason or "nothing awaiting")
             store.set_stop_reason(campaign_id, stop)
@@ -353,8 +355,7 @@ class Session:
         times P(success) where evaluations failed; the ``top`` best, or all."""
         from matloop.loop.predict import rank
 
-        context = self._context(write=False)
-        return rank(context, top)
+        return rank(self._context(write=False), top)
 
     def rank(self, top: int | None = 10) -> pd.DataFrame:
         """``ranking(top)`` as a DataFrame (what ``matloop predict`` prints): ``rank,
@@ -382,8 +383,7 @@ class Session:
         self._open(write=False)  # first: a campaign never run is a StoreError
         if self._space is None:
             tell("featurising the pool")
-        context = self._context(write=False)
-        return write_report(gather(context, tell), folder, on_step=tell)
+        return write_report(gather(self._context(write=False), tell), folder, on_step=tell)
 
 
 def run(campaign: Campaign, on_progress: ProgressCallback | None = None,

@@ -40,30 +40,36 @@ class SourcePlanner:
         self.planner = planner
 
     def choose(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-               planned: int, remaining: int, cycle: int) -> tuple[Choice, list[Proposal]]:
-        """The cycle's choice (as recorded) and its evaluations, at every fidelity.
-        ``remaining`` caps the target evaluations."""
+               planned: int, remaining: int, cycle: int, batch_size: int | None = None
+               ) -> tuple[Choice, list[Proposal]]:
+        """The cycle's choice (as recorded) and its evaluations, at every fidelity;
+        ``proposals[k]`` is the pick ``choice.chosen[k]`` while ``k < len(chosen)``.
+        ``remaining`` caps the target evaluations; ``batch_size`` replaces the
+        campaign's."""
         sources = standing(self.c, self.x.store, self.x.campaign_id)
         paying = [s for s in sources if s.pays.any()]
+        batch = batch_size or self.c.loop.batch_size
         if paying and planned >= self.c.loop.initial and len(indices) >= 2:
             from matloop.loop.model import numerical_failures
 
             try:
-                return self.cost_aware(indices, values, remaining, cycle, paying)
+                return self.cost_aware(indices, values, remaining, cycle, paying, batch)
             except numerical_failures() as exc:  # the single-fidelity cycle instead
                 failed = f"multi-fidelity model failed: {type(exc).__name__}: {exc}"[:300]
                 choice, proposals = self.probed(indices, values, available, planned,
-                                                remaining, cycle, sources)
+                                                remaining, cycle, sources, batch_size)
                 choice.strategy = f"{choice.strategy} ({failed})"
                 return choice, proposals
-        return self.probed(indices, values, available, planned, remaining, cycle, sources)
+        return self.probed(indices, values, available, planned, remaining, cycle, sources,
+                           batch_size)
 
     def probed(self, indices: list[int], values: np.ndarray, available: np.ndarray,
-               planned: int, remaining: int, cycle: int, sources: list[SourceVerdict]
-               ) -> tuple[Choice, list[Proposal]]:
+               planned: int, remaining: int, cycle: int, sources: list[SourceVerdict],
+               batch_size: int | None = None) -> tuple[Choice, list[Proposal]]:
         """The single-fidelity cycle, each pick also measured by every source that is
         not useless (and has not measured it)."""
-        choice = self.planner.choose(indices, values, available, planned, remaining, cycle)
+        choice = self.planner.choose(indices, values, available, planned, remaining, cycle,
+                                     batch_size=batch_size)
         proposals = self.planner.proposals(choice)
         for source in sources:
             if source.useless:
@@ -75,7 +81,8 @@ class SourcePlanner:
         return choice, proposals
 
     def cost_aware(self, indices: list[int], values: np.ndarray, remaining: int,
-                   cycle: int, paying: list[SourceVerdict]) -> tuple[Choice, list[Proposal]]:
+                   cycle: int, paying: list[SourceVerdict], batch: int
+                   ) -> tuple[Choice, list[Proposal]]:
         """The multi-fidelity GP over the target and the paying sources, and the
         cost-aware choice of candidate and source."""
         from matloop.loop.acquisition import scores
@@ -115,8 +122,8 @@ class SourcePlanner:
         costs = source_costs(c, x.store, x.campaign_id)
         level_costs = [float(costs[name] or 0.0) for name in levels]
         picks = choose_pairs(log_a, log_info, open_pairs, level_costs,
-                             allowance=c.loop.batch_size * level_costs[0],
-                             limits=[remaining, *[CHEAP_PER_TARGET * c.loop.batch_size]
+                             allowance=batch * level_costs[0],
+                             limits=[remaining, *[CHEAP_PER_TARGET * batch]
                                      * len(paying)])
         select_s = time.perf_counter() - start
         return self.recorded(surrogate, picks, levels, fit_s, select_s, classifier)
