@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	# torch first, the local CPU build; a later plain `torch` requirement would fetch CUDA
 	$(BIN)/python -c "import torch" 2>/dev/null || $(BIN)/python -m pip install --quiet torch==2.13.0
-	$(BIN)/python -m pip install --quiet -e ".[dev,chgnet,sevennet,dask,postgres,docs]"
+	$(BIN)/python -m pip install --quiet -e ".[dev,chgnet,sevennet,dask,postgres,web,docs]"
 	touch $(STAMP)
 
 setup: $(STAMP)

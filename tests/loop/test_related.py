@@ -90,18 +90,9 @@ def test_a_shifted_related_table_is_learnt_as_a_correlated_task(tmp_path: Path) 
     assert "Related campaigns" in page and "earlier" in page
     assert (tmp_path / "report" / "related-correlation.png").stat().st_size > 1000
     # and matloop status a row per related campaign
-    from matloop.cli.tables import related_rows
+    from matloop.loop.status_rows import related_rows
 
-    class Rows:
-        def __init__(self) -> None:
-            self.rows: list[tuple[str, str]] = []
-
-        def add_row(self, *cells: str) -> None:
-            self.rows.append((cells[0], cells[1]))
-
-    table = Rows()
-    related_rows(table, status["related"])
-    (what, text), = table.rows
+    (what, text), = related_rows(status["related"])
     assert what == "related earlier" and "60 rows in the model" in text
     assert re.search(r"learnt correlation score 0\.\d\d$", text), text
 

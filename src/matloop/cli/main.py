@@ -15,6 +15,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from matloop.cli.serve import serve_command
 from matloop.errors import ConfigError, MatloopError
 
 app = typer.Typer(
@@ -383,6 +384,9 @@ def import_command(
     typer.echo(f"{verb} {report.stored} results ({kinds or 'none'}; {report.failed} failed)"
                f"{blank}; {report.still_awaiting} evaluations still awaiting results"
                + (". Dry run: nothing was written." if report.dry_run else "."))
+
+
+app.command("serve")(_handled(serve_command))
 
 
 def main() -> None:

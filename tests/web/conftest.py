@@ -1,0 +1,61 @@
+"""A folder served by ``matloop serve``: the P3HT lab campaign (its table plays the lab)
+and a computed campaign, driven through Starlette's test client."""
+
+from __future__ import annotations
+
+import csv
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+P3HT_CSV = ROOT / "examples" / "data" / "liang_p3ht_cnt.csv"
+INPUTS = ("p3ht_pct", "d1_pct", "d2_pct", "d6_pct", "d8_pct")
+PROPERTY = "conductivity_S_per_cm"
+RESULT = f"{PROPERTY} [S/cm]"
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """``lab-p3ht.toml`` (a lab campaign), ``table.toml`` (the same pool with a table
+    oracle) and ``broken.toml`` (not a campaign) in one folder."""
+    (tmp_path / "data").mkdir()
+    shutil.copy(P3HT_CSV, tmp_path / "data" / P3HT_CSV.name)
+    shutil.copy(ROOT / "examples" / "lab-p3ht.toml", tmp_path / "lab-p3ht.toml")
+    text = (ROOT / "examples" / "lab-p3ht.toml").read_text()
+    table = text.replace('name = "lab-p3ht"', 'name = "computed"').replace(
+        'kind = "lab"', 'kind = "table"')
+    assert table != text
+    (tmp_path / "table.toml").write_text(table)
+    (tmp_path / "broken.toml").write_text("[campaign]\nname = 3\n")
+    return tmp_path
+
+
+@pytest.fixture
+def client(folder: Path) -> Iterator[object]:
+    from starlette.testclient import TestClient
+
+    from matloop.web.app import create_app
+
+    with TestClient(create_app(folder, scratch=folder.parent / "scratch")) as test_client:
+        yield test_client
+
+
+def answers() -> dict[tuple[float, ...], float]:
+    """The table's conductivity (S/cm) by the five inputs: the lab's answers."""
+    with P3HT_CSV.open() as handle:
+        return {tuple(float(row[n]) for n in INPUTS): float(row[PROPERTY])
+                for row in csv.DictReader(handle)}
+
+
+def measured(record: dict[str, object]) -> float:
+    return answers()[tuple(float(record[n]) for n in INPUTS)]  # type: ignore[arg-type]
+
+
+def form_secret(page: str) -> str:
+    found = re.search(r'name="form" value="([^"]+)"', page)
+    assert found, "the page has no form"
+    return found.group(1)
