@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import PROPERTY, measured
+from .conftest import INPUTS, P3HT_CSV, PROPERTY, measured
 
 pytestmark = pytest.mark.slow
 
@@ -186,3 +186,45 @@ def test_three_lab_rounds_in_the_browser_match_matloop_status(
                              text=True, check=True, env={**os.environ, "COLUMNS": "300"})
     for what, value in shown:
         assert what in printed.stdout and value in " ".join(printed.stdout.split())
+
+
+def test_a_campaign_made_from_a_csv_in_the_browser_takes_its_first_results(
+        server: str, browser: Any, folder: Path, tmp_path: Path) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    table = tmp_path / "films.csv"
+    rows = P3HT_CSV.read_text().splitlines()
+    header = rows[0].split(",")
+    keep = [header.index(n) for n in INPUTS]
+    table.write_text("\n".join(",".join(line.split(",")[k] for k in keep)
+                               for line in rows) + "\n")
+    browser.get(server + "/")
+    submit(browser, "a new lab campaign from a table", By.LINK_TEXT)
+    browser.find_element(By.CSS_SELECTOR, "#new input[type=file]").send_keys(str(table))
+    submit(browser, "#new button")
+    name = browser.find_element(By.NAME, "name")
+    name.clear()
+    name.send_keys("films")
+    roles = [Select(browser.find_element(By.NAME, f"role:{k}")).first_selected_option
+             .get_attribute("value") for k in range(len(INPUTS))]
+    assert roles == ["input"] * len(INPUTS)  # guessed: five numeric columns
+    browser.find_element(By.NAME, "property:0").send_keys(PROPERTY)
+    browser.find_element(By.NAME, "unit:0").send_keys("S/cm")
+    Select(browser.find_element(By.NAME, "goal:0")).select_by_value("maximize")
+    shot(browser, "new")
+    submit(browser, "#describe button")
+    assert browser.current_url.endswith("/campaigns/films")
+    assert (folder / "films.toml").is_file()
+
+    submit(browser, "#propose button")
+    cells = browser.find_elements(By.CSS_SELECTOR, "#results td.candidate")
+    assert cells
+    for i, _ in enumerate(cells):
+        record = {n: browser.find_element(
+            By.XPATH, f"//form[@id='results']//tr[{i + 2}]/td[count(//form[@id='results']"
+            f"//tr[1]/th[.='{n}']/preceding-sibling::th) + 1]").text for n in INPUTS}
+        browser.find_element(By.NAME, f"value:{i}:0").send_keys(repr(measured(record)))
+        Select(browser.find_element(By.NAME, f"status:{i}")).select_by_value("ok")
+    submit(browser, "#results button")
+    assert f"stored {len(cells)} results" in browser.find_element(By.ID, "message").text

@@ -24,6 +24,7 @@ from matloop.web.guard import form_ok, form_secret, remember
 
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 HIDDEN = ("candidate_id", "cycle")  # batch columns the form does not show
+MODEL_COLUMNS = ("predicted_", "std_", "hit_probability", "success_probability")
 SAFE_FILE = re.compile(r"^[A-Za-z0-9_.-]+\.(png|html)$")
 
 
@@ -129,6 +130,65 @@ async def report_file(request: Request) -> Response:
     return FileResponse(folder / file)
 
 
+async def new_form(request: Request) -> Response:
+    return page(request, "new.html", {"table": None})
+
+
+async def new_upload(request: Request) -> Response:
+    """Step one: the uploaded table, kept; the form of step two."""
+    from matloop.web.new import save_upload
+
+    form = await request.form()
+    if not form_ok(request, form.get("form")):
+        return page(request, "new.html", {"table": None, "problems": [STALE]}, 403)
+    sheet = form.get("file")
+    if not isinstance(sheet, UploadFile) or not sheet.filename:
+        return page(request, "new.html", {"table": None, "problems": [
+            "choose a table of candidates (.csv or .xlsx) to upload"]}, 422)
+    try:
+        table = await run_in_threadpool(save_upload, request.app.state.scratch,
+                                        sheet.filename, await sheet.read())
+    except Refused as exc:
+        return page(request, "new.html", {"table": None, "problems": [exc.message]},
+                    exc.status)
+    return page(request, "new.html", describe(table, {}))
+
+
+async def new_create(request: Request) -> Response:
+    """Step two: the campaign file and its table written, or the form again with what
+    is wrong."""
+    from matloop.web.new import campaign_config, create, load_upload
+
+    form = await request.form()
+    entered = {key: str(value) for key, value in form.items() if isinstance(value, str)}
+    if not form_ok(request, form.get("form")):
+        return page(request, "new.html", {"table": None, "problems": [STALE]}, 403)
+    try:
+        table = load_upload(request.app.state.scratch, entered.get("upload", ""))
+    except Refused as exc:
+        return page(request, "new.html", {"table": None, "problems": [exc.message]},
+                    exc.status)
+    try:
+        config = campaign_config(table, entered)
+        name = await run_in_threadpool(create, request.app.state.folder, table, config)
+    except Refused as exc:
+        return page(request, "new.html", {**describe(table, entered),
+                                          "problems": [exc.message]}, exc.status)
+    return RedirectResponse(f"/campaigns/{name}", 303)
+
+
+def describe(table: Any, entered: dict[str, str]) -> dict[str, Any]:
+    """The step-two form of an uploaded table, with what was entered (or guesses)."""
+    from matloop.web.new import GOALS, ROLES, TARGET_ROWS
+
+    stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(table.filename).stem).strip("-") or "lab"
+    return {"table": table, "roles": ROLES, "goals": GOALS,
+            "targets": range(TARGET_ROWS), "preview": table.rows[:5],
+            "chosen": [entered.get(f"role:{k}", table.guess(c))
+                       for k, c in enumerate(table.columns)],
+            "entered": {"name": stem, "budget": "40", "batch_size": "4", **entered}}
+
+
 STALE = "the page was out of date (or from another site); reload it and try again"
 
 
@@ -174,7 +234,8 @@ def campaign_view(folder: CampaignFolder, name: str, reports: Path) -> dict[str,
     result_columns = columns[-n_results - 2:-2] if columns else []
     shown_columns = [k for k in columns[:-n_results - 2] if k not in HIDDEN]
     batch = None if frame is None else [
-        {"cells": {k: cell(v) for k, v in row.items()}} for row in frame.to_dict("records")]
+        {"cells": {k: cell(v, rounded=k.startswith(MODEL_COLUMNS)) for k, v in row.items()}}
+        for row in frame.to_dict("records")]
     return {
         "name": name, "file": folder.path_of(name).name, "description":
         c.campaign.description, "oracle": c.oracle.kind, "lab": c.oracle.kind == "lab",
@@ -227,10 +288,11 @@ def landed_words(landed: dict[str, Any]) -> str:
             f"{landed['still_awaiting']} evaluations still await results")
 
 
-def cell(value: Any) -> str:
-    """A batch cell as text: numbers to 4 significant digits, NaN as empty."""
+def cell(value: Any, rounded: bool = False) -> str:
+    """A batch cell as text: NaN as empty; a model's figure (``rounded``) to 4
+    significant digits, an input as it is (a lab member makes what the page says)."""
     if isinstance(value, float):
-        return "" if math.isnan(value) else f"{value:.4g}"
+        return "" if math.isnan(value) else f"{value:.4g}" if rounded else f"{value:.12g}"
     return "" if value is None else str(value)
 
 
@@ -244,6 +306,9 @@ def page(request: Request, template: str, context: dict[str, Any], status: int =
 
 ROUTES = [
     Route("/", index),
+    Route("/new", new_form),
+    Route("/new", new_upload, methods=["POST"]),
+    Route("/new/create", new_create, methods=["POST"]),
     Route("/campaigns/{name}", campaign),
     Route("/campaigns/{name}/propose", propose, methods=["POST"]),
     Route("/campaigns/{name}/results", results, methods=["POST"]),
