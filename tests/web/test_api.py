@@ -172,3 +172,39 @@ def test_a_server_others_can_reach_needs_a_token() -> None:
     check_host("0.0.0.0", "s3cret")
     with pytest.raises(ConfigError, match="needs a token"):
         check_host("0.0.0.0", None)
+
+
+def test_matloop_serve_answers_on_its_port_and_refuses_the_network_without_a_token(
+        folder: Path) -> None:
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    command = [sys.executable, "-m", "matloop.cli.main", "serve", str(folder)]
+    refused = subprocess.run([*command, "--host", "0.0.0.0"], capture_output=True,
+                             text=True, env={**os.environ, "MATLOOP_SERVE_TOKEN": ""})
+    assert refused.returncode == 2 and "needs a token" in refused.stderr
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([*command, "--port", str(port)], stderr=subprocess.PIPE,
+                              text=True, env={**os.environ, "MATLOOP_SERVE_TOKEN": "t0k"})
+    try:
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/campaigns",
+                                         headers={"Authorization": "Bearer t0k"})
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request) as answer:
+                    listed = json.loads(answer.read())
+                break
+            except OSError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.2)
+        assert {c["file"] for c in listed} == {"lab-p3ht.toml", "table.toml", "broken.toml"}
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
