@@ -4,6 +4,7 @@ and a computed campaign, driven through Starlette's test client."""
 from __future__ import annotations
 
 import csv
+import json
 import re
 import shutil
 from collections.abc import Iterator
@@ -19,13 +20,16 @@ RESULT = f"{PROPERTY} [S/cm]"
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    """``lab-p3ht.toml`` (a lab campaign), ``table.toml`` (the same pool with a table
+def folder(tmp_path: Path, database_url: str) -> Path:
+    """``lab-p3ht.toml`` (a lab campaign, its database ``database_url``: every test that
+    uses it runs on SQLite and on PostgreSQL), ``table.toml`` (the same pool with a table
     oracle) and ``broken.toml`` (not a campaign) in one folder."""
     (tmp_path / "data").mkdir()
     shutil.copy(P3HT_CSV, tmp_path / "data" / P3HT_CSV.name)
-    shutil.copy(ROOT / "examples" / "lab-p3ht.toml", tmp_path / "lab-p3ht.toml")
     text = (ROOT / "examples" / "lab-p3ht.toml").read_text()
+    (tmp_path / "lab-p3ht.toml").write_text(text.replace(
+        'name = "lab-p3ht"\n', f'name = "lab-p3ht"\ndatabase = {json.dumps(database_url)}\n',
+        1))
     table = text.replace('name = "lab-p3ht"', 'name = "computed"').replace(
         'kind = "lab"', 'kind = "table"')
     assert table != text

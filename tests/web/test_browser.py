@@ -142,16 +142,25 @@ def test_three_lab_rounds_in_the_browser_match_matloop_status(
         assert browser.find_elements(By.CSS_SELECTOR, "#results tr")[1:] and \
             len(browser.find_elements(By.CSS_SELECTOR, "#results tr")) == len(batch) + 1
         if round_ == 1:  # a bad sheet first: the problem is shown, nothing stored
-            bad = tmp_path / "bad.csv"
-            bad.write_text(f"candidate_id,{PROPERTY} [S/cm],status\n"
-                           f"{batch[0]['candidate_id']},high,ok\n")
+            sheet = tmp_path / "results.csv"
+            sheet.write_text(f"candidate_id,{PROPERTY} [S/cm],status\n"
+                             f"{batch[0]['candidate_id']},high,ok\n")
             browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]"
-                                 ).send_keys(str(bad))
+                                 ).send_keys(str(sheet))
             submit(browser, "#upload button")
             problems = browser.find_element(By.ID, "problems").text
-            assert "bad.csv" in problems and "not a number" in problems, problems
+            assert "results.csv" in problems and "not a number" in problems, problems
             shot(browser, "bad-upload")
-            # and a bad value typed into the form is shown next to its row
+            # then the good sheet
+            sheet.write_text(f"candidate_id,{PROPERTY} [S/cm],status\n" + "".join(
+                f"{row['candidate_id']},{measured(row)!r},ok\n" for row in batch))
+            browser.find_element(By.CSS_SELECTOR, "#upload input[type=file]"
+                                 ).send_keys(str(sheet))
+            submit(browser, "#upload button")
+            message = browser.find_element(By.ID, "message").text
+            assert f"results.csv: stored {len(batch)} results" in message, message
+            continue
+        if round_ == 2:  # a bad value typed into the form is shown next to its row
             enter_results(browser, batch)
             box = browser.find_element(By.NAME, "value:1:0")
             box.clear()
