@@ -222,7 +222,7 @@ def test_costs_may_change_between_runs_but_not_the_sources(tmp_path: Path) -> No
     (lambda c: c["fidelities"][0].update(properties=["gap"]),
      r"fidelities.0.properties: \['gap'\] are not target properties"),
     (lambda c: c["fidelities"][0].update(oracle={"kind": "lab"}),
-     "a cheaper source is one the loop runs"),
+     r"a lab source needs a lab as the campaign's own \[oracle\]"),
     (lambda c: c["oracle"].pop("cost"), "give every source a cost"),
     (lambda c: (c["oracle"].update(kind="lab"), c["oracle"].pop("cost"),
                 c["fidelities"][0].pop("cost")),
@@ -317,3 +317,44 @@ def test_cheaper_measurements_a_stopped_propose_left_are_made_by_the_next(tmp_pa
         finished = {e.key: e for e in store.evaluations(cid, "cheap")}
     assert finished[pool.key(row)].status == "succeeded"
     assert finished[pool.key(row)].values["score"] > CHEAP_OFFSET - 1
+
+
+def test_a_quicker_lab_measurement_is_a_source_whose_batches_await_results_too(
+        tmp_path: Path) -> None:
+    import matloop
+    from matloop.errors import DataError
+
+    write_tables(tmp_path, "tracks")
+    both = config("two-labs", budget=8)
+    both["oracle"] = {"kind": "lab", "cost": 100.0}
+    both["fidelities"][0]["oracle"] = {"kind": "lab"}  # a quick screening assay
+    fidelities = []
+    with matloop.Campaign.from_dict(both, base_dir=tmp_path).session() as session:
+        for _ in range(4):
+            batch = session.propose()
+            fidelities += list(batch["fidelity"])
+            filled = measure_in_the_lab(batch)
+            screen = filled["fidelity"] == "cheap"
+            filled.loc[screen, "score"] = CHEAP_OFFSET + 0.8 * filled.loc[screen, "score"]
+            if _ == 0:  # a source the campaign does not have: named by row and column
+                wrong = filled.copy()
+                wrong.loc[0, "fidelity"] = "xrd"
+                with pytest.raises(DataError, match=r"row 2, column 'fidelity': 'xrd'"):
+                    session.add_results(wrong)
+            report = session.add_results(filled)
+            assert report.kinds["filled"] == len(batch) and report.still_awaiting == 0
+        status = session.status()
+        store, cid = session._open(write=False)
+        target = store.evaluations(cid)
+        cheap = store.evaluations(cid, "cheap")
+        with pytest.raises(ConfigError, match="cheap is a lab"):
+            session.run(oracle=lambda x, y: {"score": surface(x, y)})
+    # the initial design went to both labs; each result landed at its own source
+    assert fidelities[:8].count("target") == 4 and fidelities[:8].count("cheap") == 4
+    # then, the assay paying, cost-aware batches: mostly screening, a few confirmations
+    assert fidelities.count("cheap") > 4 * fidelities.count("target")
+    assert all(e.values["score"] < CHEAP_OFFSET - 1 for e in target)
+    assert cheap and all(e.values["score"] > CHEAP_OFFSET - 1 for e in cheap)
+    assert status["evaluations"]["succeeded"] == len(target) <= 8
+    sources = {s["name"]: s for s in status["fidelities"]["sources"]}
+    assert sources["cheap"]["evaluations"]["succeeded"] == len(cheap)

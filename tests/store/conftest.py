@@ -11,8 +11,8 @@ replaced them (``matloop.store.views``) give them — the same values under name
 ``finished`` and ``external_candidates`` as objects, a candidate's ``id`` as
 ``candidate_id``, a cycle's JSON columns parsed, and no ``campaign_id`` or cycle ``id``;
 fields the read models gained since (an evaluation's ``proposed_at``, ``started_at`` and
-``model``, and since revision 0004 its ``fidelity``, None for every row before it) hold
-what the same rows say."""
+``model``, and since revision 0004 its ``fidelity``, None for every row before it, as
+for an awaiting row) hold what the same rows say."""
 
 from __future__ import annotations
 
@@ -123,4 +123,6 @@ def expected_v1() -> dict[str, Any]:
     for campaign in expected.values():
         for evaluation in campaign["evaluations"]:
             evaluation["fidelity"] = None  # revision 0004: the campaign's own oracle
+        for row in campaign["awaiting"]:
+            row["fidelity"] = None  # and its awaiting rows, by the read model since
     return expected

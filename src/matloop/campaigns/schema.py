@@ -245,10 +245,10 @@ class Campaign(Section):
             if unknown:
                 raise ValueError(f"fidelities.{i}.properties: {unknown} are not target "
                                  f"properties ({', '.join(self.properties)})")
-            if fidelity.oracle.kind == "lab":
-                raise ValueError(f"fidelities.{i}.oracle: a cheaper source is one the loop "
-                                 "runs within a cycle (table, python, ase); a lab measures "
-                                 "last, as the campaign's own [oracle]")
+            if fidelity.oracle.kind == "lab" and self.oracle.kind != "lab":
+                raise ValueError(f"fidelities.{i}.oracle: a lab source needs a lab as the "
+                                 "campaign's own [oracle] too (the loop cannot wait for a "
+                                 "lab inside a run)")
         if self.loop.mode == "async":
             raise ValueError('fidelities: a multi-fidelity campaign runs in mode = "batch"')
         if self.loop.acquisition not in ("auto", "logei", "ehvi", "feasibility"):

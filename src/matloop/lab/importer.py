@@ -47,13 +47,14 @@ def plan(checked: Checked, known: Known, path: Path, digest: str, kind: str, pri
          ) -> tuple[list[Recorded], list[str], Counter[str]]:
     """Each result as a store write: the first results of a candidate fill its awaiting
     evaluations (oldest first), any further one is a new evaluation (a replicate)."""
-    waiting = {key: list(ids) for key, ids in known.awaiting.items()}
+    waiting = {pair: list(ids) for pair, ids in known.awaiting.items()}
     seen = {key for key, _, _ in known.candidates.values()}
     kinds: Counter[str] = Counter(dict.fromkeys(("filled", "replicate", "unsolicited", "new"),
                                                 0))
     recorded, lines = [], []
     for result in checked.results:
-        evaluation = waiting[result.key].pop(0) if waiting.get(result.key) else None
+        pair = (result.key, result.fidelity)
+        evaluation = waiting[pair].pop(0) if waiting.get(pair) else None
         kind_of = ("filled" if evaluation is not None else "replicate" if result.key in seen
                    else "new" if result.external is not None else "unsolicited")
         kinds[kind_of] += 1
@@ -67,8 +68,11 @@ def plan(checked: Checked, known: Known, path: Path, digest: str, kind: str, pri
         recorded.append(Recorded(evaluation, Proposal(result.pool_index, result.key,
                                                       result.label),
                                  result.values, checked.units, result.failed, result.note,
-                                 known.cycle, provenance, result.external, kind))
-        lines.append(f"row {result.row}: {result.label}: {_outcome(result, checked)} — {what}")
+                                 known.cycle, provenance, result.external, kind,
+                                 result.fidelity))
+        source = f" [{result.fidelity}]" if result.fidelity else ""
+        lines.append(f"row {result.row}: {result.label}{source}: "
+                     f"{_outcome(result, checked)} — {what}")
     return recorded, lines, kinds
 
 
@@ -98,7 +102,8 @@ def content_digest(results: Sequence[Result], exact: bool = False) -> str:
 
     def entry(result: Result) -> str:
         values = sorted((name, spelled(v)) for name, v in result.values.items())
-        return json.dumps([result.key, result.failed, values, result.note])
+        source = [result.fidelity] if result.fidelity else []  # older digests: none
+        return json.dumps([result.key, result.failed, values, result.note, *source])
 
     text = "\n".join(sorted(entry(result) for result in results))
     return hashlib.sha256(text.encode()).hexdigest()

@@ -19,7 +19,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from matloop.campaigns.schema import Campaign
-from matloop.lab.results import describing_columns, formula_column
+from matloop.lab.results import (
+    FIDELITY_COLUMN,
+    TARGET,
+    describing_columns,
+    formula_column,
+    lab_fidelities,
+)
 from matloop.lab.sheets import result_header
 from matloop.spaces.pool import Pool, integer_formula
 
@@ -74,7 +80,8 @@ def batch_frame(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]
     import pandas as pd
 
     columns = header(campaign, pool)
-    text_columns = {"candidate", "status", "note", *describing_columns(campaign, pool)}
+    text_columns = {"candidate", "status", "note", FIDELITY_COLUMN,
+                    *describing_columns(campaign, pool)}
     rows = [[cell if name in text_columns else _frame_number(cell)
              for name, cell in zip(columns, row, strict=True)]
             for row in rows_of(campaign, pool, awaiting)]
@@ -120,7 +127,8 @@ def default_path(campaign: Campaign, cycle: int) -> Path:
 
 def header(campaign: Campaign, pool: Pool) -> list[str]:
     """The columns of a batch file, in order."""
-    columns = ["candidate_id", "candidate", *describing_columns(campaign, pool), "cycle"]
+    columns = ["candidate_id", "candidate", *describing_columns(campaign, pool),
+               *([FIDELITY_COLUMN] if lab_fidelities(campaign) else []), "cycle"]
     units = _units(campaign)
     for name in campaign.properties:
         columns += [result_header(f"predicted_{name}", units[name]),
@@ -141,8 +149,9 @@ def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]
         index = item.pool_index
         lab = item.provenance.get("lab", {})
         mean, std = lab.get("mean", {}), lab.get("std", {})
-        cells = [str(item.candidate_id), item.label,
-                 *_description(campaign, pool, index), str(item.cycle)]
+        cells = [str(item.candidate_id), item.label, *_description(campaign, pool, index),
+                 *([item.fidelity or TARGET] if lab_fidelities(campaign) else []),
+                 str(item.cycle)]
         for name in campaign.properties:
             cells += [_number(mean.get(name)), _number(std.get(name))]
         if ranges:

@@ -21,6 +21,14 @@ from matloop.spaces.pool import Pool, candidate_key, input_key, input_label
 
 STATUSES = ("ok", "failed")
 STRUCTURE_COLUMN = "structure"  # a structure pool's candidate name, in batch files
+FIDELITY_COLUMN = "fidelity"  # which source measured a row, with lab sources
+TARGET = "target"  # that column's name for the campaign's own oracle
+
+
+def lab_fidelities(campaign: Campaign) -> list[str]:
+    """The ``[[fidelities]]`` sources that are labs too: their evaluations await results
+    as the campaign's own do, and sheets then have a ``fidelity`` column."""
+    return [f.name for f in campaign.fidelities if f.oracle.kind == "lab"]
 
 
 @dataclass(frozen=True)
@@ -46,12 +54,13 @@ class Problem:
 class Known:
     """What the store knows of the campaign (empty before its first run or import).
 
-    ``candidates``: store candidate id -> (key, label, pool index); ``awaiting``: key ->
-    awaiting evaluation ids, oldest first; ``external``: outside-pool candidates already
-    stored, key -> pool index; ``cycle``: the cycle a new evaluation is filed under."""
+    ``candidates``: store candidate id -> (key, label, pool index); ``awaiting``: (key,
+    fidelity: None for the campaign's own oracle) -> awaiting evaluation ids, oldest
+    first; ``external``: outside-pool candidates already stored, key -> pool index;
+    ``cycle``: the cycle a new evaluation is filed under."""
 
     candidates: Mapping[int, tuple[str, str, int]] = field(default_factory=dict)
-    awaiting: Mapping[str, list[int]] = field(default_factory=dict)
+    awaiting: Mapping[tuple[str, str | None], list[int]] = field(default_factory=dict)
     external: Mapping[str, int] = field(default_factory=dict)
     cycle: int = -1
     imported: frozenset[str] = frozenset()  # digests of the results imported before
@@ -60,7 +69,8 @@ class Known:
 @dataclass(frozen=True)
 class Result:
     """One checked row: the candidate (key, label, pool index, values when outside the
-    pool), its values in the target units, or a failure with its note."""
+    pool), its values in the target units, or a failure with its note, and the source
+    that measured it (``fidelity``: None for the campaign's own oracle)."""
 
     row: int
     key: str
@@ -70,6 +80,7 @@ class Result:
     failed: bool
     note: str
     external: dict[str, float | str] | None = None
+    fidelity: str | None = None
 
 
 @dataclass(frozen=True)
@@ -181,14 +192,37 @@ class _Checker:
             self.raise_problems()
         return Checked(results, blank, units)
 
+    def fidelity(self, number: int, row: list[str]) -> tuple[bool, str | None]:
+        """The row's source (None: the campaign's own oracle); False when unknown."""
+        text = self.cell(row, FIDELITY_COLUMN)
+        if text in ("", TARGET):
+            return True, None
+        names = {f.name for f in self.campaign.fidelities}
+        if text not in names:
+            self.problem(f"is not a source of this campaign ({', '.join([TARGET, *names])})",
+                         number, FIDELITY_COLUMN, text)
+            return False, None
+        return True, text
+
     def check_row(self, number: int, row: list[str], results_at: Mapping[str, int],
                   describing: list[str]) -> Result | str | None:
         status = self.cell(row, "status").lower()
         note = self.cell(row, "note")
+        known, fidelity = self.fidelity(number, row)
+        if not known:
+            return None
+        measured = set(self.campaign.properties) if fidelity is None else set(
+            self.campaign.measured_by(next(f for f in self.campaign.fidelities
+                                           if f.name == fidelity)))
         values: dict[str, float] = {}
         empty: list[str] = []
         for name, j in results_at.items():
             text = row[j].strip()
+            if name not in measured:
+                if text:
+                    self.problem(f"{fidelity} does not measure {name}: leave it empty",
+                                 number, self.sheet.header[j], text)
+                continue
             if not text:
                 empty.append(name)
                 continue
@@ -208,22 +242,23 @@ class _Checker:
             self.problem("status must be 'ok', 'failed' or empty (not measured yet)",
                          number, "status", status)
             return None
-        if status == "" and len(empty) == len(results_at) and not note:
+        wanted = len([name for name in results_at if name in measured])
+        if status == "" and len(empty) == wanted and not note:
             return "blank"
         failed = status == "failed"
         if not failed and empty:
-            why = ("the row is ok but has no values" if len(empty) == len(results_at)
-                   else "empty: an ok row needs every target property")
+            why = ("the row is ok but has no values" if len(empty) == wanted
+                   else "empty: an ok row needs every property its source measures")
             for name in empty:
                 self.problem(why, number, self.sheet.header[results_at[name]], "")
-        if failed and (values or len(empty) < len(results_at)):
+        if failed and (values or len(empty) < wanted):
             self.problem("a failed row must not have values (leave them empty, or mark "
                          "the row 'ok')", number, "status", status)
         candidate = self.identify(number, row, describing)
         if candidate is None or (not failed and empty):
             return None
         key, label, index, external = candidate
-        return Result(number, key, label, index, values, failed, note, external)
+        return Result(number, key, label, index, values, failed, note, external, fidelity)
 
     def identify(self, number: int, row: list[str], describing: list[str]
                  ) -> tuple[str, str, int, dict[str, float | str] | None] | None:
@@ -323,10 +358,10 @@ class _Checker:
         return key, label, self.new_external[key], values
 
     def check_contradictions(self, results: Sequence[Result]) -> None:
-        """Rows of one candidate must agree on whether it could be made."""
-        first: dict[str, Result] = {}
+        """Rows of one candidate (at one source) must agree on whether it could be made."""
+        first: dict[tuple[str, str | None], Result] = {}
         for result in results:
-            seen = first.setdefault(result.key, result)
+            seen = first.setdefault((result.key, result.fidelity), result)
             if seen.failed != result.failed:
                 self.problem(f"contradicts row {seen.row} for {result.label!r} (one says "
                              "'ok', the other 'failed')", result.row, "status",

@@ -1,10 +1,11 @@
 """A lab's next batch, recorded as awaiting results (``Session.propose``).
 
 In a multi-fidelity campaign whose ``[oracle]`` is the lab, the cheaper sources
-(``[[fidelities]]``: an ML potential, DFT) are oracles matloop runs. Proposing then
-goes as a cycle of ``matloop run`` does (``loop.sources``): the cycle's picks at the
-cheaper sources are measured here and now, on the campaign's executor, and its picks
-at the lab's fidelity are recorded as awaiting results. A cost-aware cycle may pick
+(``[[fidelities]]``: an ML potential, DFT, or a quicker lab measurement) are oracles
+matloop runs, or labs too. Proposing then goes as a cycle of ``matloop run`` does
+(``loop.sources``): the cycle's picks at the computed sources are measured here and
+now, on the campaign's executor, and its picks at the lab's fidelities are recorded as
+awaiting results (the batch sheet says which in its ``fidelity`` column). A cost-aware cycle may pick
 cheaper measurements only; then the next cycle is chosen with what they showed, until
 one has a batch for the lab. Cheaper measurements that a killed ``propose`` left
 unfinished are measured first, by the next one.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from matloop.lab.results import lab_fidelities
 from matloop.loop.context import Context
 from matloop.loop.dispatch import Dispatcher
 from matloop.loop.fidelity import spent
@@ -37,6 +39,7 @@ class LabBatch:
         self.on_progress = on_progress
         self.planner = Planner(context)
         self.sources = SourcePlanner(context, self.planner) if oracles else None
+        self.labs: set[str | None] = {None, *lab_fidelities(self.c)}
         self.dispatcher = Dispatcher(context, oracles[0], self.report, None, oracles[1]) \
             if oracles else None
 
@@ -77,7 +80,7 @@ class LabBatch:
         ``AWAITING_LAB`` when it had lab picks, None when it had none, else why no
         cycle was chosen."""
         x, loop = self.x, self.c.loop
-        waiting = len(x.store.awaiting(x.campaign_id))
+        waiting = sum(a.fidelity is None for a in x.store.awaiting(x.campaign_id))
         counts = x.store.counts(x.campaign_id)
         finished = counts["succeeded"] + counts["failed"]
         remaining = loop.budget - finished - waiting
@@ -106,7 +109,7 @@ class LabBatch:
                                                     remaining, cycle, batch_size=batch)
         lab = self.record_lab(cycle, choice, proposals)
         pending = x.store.propose(x.campaign_id, cycle, [p for p in proposals
-                                                         if p.fidelity is not None])
+                                                         if p.fidelity not in self.labs])
         self.planner.record_cycle(cycle, choice, len(indices), len(proposals), values)
         self.report(cycle, f"cycle {cycle}: {choice.strategy} proposed {lab} to the lab"
                     + (f" (+ {measured_now(pending)})" if pending else ""))
@@ -117,11 +120,11 @@ class LabBatch:
         return AWAITING_LAB if lab else None
 
     def record_lab(self, cycle: int, choice: Choice, proposals: list[Proposal]) -> int:
-        """Record the cycle's picks at the lab's fidelity as awaiting, each with the
+        """Record the cycle's picks at the lab's fidelities as awaiting, each with the
         model's prediction; how many. ``proposals[k]`` is the pick ``choice.chosen[k]``
         (``SourcePlanner.choose``)."""
         x = self.x
-        lab = [k for k, p in enumerate(proposals) if p.fidelity is None]
+        lab = [k for k, p in enumerate(proposals) if p.fidelity in self.labs]
         x.store.propose_awaiting(x.campaign_id, cycle, [proposals[k] for k in lab],
                                  [{"lab": choice.prediction_of(k, x.targets.properties)}
                                   for k in lab])

@@ -59,9 +59,9 @@ def known_of(campaign: Campaign, opened: tuple[Store, int], pool: Pool) -> Known
                              f"started (candidate {record.key!r} is no longer row "
                              f"{record.pool_index}); nothing was imported")
         candidates[record.candidate_id] = (record.key, record.label, record.pool_index)
-    awaiting: dict[str, list[int]] = {}
+    awaiting: dict[tuple[str, str | None], list[int]] = {}
     for row in store.awaiting(campaign_id):
-        awaiting.setdefault(row.key, []).append(row.evaluation_id)
+        awaiting.setdefault((row.key, row.fidelity), []).append(row.evaluation_id)
     external = {c.key: c.pool_index for c in store.external_candidates(campaign_id)}
     return Known(candidates, awaiting, external, store.next_cycle(campaign_id) - 1,
                  frozenset(store.imported_files(campaign_id)))

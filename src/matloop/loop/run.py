@@ -31,6 +31,12 @@ class Run:
     def __init__(self, context: Context, oracle: Oracle, on_progress: ProgressCallback,
                  executor: Executor | None = None, sources: Mapping[str, Oracle] | None = None
                  ) -> None:
+        from matloop.lab.results import lab_fidelities
+
+        if lab_fidelities(context.campaign):
+            raise ConfigError(f"fidelities: {', '.join(lab_fidelities(context.campaign))} "
+                              "is a lab, whose results come from the lab: propose batches "
+                              "and import them (no oracle in this process measures it)")
         self.x = context
         self.c = context.campaign
         self.on_progress = on_progress

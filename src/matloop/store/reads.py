@@ -266,7 +266,8 @@ def awaiting(engine: Engine, campaign_id: int) -> list[AwaitingRow]:
             .order_by(col(Evaluation.id))).all()
     return [AwaitingRow(evaluation_id=_id(e.id), candidate_id=_id(c.id), key=c.key,
                         label=c.label, pool_index=c.pool_index, cycle=e.cycle,
-                        provenance=_parsed(e.provenance) or {}) for e, c in rows]
+                        provenance=_parsed(e.provenance) or {}, fidelity=e.fidelity)
+            for e, c in rows]
 
 
 def candidates(engine: Engine, campaign_id: int) -> list[CandidateRow]:

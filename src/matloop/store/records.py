@@ -43,7 +43,8 @@ class Recorded:
     becomes a new evaluation of ``candidate`` (a replicate, or a candidate never proposed;
     ``external`` holds the values of one outside the pool, a categorical input by its
     option). ``values`` are in ``units``;
-    a failed result has no values and ``note`` as its error text."""
+    a failed result has no values and ``note`` as its error text. ``fidelity``: the
+    ``[[fidelities]]`` source that measured it (None: the campaign's own oracle)."""
 
     evaluation_id: int | None
     candidate: Proposal
@@ -55,3 +56,4 @@ class Recorded:
     provenance: Mapping[str, Any]
     external: Mapping[str, float | str] | None = None
     kind: str = "inputs"
+    fidelity: str | None = None

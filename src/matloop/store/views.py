@@ -53,8 +53,9 @@ class EvaluationRow:
 @dataclass(frozen=True)
 class AwaitingRow:
     """A lab evaluation still awaiting results (``Store.awaiting``): its candidate's id,
-    key, label and pool row, the cycle that proposed it and its ``provenance`` (the
-    parsed JSON recorded with it: the model's predictions)."""
+    key, label and pool row, the cycle that proposed it, its ``provenance`` (the
+    parsed JSON recorded with it: the model's predictions) and its ``fidelity`` (a
+    ``[[fidelities]]`` source that is a lab; None: the campaign's own oracle)."""
 
     evaluation_id: int
     candidate_id: int
@@ -63,6 +64,7 @@ class AwaitingRow:
     pool_index: int
     cycle: int
     provenance: Mapping[str, Any]
+    fidelity: str | None = None
 
 
 @dataclass(frozen=True)

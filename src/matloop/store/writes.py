@@ -249,6 +249,7 @@ def propose_awaiting(engine: Engine, campaign_id: int, cycle: int,
             candidate = candidate_id(session, campaign_id, proposal)
             evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
                                     cycle=cycle, status=AWAITING,
+                                    fidelity=proposal.fidelity,
                                     provenance=json.dumps(dict(extra), default=str))
             session.add(evaluation)
             session.flush()
@@ -322,7 +323,7 @@ def _store_result(session: Session, campaign_id: int, result: Recorded) -> int:
                                           kind=result.kind,
                                           values=json.dumps(dict(result.external))))
         evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
-                                cycle=result.cycle, **outcome,
+                                cycle=result.cycle, **outcome, fidelity=result.fidelity,
                                 provenance=json.dumps(dict(result.provenance), default=str))
         session.add(evaluation)
         session.flush()
