@@ -5,10 +5,10 @@ In a multi-fidelity campaign whose ``[oracle]`` is the lab, the cheaper sources
 matloop runs, or labs too. Proposing then goes as a cycle of ``matloop run`` does
 (``loop.sources``): the cycle's picks at the computed sources are measured here and
 now, on the campaign's executor, and its picks at the lab's fidelities are recorded as
-awaiting results (the batch sheet says which in its ``fidelity`` column). A cost-aware cycle may pick
-cheaper measurements only; then the next cycle is chosen with what they showed, until
-one has a batch for the lab. Cheaper measurements that a killed ``propose`` left
-unfinished are measured first, by the next one.
+awaiting results (the batch sheet says which in its ``fidelity`` column). A cost-aware
+cycle may pick computed measurements only; then the next cycle is chosen with what they
+showed, until one has a batch for the lab. Computed measurements that a killed
+``propose`` left unfinished are measured first, by the next one.
 """
 
 from __future__ import annotations
