@@ -104,3 +104,15 @@ def test_a_campaign_with_its_own_oracle_is_shown_not_proposed(client: Any) -> No
     answer = client.post("/campaigns/computed/propose", data={"form": secret})
     assert answer.status_code == 409 and "matloop run" in answer.text
     assert client.get("/campaigns/nothing").status_code == 404
+
+
+def test_drawn_plots_are_drawn_again_after_each_change(client: Any, folder: Path) -> None:
+    secret = propose(client, 2)
+    client.post("/campaigns/lab-p3ht/results",
+                data={"form": secret, "value:0:0": "1", "status:0": "ok",
+                      "value:1:0": "2", "status:1": "ok"})
+    client.post("/campaigns/lab-p3ht/report", data={"form": secret})
+    drawn = folder.parent / "scratch" / "reports" / "lab-p3ht" / "report.html"
+    stamp = drawn.stat().st_mtime_ns
+    propose(client, 2)  # a new batch: the plots show its picks
+    assert drawn.stat().st_mtime_ns > stamp

@@ -52,6 +52,7 @@ async def propose(request: Request) -> Response:
                                 int(text) if text else None, bool(form.get("more")))
     except Refused as exc:
         return await shown(request, {"problems": exc.problems or [exc.message]}, exc.status)
+    await redraw(request)
     return RedirectResponse(f"/campaigns/{name}", 303)
 
 
@@ -66,6 +67,7 @@ async def results(request: Request) -> Response:
     except Refused as exc:
         return await shown(request, {"problems": exc.problems or [exc.message],
                                      "entered": entered}, exc.status)
+    await redraw(request)
     return await shown(request, {"message": landed_words(landed)})
 
 
@@ -84,6 +86,7 @@ async def upload(request: Request) -> Response:
         return await shown(request, {"problems": [f"{sheet.filename}: {p}" for p in
                                                   exc.problems or [exc.message]]},
                            exc.status)
+    await redraw(request)
     return await shown(request, {"message": f"{sheet.filename}: {landed_words(landed)}"})
 
 
@@ -107,15 +110,27 @@ async def build_report(request: Request) -> Response:
     if not form_ok(request, form.get("form")):
         return await shown(request, {"problems": [STALE]}, 403)
 
-    def build() -> None:
-        with opened(request.app.state.folder, name) as session:
-            session.report(report_folder(request, name))
-
     try:
-        await run_in_threadpool(build)
+        await run_in_threadpool(draw, request.app.state.folder, name,
+                                report_folder(request, name))
     except Refused as exc:
         return await shown(request, {"problems": [exc.message]}, exc.status)
     return RedirectResponse(f"/campaigns/{name}", 303)
+
+
+def draw(folder: CampaignFolder, name: str, into: Path) -> None:
+    """Write the campaign's report (its plots) into ``into``."""
+    with opened(folder, name) as session:
+        session.report(into)
+
+
+async def redraw(request: Request) -> None:
+    """Once a campaign's plots were drawn, draw them again after each change, so the
+    page shows the campaign as it stands."""
+    name = request.path_params["name"]
+    into = report_folder(request, name)
+    if any(into.glob("*.png")):
+        await run_in_threadpool(draw, request.app.state.folder, name, into)
 
 
 async def report_file(request: Request) -> Response:
