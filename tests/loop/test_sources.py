@@ -319,6 +319,7 @@ def test_cheaper_measurements_a_stopped_propose_left_are_made_by_the_next(tmp_pa
     assert finished[pool.key(row)].values["score"] > CHEAP_OFFSET - 1
 
 
+@pytest.mark.slow
 def test_a_quicker_lab_measurement_is_a_source_whose_batches_await_results_too(
         tmp_path: Path) -> None:
     import matloop
