@@ -208,3 +208,18 @@ def test_matloop_serve_answers_on_its_port_and_refuses_the_network_without_a_tok
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_a_campaign_file_changed_while_serving_is_read_again(client: Any, folder: Path
+                                                            ) -> None:
+    import os
+
+    def budget() -> int:
+        listed = client.get("/api/campaigns").json()
+        return next(c["budget"] for c in listed if c["name"] == "lab-p3ht")
+
+    first = budget()
+    path = folder / "lab-p3ht.toml"
+    path.write_text(path.read_text().replace(f"budget = {first}", f"budget = {first + 7}"))
+    os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))  # a later stamp
+    assert budget() == first + 7

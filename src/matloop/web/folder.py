@@ -39,17 +39,24 @@ class CampaignFolder:
         self._sessions: dict[str, tuple[float, Session]] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
+        self._read: dict[Path, tuple[float, Entry]] = {}  # each file as last read
 
     def entries(self) -> list[Entry]:
-        """Every ``*.toml`` file of the folder, sorted by file name."""
+        """Every ``*.toml`` file of the folder, sorted by file name (a file is read
+        again only when it changed)."""
         from matloop.campaigns import load
 
         out = []
         for path in sorted(self.root.glob("*.toml")):
-            try:
-                out.append(Entry(path, load(path).campaign.name))
-            except MatloopError as exc:
-                out.append(Entry(path, None, str(exc)))
+            stamp = path.stat().st_mtime
+            known = self._read.get(path)
+            if known is None or known[0] != stamp:
+                try:
+                    entry = Entry(path, load(path).campaign.name)
+                except MatloopError as exc:
+                    entry = Entry(path, None, str(exc))
+                known = self._read[path] = (stamp, entry)
+            out.append(known[1])
         return out
 
     def path_of(self, name: str) -> Path:
