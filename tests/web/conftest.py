@@ -3,7 +3,6 @@ and a computed campaign, driven through Starlette's test client."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 import shutil
@@ -12,11 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-P3HT_CSV = ROOT / "examples" / "data" / "liang_p3ht_cnt.csv"
-INPUTS = ("p3ht_pct", "d1_pct", "d2_pct", "d6_pct", "d8_pct")
-PROPERTY = "conductivity_S_per_cm"
-RESULT = f"{PROPERTY} [S/cm]"
+from ..lab.conftest import INPUTS, P3HT_CSV, PROPERTY, RESULT, ROOT, known_answers
+
+__all__ = ["INPUTS", "P3HT_CSV", "PROPERTY", "RESULT", "form_secret", "measured"]
 
 
 @pytest.fixture
@@ -48,15 +45,9 @@ def client(folder: Path) -> Iterator[object]:
         yield test_client
 
 
-def answers() -> dict[tuple[float, ...], float]:
-    """The table's conductivity (S/cm) by the five inputs: the lab's answers."""
-    with P3HT_CSV.open() as handle:
-        return {tuple(float(row[n]) for n in INPUTS): float(row[PROPERTY])
-                for row in csv.DictReader(handle)}
-
-
 def measured(record: dict[str, object]) -> float:
-    return answers()[tuple(float(record[n]) for n in INPUTS)]  # type: ignore[arg-type]
+    """What the lab measures for a candidate given by its five inputs (S/cm)."""
+    return known_answers()[tuple(float(record[n]) for n in INPUTS)]  # type: ignore[arg-type]
 
 
 def form_secret(page: str) -> str:
