@@ -41,9 +41,22 @@ class TableSpace(Section):
                                     "formulas, featurised by element statistics")
     id: str | None = Field(default=None, description="a column that identifies each row "
                            "(rows with equal inputs stay distinct candidates)")
+    descriptors: dict[str, Path] | None = Field(
+        default=None, description="categorical column -> a CSV describing its options "
+        "(first column: the option; the others: numbers, e.g. a solvent's polarity and "
+        "boiling point): the models see these, scaled, instead of one 0/1 feature per "
+        "option, and so can carry what they learnt to options seldom or never measured")
     _frame: Any = PrivateAttr(default=None)
 
     _resolve_path = field_validator("path")(_resolve)
+
+    @field_validator("descriptors")
+    @classmethod
+    def _resolve_descriptors(cls, tables: dict[str, Path] | None, info: ValidationInfo
+                             ) -> dict[str, Path] | None:
+        if tables is None:
+            return None
+        return {column: _resolve(path, info) for column, path in tables.items()}
 
     @model_validator(mode="after")
     def _one_description(self, info: ValidationInfo) -> TableSpace:
@@ -59,6 +72,10 @@ class TableSpace(Section):
         repeated = sorted({c for c in categorical if categorical.count(c) > 1})
         if repeated:
             raise ValueError(f"'categorical' lists column(s) {repeated} twice")
+        undescribed = sorted(set(self.descriptors or {}) - set(categorical))
+        if undescribed:
+            raise ValueError(f"'descriptors' names column(s) {undescribed}, which are not "
+                             f"'categorical' columns ({', '.join(categorical) or 'none'})")
         frame = (info.context or {}).get("pool")
         if frame is not None and self.path is not None:
             raise ValueError("give the table as 'path' or as a DataFrame pool, not both")

@@ -4,7 +4,8 @@
 
 * ``"inputs"`` -> ``ScaledInputs`` (numeric inputs min-max scaled to ``[0, 1]`` over the
   pool), or ``OneHotInputs`` when the pool has categorical columns (one 0/1 feature per
-  option, numeric columns scaled as before);
+  option, or the option's descriptors when the space gives them; numeric columns scaled
+  as before);
 * ``"composition"`` -> ``CompositionStatistics`` (mean, min, max, range and spread of
   elemental properties from pymatgen's periodic table over the atomic fractions);
 * ``"structures"`` -> ``StructureColumns`` (the identity: the pool's values are the
@@ -31,7 +32,7 @@ def _inputs(pool: Pool) -> Featurizer:
     if categories:
         from matloop.features.categorical import OneHotInputs
 
-        return OneHotInputs.from_pool(pool, categories)
+        return OneHotInputs.from_pool(pool, categories, getattr(pool, "descriptors", None))
     from matloop.features.numeric import ScaledInputs
 
     return ScaledInputs.from_pool(pool)

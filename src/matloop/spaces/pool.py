@@ -17,7 +17,7 @@ built and stored rows can be checked against it like any other.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
@@ -43,7 +43,9 @@ class Pool:
     as written in a CSV); ``ids`` optionally identifies each row (an id column, e.g.
     Materials Project ids for polymorphs that share a formula). ``duplicates_removed``
     counts the repeated structures dropped while building the pool. ``categories`` maps
-    each categorical input column to its options, sorted (empty when there is none).
+    each categorical input column to its options, sorted (empty when there is none);
+    ``descriptors`` maps a categorical column to its descriptors' names and a matrix
+    ``(options, descriptors)`` in the order of its options (``[space] descriptors``).
     """
 
     kind: Literal["inputs", "composition", "structures"]
@@ -54,6 +56,8 @@ class Pool:
     structures: tuple[Structure, ...] | None = None
     duplicates_removed: int = 0
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    descriptors: Mapping[str, tuple[tuple[str, ...], np.ndarray]] = field(
+        default_factory=dict)
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -141,8 +145,7 @@ def unique_rows(pool: Pool) -> Pool:
     keep = np.sort(first)
     labels = tuple(pool.labels[i] for i in keep) if pool.labels is not None else None
     ids = tuple(pool.ids[i] for i in keep) if pool.ids is not None else None
-    return Pool(kind=pool.kind, names=pool.names, values=pool.values[keep], labels=labels,
-                ids=ids, categories=pool.categories)
+    return replace(pool, values=pool.values[keep], labels=labels, ids=ids)
 
 
 def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float | str]]]) -> Pool:
@@ -164,8 +167,8 @@ def extend(pool: Pool, external: Sequence[tuple[str, Mapping[str, float | str]]]
     if pool.labels is not None:
         labels = (*pool.labels, *(_label(pool.kind, values) for _, values in external))
     ids = None if pool.ids is None else (*pool.ids, *(key for key, _ in external))
-    return Pool(kind=pool.kind, names=tuple(names), values=np.concatenate([base, rows]),
-                labels=labels, ids=ids, categories=pool.categories)
+    return replace(pool, names=tuple(names), values=np.concatenate([base, rows]),
+                   labels=labels, ids=ids)
 
 
 def _code(pool: Pool, name: str, value: float | str) -> float:

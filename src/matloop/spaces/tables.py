@@ -7,6 +7,7 @@ list in the order given; a categorical column holds codes into its sorted option
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -29,8 +30,40 @@ def table_pool(space: TableSpace) -> Pool:
     else:
         assert space.path is not None  # the schema requires one of them
         frame = read_table(space.path, "space.path")
-    return unique_rows(read_table_pool(frame, space.inputs, space.composition, space.id,
+    pool = unique_rows(read_table_pool(frame, space.inputs, space.composition, space.id,
                                        space.categorical))
+    if not space.descriptors:
+        return pool
+    described = {column: descriptor_table(path, column, pool.categories[column],
+                                          f"space.descriptors.{column}")
+                 for column, path in space.descriptors.items()}
+    return replace(pool, descriptors=described)
+
+
+def descriptor_table(path: Path, column: str, options: Sequence[str], field: str
+                     ) -> tuple[tuple[str, ...], np.ndarray]:
+    """A categorical column's descriptors: their names and ``(options, descriptors)`` in
+    the order of ``options``. The CSV's first column names the option (as the table's
+    cells do), the others are finite numbers; every option needs its row, once."""
+    from matloop.spaces.categories import option_text
+
+    frame = read_table(path, field)
+    if frame.shape[1] < 2:
+        raise ConfigError(f"{field}: {path} needs a column of options and at least one "
+                          "column of numbers")
+    first, names = frame.columns[0], [str(c) for c in frame.columns[1:]]
+    given = [option_text(v) for v in frame[first].tolist()]
+    repeated = sorted({o for o in given if given.count(o) > 1})
+    if repeated:
+        raise ConfigError(f"{field}: {path} describes {repeated} more than once")
+    missing = [o for o in options if o not in given]
+    if missing:
+        raise ConfigError(f"{field}: {path} has no row for {len(missing)} option(s) of "
+                          f"column {column!r}: {', '.join(map(repr, missing[:10]))}"
+                          + (" ..." if len(missing) > 10 else ""))
+    numbers = numeric_columns(frame, names, field)
+    rows = [given.index(option) for option in options]
+    return tuple(names), numbers[rows]
 
 
 def read_table_pool(frame: pd.DataFrame, inputs: Sequence[str] | None,
