@@ -49,8 +49,9 @@ def wait_or_dump(process: subprocess.Popen, log: Path, timeout: float) -> int:
     except subprocess.TimeoutExpired:
         process.send_signal(signal.SIGABRT)
         process.wait()
-        pytest.fail(f"a run took more than {timeout:g} s; its threads:\n"
-                    + log.read_text()[-20000:])
+        pytest.fail(f"a run took more than {timeout:g} s (this process: CPUs "
+                    f"{sorted(os.sched_getaffinity(0))}, nice {os.nice(0)}, load "
+                    f"{os.getloadavg()}); its threads:\n" + log.read_text()[-20000:])
 
 
 @pytest.mark.slow
