@@ -359,3 +359,27 @@ def test_a_quicker_lab_measurement_is_a_source_whose_batches_await_results_too(
     assert status["evaluations"]["succeeded"] == len(target) <= 8
     sources = {s["name"]: s for s in status["fidelities"]["sources"]}
     assert sources["cheap"]["evaluations"]["succeeded"] == len(cheap)
+
+
+def test_a_lab_source_probes_the_picks_of_model_cycles_before_it_pays(tmp_path: Path
+                                                                      ) -> None:
+    import matloop
+
+    write_tables(tmp_path, "tracks")
+    both = config("two-labs-undecided", budget=8)
+    both["oracle"] = {"kind": "lab", "cost": 100.0}
+    both["fidelities"][0]["oracle"] = {"kind": "lab"}
+    with matloop.Campaign.from_dict(both, base_dir=tmp_path).session() as session:
+        first = measure_in_the_lab(session.propose())
+        first.loc[first["fidelity"] == "cheap", "score"] = CHEAP_OFFSET  # says nothing yet
+        session.add_results(first)
+        batch = session.propose()  # a model cycle: each target pick probed at the assay
+        verdict = session.status()["fidelities"]["sources"][1]["verdict"]
+    assert verdict == {"score": "undecided"}
+    target = batch[batch["fidelity"] == "target"]
+    probes = batch[batch["fidelity"] == "cheap"]
+    assert len(target) == 2 and sorted(probes["candidate_id"]) == sorted(
+        target["candidate_id"])
+    assert target["predicted_score"].notna().all()
+    assert list(probes["predicted_score"]) == list(
+        target.set_index("candidate_id").loc[probes["candidate_id"], "predicted_score"])

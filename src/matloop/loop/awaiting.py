@@ -121,13 +121,13 @@ class LabBatch:
 
     def record_lab(self, cycle: int, choice: Choice, proposals: list[Proposal]) -> int:
         """Record the cycle's picks at the lab's fidelities as awaiting, each with the
-        model's prediction; how many. ``proposals[k]`` is the pick ``choice.chosen[k]``
-        (``SourcePlanner.choose``)."""
+        model's prediction for its candidate (a probe's is its target pick's); how many."""
         x = self.x
-        lab = [k for k, p in enumerate(proposals) if p.fidelity in self.labs]
-        x.store.propose_awaiting(x.campaign_id, cycle, [proposals[k] for k in lab],
-                                 [{"lab": choice.prediction_of(k, x.targets.properties)}
-                                  for k in lab])
+        lab = [p for p in proposals if p.fidelity in self.labs]
+        position = {int(row): k for k, row in enumerate(choice.chosen)}
+        x.store.propose_awaiting(x.campaign_id, cycle, lab, [
+            {"lab": choice.prediction_of(position[p.pool_index], x.targets.properties)}
+            for p in lab])
         return len(lab)
 
 
