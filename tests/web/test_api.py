@@ -223,3 +223,16 @@ def test_a_campaign_file_changed_while_serving_is_read_again(client: Any, folder
     path.write_text(path.read_text().replace(f"budget = {first}", f"budget = {first + 7}"))
     os.utime(path, (path.stat().st_atime, path.stat().st_mtime + 5))  # a later stamp
     assert budget() == first + 7
+
+
+def test_the_server_closes_its_sessions_when_it_stops(folder: Path) -> None:
+    from starlette.testclient import TestClient
+
+    from matloop.web.app import create_app
+
+    app = create_app(folder, scratch=folder / ".scratch")
+    with TestClient(app) as client:
+        client.post("/api/campaigns/lab-p3ht/propose", json={"n": 2})
+        (session,) = [s for _, s in app.state.folder._sessions.values()]
+        assert session._store is not None  # open while serving
+    assert session._store is None and not app.state.folder._sessions

@@ -41,7 +41,7 @@ class OneHotInputs:
     options: tuple[tuple[str, ...], ...]
     scaled: ScaledInputs
     names: tuple[str, ...]
-    described: tuple[np.ndarray | None, ...] = ()
+    described: tuple[np.ndarray | None, ...]
 
     @classmethod
     def from_pool(cls, pool: PoolLike, categories: Mapping[str, Sequence[str]],
@@ -84,7 +84,6 @@ class OneHotInputs:
                              f"got {x.shape}")
         numeric = [j for j, choices in enumerate(self.options) if not choices]
         scaled = self.scaled.transform(x[:, numeric])
-        described = self.described or (None,) * len(self.columns)
         blocks = []
         for j, choices in enumerate(self.options):
             if not choices:
@@ -94,7 +93,7 @@ class OneHotInputs:
             if not np.all((codes == np.round(codes)) & (codes >= 0) & (codes < len(choices))):
                 raise ValueError(f"column {self.columns[j]!r} holds codes that are not one "
                                  f"of its {len(choices)} options")
-            table = described[j]
+            table = self.described[j]
             blocks.append(table[codes.astype(int)] if table is not None else
                           (codes[:, None] == np.arange(len(choices))).astype(np.float64))
         return np.concatenate(blocks, axis=1) if blocks else np.zeros((len(x), 0))

@@ -62,7 +62,7 @@ def write_proposed(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRo
     else:
         groups = [(c, [r for r in awaiting if r.cycle == c]) for c in cycles]
     paths, kept = [], []
-    filled_in = {*header(campaign, pool)[-len(campaign.properties) - 2:]}
+    filled_in = {*result_columns(campaign), "status", "note"}
     for cycle, rows in groups:
         path = out if out is not None else default_path(campaign, cycle)
         filled = [p for p in _targets(path, xlsx) if has_results(p, filled_in)]
@@ -136,8 +136,13 @@ def header(campaign: Campaign, pool: Pool) -> list[str]:
     if any(not t.optimised for t in campaign.targets):
         columns.append("hit_probability")
     columns.append("success_probability")
-    columns += [result_header(name, units[name]) for name in campaign.properties]
-    return [*columns, "status", "note"]
+    return [*columns, *result_columns(campaign), "status", "note"]
+
+
+def result_columns(campaign: Campaign) -> list[str]:
+    """The columns a batch file leaves for the lab's values: ``<property> [unit]``."""
+    units = _units(campaign)
+    return [result_header(name, units[name]) for name in campaign.properties]
 
 
 def rows_of(campaign: Campaign, pool: Pool, awaiting: Sequence[AwaitingRow]

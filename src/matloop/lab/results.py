@@ -192,28 +192,28 @@ class _Checker:
             self.raise_problems()
         return Checked(results, blank, units)
 
-    def fidelity(self, number: int, row: list[str]) -> tuple[bool, str | None]:
-        """The row's source (None: the campaign's own oracle); False when unknown."""
+    def source(self, number: int, row: list[str]) -> tuple[str | None, set[str]] | None:
+        """The row's source (None: the campaign's own oracle) and the properties it
+        measures; None (with a problem) when the campaign has no such source."""
         text = self.cell(row, FIDELITY_COLUMN)
         if text in ("", TARGET):
-            return True, None
-        names = {f.name for f in self.campaign.fidelities}
-        if text not in names:
-            self.problem(f"is not a source of this campaign ({', '.join([TARGET, *names])})",
-                         number, FIDELITY_COLUMN, text)
-            return False, None
-        return True, text
+            return None, set(self.campaign.properties)
+        for fidelity in self.campaign.fidelities:
+            if fidelity.name == text:
+                return text, set(self.campaign.measured_by(fidelity))
+        names = [TARGET, *(f.name for f in self.campaign.fidelities)]
+        self.problem(f"is not a source of this campaign ({', '.join(names)})", number,
+                     FIDELITY_COLUMN, text)
+        return None
 
     def check_row(self, number: int, row: list[str], results_at: Mapping[str, int],
                   describing: list[str]) -> Result | str | None:
         status = self.cell(row, "status").lower()
         note = self.cell(row, "note")
-        known, fidelity = self.fidelity(number, row)
-        if not known:
+        found = self.source(number, row)
+        if found is None:
             return None
-        measured = set(self.campaign.properties) if fidelity is None else set(
-            self.campaign.measured_by(next(f for f in self.campaign.fidelities
-                                           if f.name == fidelity)))
+        fidelity, measured = found
         values: dict[str, float] = {}
         empty: list[str] = []
         for name, j in results_at.items():

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matloop.errors import ConfigError, DataError, MatloopError
-from matloop.web.folder import CampaignFolder, awaiting_batch, records, summary_or_none
+from matloop.web.folder import CampaignFolder, awaiting_rows, records, summary_or_none
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,28 +82,16 @@ def propose(folder: CampaignFolder, name: str, n: int | None, more: bool = False
             raise Refused(422, str(exc)) from None
 
 
-def batch(folder: CampaignFolder, name: str) -> pd.DataFrame | None:
-    """The batch awaiting the lab's results (nothing proposed), or None."""
-    with opened(folder, name) as session:
-        return awaiting_batch(session)
-
-
 def batch_file(folder: CampaignFolder, name: str, xlsx: bool, into: Path) -> Path:
     """The awaiting batch written as the sheet ``matloop propose`` writes, in ``into``."""
     from matloop.lab.proposals import write_batch
-    from matloop.store import Store
 
     with opened(folder, name) as session:
-        campaign = session.campaign
-        if awaiting_batch(session) is None:
+        awaiting = awaiting_rows(session)
+        if not awaiting:
             raise Refused(404, "no batch is awaiting results")
-        store = Store(campaign.database_url, create=False)
-        try:
-            awaiting = store.awaiting(store.campaign_id(campaign.campaign.name))
-        finally:
-            store.close()
         path = into / f"{name}-batch-{max(a.cycle for a in awaiting)}.csv"
-        written = write_batch(campaign, session.pool, awaiting, path, xlsx)
+        written = write_batch(session.campaign, session.pool, awaiting, path, xlsx)
     return next(p for p in written if p.suffix == (".xlsx" if xlsx else ".csv"))
 
 

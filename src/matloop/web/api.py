@@ -15,6 +15,7 @@ may be absent).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -36,8 +37,6 @@ class JSON(JSONResponse):
     (times, paths) as text."""
 
     def render(self, content: Any) -> bytes:
-        import json
-
         return json.dumps(finite(content), default=str, allow_nan=False).encode()
 
 
@@ -59,7 +58,7 @@ def answered(endpoint: Endpoint) -> Endpoint:
             return await endpoint(request)
         except Refused as exc:
             return JSON({"error": exc.message, "problems": exc.problems},
-                                status_code=exc.status)
+                        status_code=exc.status)
 
     return wrapper
 
@@ -72,7 +71,7 @@ async def campaigns(request: Request) -> Response:
 @answered
 async def status(request: Request) -> Response:
     return JSON(await run_in_threadpool(actions.status, request.app.state.folder,
-                                                request.path_params["name"]))
+                                        request.path_params["name"]))
 
 
 @answered
@@ -119,8 +118,6 @@ async def json_body(request: Request, empty: Any) -> Any:
     raw = await request.body()
     if not raw.strip():
         return empty
-    import json
-
     try:
         return json.loads(raw)
     except ValueError as exc:

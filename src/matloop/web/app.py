@@ -8,6 +8,8 @@ are written to a scratch folder of the server's own, never into the campaign fol
 from __future__ import annotations
 
 import tempfile
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from starlette.applications import Starlette
@@ -35,11 +37,20 @@ def create_app(folder: str | Path, token: str | None = None, max_body: int = MAX
         raise ConfigError(f"{root}: no such folder")
     app = Starlette(routes=[*api.ROUTES, *pages.ROUTES],
                     middleware=[Middleware(Guard, token=token, max_body=max_body)],
-                    exception_handlers={404: not_found, 405: not_found})
+                    exception_handlers={404: not_found, 405: not_found},
+                    lifespan=closing_sessions)
     app.state.folder = CampaignFolder(root)
     app.state.scratch = Path(scratch) if scratch is not None else \
         Path(tempfile.mkdtemp(prefix="matloop-serve-"))
     return app
+
+
+@asynccontextmanager
+async def closing_sessions(app: Starlette) -> AsyncIterator[None]:
+    """The server's lifetime: its campaigns' sessions (database connections) are
+    closed when it stops."""
+    yield
+    app.state.folder.close()
 
 
 async def not_found(request: Request, exc: Exception) -> Response:

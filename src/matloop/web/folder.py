@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from matloop.loop.session import Session
+    from matloop.store import AwaitingRow
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class CampaignFolder:
             yield self._sessions[name][1]
 
     def close(self) -> None:
+        """Close every campaign's session (the server stops)."""
         for _, session in self._sessions.values():
             session.close()
         self._sessions.clear()
@@ -99,24 +101,31 @@ def summary_or_none(session: Session) -> dict[str, Any] | None:
         return None
 
 
-def awaiting_batch(session: Session) -> pd.DataFrame | None:
-    """The evaluations awaiting the lab's results, as the batch sheet (``propose``'s
-    columns), without proposing anything; None when none awaits."""
-    from matloop.lab.proposals import batch_frame
+def awaiting_rows(session: Session) -> list[AwaitingRow]:
+    """The evaluations awaiting the lab's results, without proposing anything (none for
+    a campaign never run)."""
     from matloop.store import Store
 
     campaign = session.campaign
     try:
         store = Store(campaign.database_url, create=False)
     except StoreError:  # never run
-        return None
+        return []
     try:
-        awaiting = store.awaiting(store.campaign_id(campaign.campaign.name))
+        return store.awaiting(store.campaign_id(campaign.campaign.name))
     except StoreError:
-        return None
+        return []
     finally:
         store.close()
-    return batch_frame(campaign, session.pool, awaiting) if awaiting else None
+
+
+def awaiting_batch(session: Session) -> pd.DataFrame | None:
+    """``awaiting_rows`` as the batch sheet (``propose``'s columns); None when none
+    awaits."""
+    from matloop.lab.proposals import batch_frame
+
+    awaiting = awaiting_rows(session)
+    return batch_frame(session.campaign, session.pool, awaiting) if awaiting else None
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

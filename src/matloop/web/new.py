@@ -18,12 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from matloop.errors import MatloopError
+from matloop.lab import cells
 from matloop.web.actions import Refused
 from matloop.web.folder import CampaignFolder
 
 ROLES = ("input", "category", "formula", "id", "ignore")
 GOALS = ("maximize", "minimize", "above", "below", "between")
 TARGET_ROWS = 3  # target lines on the form
+SUGGESTED = {"budget": "40", "batch_size": "4"}  # the form's first values: a lab's scale
 UPLOAD_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
 
@@ -41,14 +43,15 @@ class Table:
         """The role a column most likely has: numbers are inputs, formulas formulas,
         a column unique per row an identifier, repeated labels categories."""
         k = self.columns.index(column)
-        cells = [row[k].strip() for row in self.rows if k < len(row) and row[k].strip()]
-        if not cells:
+        texts = [row[k].strip() for row in self.rows if k < len(row) and row[k].strip()]
+        if not texts:
             return "ignore"
-        if all(_is_number(c) for c in cells):
+        if all(cells.number(t) is not None for t in texts):
             return "input"
-        if column.lower() in ("formula", "composition") or all(_is_formula(c) for c in cells):
+        if column.lower() in ("formula", "composition") or \
+                all(cells.formula(t) is not None for t in texts):
             return "formula"
-        if len(set(cells)) == len(cells):
+        if len(set(texts)) == len(texts):
             return "id"
         return "category"
 
@@ -166,6 +169,7 @@ def create(folder: CampaignFolder, table: Table, config: dict[str, Any]) -> str:
     import tomli_w
 
     from matloop.api import Campaign
+    from matloop.spaces.build import build_pool
 
     name = config["campaign"]["name"]
     toml_path = folder.root / f"{name}.toml"
@@ -182,7 +186,8 @@ def create(folder: CampaignFolder, table: Table, config: dict[str, Any]) -> str:
         writer.writerows(table.rows)
     checked = {**config, "space": {**config["space"], "path": f"data/{staged.name}"}}
     try:
-        Campaign.from_dict(checked, base_dir=folder.root).session().pool  # noqa: B018
+        campaign = Campaign.from_dict(checked, base_dir=folder.root)
+        build_pool(campaign.space, campaign.scratch_dir)
     except MatloopError as exc:
         staged.unlink()
         raise Refused(422, str(exc)) from None
@@ -199,20 +204,3 @@ def create(folder: CampaignFolder, table: Table, config: dict[str, Any]) -> str:
 
 def _rows(sheet: Any) -> list[list[str]]:
     return [list(row) for row in sheet.rows if any(cell.strip() for cell in row)]
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
-
-
-def _is_formula(text: str) -> bool:
-    """``Fe2O3`` is, ``A1`` is not: element symbols, each with an optional amount."""
-    from ase.data import chemical_symbols
-
-    parts = re.findall(r"([A-Z][a-z]?)(\d+(?:\.\d+)?)?", text)
-    return bool(parts) and "".join(a + b for a, b in parts) == text and \
-        all(symbol in chemical_symbols[1:] for symbol, _ in parts)

@@ -17,6 +17,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
+from matloop.lab.proposals import result_columns
 from matloop.web import actions
 from matloop.web.actions import Refused, opened
 from matloop.web.folder import CampaignFolder, awaiting_batch, summary_or_none
@@ -94,9 +95,9 @@ async def batch_file(request: Request) -> Response:
     name, suffix = request.path_params["name"], request.path_params["suffix"]
     if suffix not in ("csv", "xlsx"):
         return Response("a batch is a .csv or .xlsx file", 404)
-    into = request.app.state.scratch / "batches" / name
-    into.mkdir(parents=True, exist_ok=True)
     try:
+        into = scratch_folder(request, "batches", name)
+        into.mkdir(parents=True, exist_ok=True)
         path = await run_in_threadpool(actions.batch_file, request.app.state.folder, name,
                                        suffix == "xlsx", into)
     except Refused as exc:
@@ -194,23 +195,29 @@ async def new_create(request: Request) -> Response:
 
 def describe(table: Any, entered: dict[str, str]) -> dict[str, Any]:
     """The step-two form of an uploaded table, with what was entered (or guesses)."""
-    from matloop.web.new import GOALS, ROLES, TARGET_ROWS
+    from matloop.web.new import GOALS, ROLES, SUGGESTED, TARGET_ROWS
 
     stem = re.sub(r"[^A-Za-z0-9_-]+", "-", Path(table.filename).stem).strip("-") or "lab"
     return {"table": table, "roles": ROLES, "goals": GOALS,
             "targets": range(TARGET_ROWS), "preview": table.rows[:5],
             "chosen": [entered.get(f"role:{k}", table.guess(c))
                        for k, c in enumerate(table.columns)],
-            "entered": {"name": stem, "budget": "40", "batch_size": "4", **entered}}
+            "entered": {"name": stem, **SUGGESTED, **entered}}
 
 
 STALE = "the page was out of date (or from another site); reload it and try again"
 
 
-def report_folder(request: Request, name: str) -> Path:
+def scratch_folder(request: Request, kind: str, name: str) -> Path:
+    """The server's own folder of ``kind`` (reports, batches) for the campaign ``name``:
+    a name that could not be a campaign's never becomes a path."""
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name) or name.startswith("."):
         raise Refused(404, f"no campaign {name!r} in this folder")
-    return request.app.state.scratch / "reports" / name
+    return request.app.state.scratch / kind / name
+
+
+def report_folder(request: Request, name: str) -> Path:
+    return scratch_folder(request, "reports", name)
 
 
 async def shown(request: Request, extra: dict[str, Any], status: int = 200) -> Response:
@@ -244,10 +251,9 @@ def campaign_view(folder: CampaignFolder, name: str, reports: Path) -> dict[str,
             table = session.evaluations()
             failed = table[table["status"] == "failed"].to_dict("records")
         c = session.campaign
-    n_results = len(c.properties)
-    columns = [] if frame is None else list(frame.columns)
-    result_columns = columns[-n_results - 2:-2] if columns else []
-    shown_columns = [k for k in columns[:-n_results - 2] if k not in HIDDEN]
+    filled_in = [*result_columns(c), "status", "note"]
+    shown_columns = [] if frame is None else [k for k in frame.columns
+                                              if k not in (*HIDDEN, *filled_in)]
     batch = None if frame is None else [
         {"cells": {k: cell(v, rounded=k.startswith(MODEL_COLUMNS)) for k, v in row.items()}}
         for row in frame.to_dict("records")]
@@ -256,7 +262,7 @@ def campaign_view(folder: CampaignFolder, name: str, reports: Path) -> dict[str,
         c.campaign.description, "oracle": c.oracle.kind, "lab": c.oracle.kind == "lab",
         "rows": status_rows(summary) if summary else [], "started": summary is not None,
         "batch": batch, "cycle": None if frame is None else int(frame["cycle"].max()),
-        "shown": shown_columns, "result_columns": result_columns,
+        "shown": shown_columns, "result_columns": filled_in[:-2],
         "batch_size": c.loop.batch_size,
         "failures": [{"candidate": f["candidate"], "cycle": f["cycle"],
                       "reason": f.get("reason") or "", "error": f.get("error") or ""}
@@ -272,15 +278,14 @@ def store_entered(folder: CampaignFolder, name: str, entered: dict[str, str]
         frame = awaiting_batch(session)
     if frame is None:
         raise Refused(409, "no batch is awaiting results (stored from elsewhere?)")
-    n_results = len(session.campaign.properties)
-    result_columns = list(frame.columns)[-n_results - 2:-2]
+    columns = result_columns(session.campaign)
     filled = frame.astype(object)
     for i in range(len(frame)):
-        for k, column in enumerate(result_columns):
+        for k, column in enumerate(columns):
             filled.at[i, column] = entered.get(f"value:{i}:{k}", "").strip()
         filled.at[i, "status"] = entered.get(f"status:{i}", "").strip()
         filled.at[i, "note"] = entered.get(f"note:{i}", "").strip()
-    if not any(str(v) for v in filled[[*result_columns, "status"]].to_numpy().ravel()):
+    if not any(str(v) for v in filled[[*columns, "status"]].to_numpy().ravel()):
         raise Refused(422, "nothing was entered")
     return actions.add_results(folder, name, filled)
 
