@@ -54,15 +54,32 @@ def wait_for(condition, timeout: float = 120.0) -> None:
         time.sleep(0.05)
 
 
+def kill_while_running(process: subprocess.Popen, db: str, timeout: float = 300.0) -> None:
+    """SIGKILL ``process`` at a moment when 5 evaluations have finished and some run.
+
+    The run is stopped (SIGSTOP) before its state is read, so that no evaluation can end
+    between seeing it run and killing the run, however loaded the machine is."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if finished(db) >= 5 and count(db, "'running'") > 0:
+            process.send_signal(signal.SIGSTOP)
+            if count(db, "'running'") > 0:
+                process.send_signal(signal.SIGKILL)
+                process.wait()
+                return
+            process.send_signal(signal.SIGCONT)
+        time.sleep(0.05)
+    process.kill()
+    raise AssertionError("the run never had 5 finished evaluations and some running")
+
+
 def kill_resume_export(path: Path, db: str, out: Path) -> tuple[int, int, list[dict]]:
     """Run the campaign, SIGKILL it once 5 evaluations finished and some are in flight,
     run it again to the end and export it: (finished at the kill, in flight at the kill,
     the exported rows)."""
     first = subprocess.Popen([*MATLOOP, "run", str(path), "--quiet", "--db", db],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for(lambda: finished(db) >= 5 and count(db, "'running'") > 0)
-    first.send_signal(signal.SIGKILL)
-    first.wait()
+    kill_while_running(first, db)
     killed_at = finished(db)
     in_flight = count(db, "'running'")  # as the killed run left them
     second = subprocess.run([*MATLOOP, "run", str(path), "--db", db], capture_output=True,
