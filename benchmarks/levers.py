@@ -61,6 +61,8 @@ SETTINGS = (
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
     Setting("cold+restarts=3", "combination", {"surrogate.warm_start": False,
                                                "surrogate.restarts": 3}),
+    # for campaigns with categorical columns only (the others refuse it)
+    Setting("encoding=learned", "categorical encoding", {"space.encoding": "learned"}),
 )
 # settings of earlier studies (2026-12-06), named against the defaults of their time
 # (first: random initial design, Matérn-5/2; third: farthest-point, Matérn-5/2):

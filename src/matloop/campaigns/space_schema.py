@@ -24,10 +24,11 @@ class TableSpace(Section):
     columns, or a ``composition`` column.
 
     A categorical column's cells are named options (solvents, ligands as SMILES, also
-    numbers read as labels); the models see them one-hot encoded. From Python the table
-    may be a pandas DataFrame instead of a file (``Campaign.from_dict(config,
-    pool=frame)``): then ``path`` is left out and ``frame`` holds it (not part of the
-    stored configuration)."""
+    numbers read as labels); the models see them one-hot encoded, through
+    ``descriptors``, or with learnt correlations between options (``encoding``). From
+    Python the table may be a pandas DataFrame instead of a file
+    (``Campaign.from_dict(config, pool=frame)``): then ``path`` is left out and
+    ``frame`` holds it (not part of the stored configuration)."""
 
     kind: Literal["table"] = Field(description="the rows of a table are the candidates")
     path: Path | None = Field(default=None, description="the CSV file (relative to the "
@@ -46,6 +47,11 @@ class TableSpace(Section):
         "(first column: the option; the others: numbers, e.g. a solvent's polarity and "
         "boiling point): the models see these, scaled, instead of one 0/1 feature per "
         "option, and so can carry what they learnt to options seldom or never measured")
+    encoding: Literal["one-hot", "learned"] = Field(
+        default="one-hot", description="how a GP sees the categorical columns without "
+        "descriptors: one 0/1 feature per option, any two options equally unlike "
+        "('one-hot'), or with the correlations between options learnt from the "
+        "measurements ('learned': options that behave alike share what was measured)")
     _frame: Any = PrivateAttr(default=None)
 
     _resolve_path = field_validator("path")(_resolve)
@@ -76,6 +82,9 @@ class TableSpace(Section):
         if undescribed:
             raise ValueError(f"'descriptors' names column(s) {undescribed}, which are not "
                              f"'categorical' columns ({', '.join(categorical) or 'none'})")
+        if self.encoding != "one-hot" and not set(categorical) - set(self.descriptors or {}):
+            raise ValueError(f"encoding = {self.encoding!r} applies to 'categorical' "
+                             "columns without descriptors; this space has none")
         frame = (info.context or {}).get("pool")
         if frame is not None and self.path is not None:
             raise ValueError("give the table as 'path' or as a DataFrame pool, not both")

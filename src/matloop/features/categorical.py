@@ -75,6 +75,18 @@ class OneHotInputs:
                           [f"{column}={o}" for o in choices] or [column]))
         return cls(columns, options, scaled, names, described)
 
+    def one_hot_blocks(self) -> dict[str, range]:
+        """Each one-hot column (categorical, without descriptors) -> its features'
+        indices, in ``names``' order."""
+        blocks, start = {}, 0
+        for column, choices, table in zip(self.columns, self.options, self.described,
+                                          strict=True):
+            width = len(choices) if table is None else table.shape[1]
+            if choices and table is None:
+                blocks[column] = range(start, start + width)
+            start += max(width, 1)
+        return blocks
+
     def transform(self, values: np.ndarray) -> np.ndarray:
         """Inputs ``(n, k)`` (codes in categorical columns) -> features ``(n, d)``
         float64, ``d = len(names)``; ``ValueError`` for a code that is no option."""

@@ -68,7 +68,7 @@ def fit_surrogate(campaign: Campaign, store: Store, campaign_id: int, space: Fea
                                exact_limit=settings.exact_limit, folds=settings.folds,
                                reselect=compare, prior=settings.prior,
                                kernel=settings.kernel, restarts=settings.restarts,
-                               noise=settings.noise,
+                               noise=settings.noise, groups=space.groups,
                                warp=warped_columns(campaign, properties))
     surrogate.fit(space.features[rows], Y)
     return surrogate
@@ -132,7 +132,7 @@ def cross_validation(campaign: Campaign, space: Featurised, properties: tuple[st
                               fit_points=settings.fit_points, exact_limit=settings.exact_limit,
                               prior=settings.prior, kernel=settings.kernel,
                               restarts=settings.restarts, noise=settings.noise,
-                              warp=warped_columns(campaign, properties))
+                              groups=space.groups, warp=warped_columns(campaign, properties))
 
     start = time.perf_counter()
     figures = done if done is not None else cross_validate(

@@ -131,7 +131,7 @@ class Session:
         if self._space is None:
             from matloop.spaces.featurised import featurise
 
-            self._space = featurise(self.pool)
+            self._space = featurise(self.pool, getattr(self.campaign.space, "encoding", ""))
         return self._space
 
     @property

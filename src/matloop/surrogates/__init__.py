@@ -26,7 +26,8 @@ class SurrogateOptions:
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
     ``warm_start`` records); ``prior``, ``kernel``, ``warp`` (columns modelled after a fitted
     Yeo-Johnson transform), ``restarts`` and ``noise`` (``"homoscedastic"`` or
-    ``"heteroscedastic"``): a GP's, see ``gp.GaussianProcess``.
+    ``"heteroscedastic"``), ``groups`` (one-hot blocks whose option covariance is
+    learnt): a GP's, see ``gp.GaussianProcess``.
     """
 
     bounds: np.ndarray | None = None
@@ -41,6 +42,7 @@ class SurrogateOptions:
     warp: tuple[int, ...] = ()
     restarts: int = 1
     noise: str = "homoscedastic"
+    groups: tuple[tuple[int, ...], ...] = ()
 
 
 def _gp(options: SurrogateOptions) -> Surrogate:
@@ -50,7 +52,8 @@ def _gp(options: SurrogateOptions) -> Surrogate:
                            warm_start=options.warm_start, fit_points=options.fit_points,
                            exact_limit=options.exact_limit, prior=options.prior,
                            kernel=options.kernel, warp=options.warp,
-                           restarts=options.restarts, noise=options.noise)
+                           restarts=options.restarts, noise=options.noise,
+                           groups=options.groups)
 
 
 def _ensemble(options: SurrogateOptions) -> Surrogate:

@@ -1,8 +1,9 @@
 """Exact Gaussian process surrogate: one BoTorch ``SingleTaskGP`` per property.
 
 Squared-exponential (or Matérn-5/2) kernel with one length scale per feature (BoTorch's
-dimension-scaled log-normal length-scale prior, or Gamma priors), inputs normalised to the
-pool's bounds,
+dimension-scaled log-normal length-scale prior, or Gamma priors), times a learnt option
+covariance for each categorical column in ``groups`` (``option_kernel.py``), inputs
+normalised to the pool's bounds,
 outputs standardised, optionally after a fitted Yeo-Johnson warp (``warp.py``). Each
 property is fitted on the rows where it was measured, so an evaluation that returned
 only some properties still teaches the others nothing wrong. The noise is one level per
@@ -69,6 +70,7 @@ class GaussianProcess:
     warp: tuple[int, ...] = ()
     restarts: int = 1
     noise: str = "homoscedastic"
+    groups: tuple[tuple[int, ...], ...] = ()
     _model: Model | None = field(default=None, init=False, repr=False)
     _sparse: SparseGP | None = field(default=None, init=False, repr=False)
     _fitted_on: list[int] = field(default_factory=list, init=False, repr=False)
@@ -146,7 +148,7 @@ class GaussianProcess:
         from botorch.models import SingleTaskGP
 
         inputs = (torch.as_tensor(X, dtype=torch.double), torch.as_tensor(y, dtype=torch.double))
-        modules = gp_modules(X.shape[1], self.bounds, self.prior, self.kernel)
+        modules = gp_modules(X.shape[1], self.bounds, self.prior, self.kernel, self.groups)
         if noise_model is None:
             return SingleTaskGP(*inputs, **modules)
         from matloop.surrogates.noise import HeteroscedasticGP
@@ -244,10 +246,13 @@ class GaussianProcess:
         if self._sparse is not None:
             return {**self._sparse.hyperparameters(), **extra}
         models = getattr(self.model, "models", [self.model])
+        if self.groups:  # length scales of some features only: no relevance per feature
+            extra["option_correlations"] = [_option_correlations(m) for m in models]
+        else:
+            extra["lengthscales"] = [_kernel(m).lengthscale.detach().reshape(-1).tolist()
+                                     for m in models]
         return {
             **extra,
-            "lengthscales": [_kernel(m).lengthscale.detach().reshape(-1).tolist()
-                             for m in models],
             "noise": [float(m.likelihood.noise.detach().reshape(-1).median()) for m in models],
             "fitted_on": list(self._fitted_on),
             "raw": [{name: p.detach().tolist() for name, p in m.named_parameters()}
@@ -288,6 +293,14 @@ def _kernel(gp: Model) -> Any:
     """The kernel with the length scales (inside a scale kernel with Gamma priors)."""
     kernel = gp.covar_module
     return getattr(kernel, "base_kernel", kernel)
+
+
+def _option_correlations(gp: Model) -> list[list[list[float]]]:
+    """The learnt correlations ``(options, options)`` of each categorical block."""
+    from matloop.surrogates.option_kernel import OptionKernel
+
+    return [k.correlation.detach().tolist() for k in gp.modules()
+            if isinstance(k, OptionKernel)]
 
 
 def _copy_parameters(source: Model, target: Model) -> None:
