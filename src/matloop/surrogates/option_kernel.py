@@ -4,14 +4,15 @@ A categorical column reaches the GP as a one-hot block (``features.categorical``
 one-hot block under the squared-exponential kernel treats any two different options as
 equally unlike. ``OptionKernel`` instead learns the correlation between every pair of
 options, the way a multi-task GP learns how tasks relate: GPyTorch's ``IndexKernel``
-``B = W Wᵀ + diag(v)`` (``W`` of shape ``(options, rank)``) scaled to unit diagonal,
-``C = D^-½ B D^-½``, read through the one-hot rows, ``k(x, x') = xᵀ C x'``. Two solvents
-that act alike then share what was measured on either; two that act oppositely, too.
+``B = W Wᵀ + I`` (``W`` of shape ``(options, rank)``, standard normal prior) scaled to
+unit diagonal, ``C = D^-½ B D^-½``, read through the one-hot rows,
+``k(x, x') = xᵀ C x'``. Two solvents that act alike then share what was measured on
+either; two that act oppositely, too.
 
-A unit diagonal leaves the overall scale to the rest of the kernel (a product of free
-covariances could trade scale between its factors without end), and standard normal and
-Gamma(2, 2) priors on ``W`` and ``v`` fix each option's point on the ray of equal
-correlations; without them, L-BFGS wandered for about a thousand steps per fit.
+The unit diagonal leaves the overall scale to the rest of the kernel, and the identity
+(instead of a fitted diagonal) makes ``W`` the only parameter of ``C``. With free
+scales and diagonals, a product of such kernels can trade one for another at no cost,
+and L-BFGS wandered along those directions for about a thousand steps per fit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 
 import torch
 from gpytorch.kernels import IndexKernel, Kernel
-from gpytorch.priors import GammaPrior, NormalPrior
+from gpytorch.priors import NormalPrior
 
 RANK = 2
 
@@ -28,14 +29,14 @@ RANK = 2
 class OptionKernel(Kernel):
     """``xᵀ C x'`` over the one-hot block ``block`` (feature indices, one per option) of
     inputs ``(..., n, d)``; ``C`` ``(options, options)`` is the correlation of an
-    ``IndexKernel``'s covariance of rank ``min(RANK, options)`` plus a positive diagonal."""
+    ``IndexKernel``'s covariance of rank ``min(RANK, options)`` plus the identity."""
 
     def __init__(self, block: Sequence[int], rank: int = RANK) -> None:
         super().__init__(active_dims=torch.as_tensor(list(block), dtype=torch.long))
         self.index = IndexKernel(num_tasks=len(block), rank=min(rank, len(block)))
         self.index.register_prior("factor_prior", NormalPrior(0.0, 1.0), "covar_factor")
-        self.index.register_prior("var_prior", GammaPrior(2.0, 2.0), lambda m: m.var,
-                                  lambda m, value: m._set_var(value))
+        self.index.var = torch.ones(len(block))
+        self.index.raw_var.requires_grad_(False)
 
     @property
     def correlation(self) -> torch.Tensor:
