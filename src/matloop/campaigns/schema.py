@@ -38,6 +38,7 @@ from matloop.campaigns.run_schema import ExecutorSection, LoopSection, Surrogate
 from matloop.campaigns.sections import Section
 from matloop.campaigns.space_schema import (
     STRUCTURE_SPACES,
+    BoxSpace,
     CompositionSpace,
     Space,
     StructureSpace,
@@ -45,7 +46,8 @@ from matloop.campaigns.space_schema import (
     TableSpace,
 )
 
-__all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "Campaign",
+__all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "BoxSpace",
+           "Campaign",
            "CampaignSection", "CompositionSpace", "ExecutorSection", "Fidelity", "LabOracle",
            "LoopSection", "Oracle", "OracleSection", "PythonOracle", "Section", "Space",
            "StructureSpace", "SubstitutionSpace", "SurrogateSection", "TableOracle",

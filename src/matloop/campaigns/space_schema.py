@@ -115,6 +115,104 @@ class TableSpace(Section):
         return data
 
 
+class BoxParameter(Section):
+    """One parameter of a box space: a number between ``low`` and ``high`` (a whole
+    number with ``integer``), or one of ``options``."""
+
+    low: float | None = Field(default=None, description="smallest value")
+    high: float | None = Field(default=None, description="largest value")
+    integer: bool = Field(default=False, description="whole numbers only")
+    resolution: float | None = Field(
+        default=None, gt=0, description="values are rounded to multiples of this step "
+        "from low (default: 1e-4 of the range; 1 for integers); candidates equal after "
+        "rounding are one candidate")
+    options: list[str] | None = Field(default=None, min_length=1, description="named "
+                                      "options instead of a range (a categorical input)")
+
+    @model_validator(mode="after")
+    def _range_or_options(self) -> BoxParameter:
+        ranged = self.low is not None or self.high is not None
+        if ranged == (self.options is not None):
+            raise ValueError("give either 'low' and 'high' or 'options'")
+        if self.options is not None:
+            if self.integer or self.resolution is not None:
+                raise ValueError("'integer' and 'resolution' apply to ranges, not options")
+            if len(set(self.options)) != len(self.options):
+                raise ValueError("options must not repeat")
+            return self
+        if self.low is None or self.high is None:
+            raise ValueError("give both 'low' and 'high'")
+        if not self.low < self.high:
+            raise ValueError(f"empty range: low = {self.low} is not below high = "
+                             f"{self.high}")
+        if self.integer and (self.low != round(self.low) or self.high != round(self.high)):
+            raise ValueError("an integer parameter needs whole-number low and high")
+        return self
+
+    @property
+    def step(self) -> float:
+        """The rounding step of a range."""
+        assert self.low is not None and self.high is not None
+        if self.resolution is not None:
+            return self.resolution
+        return 1.0 if self.integer else (self.high - self.low) * 1e-4
+
+
+class BoxSpace(Section):
+    """Every point of a box of named parameters that meets linear constraints, drawn as a
+    space-filling set of ``samples`` candidates (``spaces.box``)."""
+
+    kind: Literal["box"] = Field(description="named parameters with ranges or options, "
+                                 "and linear constraints")
+    parameters: dict[str, BoxParameter] = Field(min_length=1, description="name -> "
+                                                "{low, high[, integer, resolution]} or "
+                                                "{options}")
+    constraints: list[str] = Field(default_factory=list, description="linear constraints "
+                                   "between ranges, e.g. \"Co + Ni + Fe = 1\", "
+                                   "\"2*a + b <= 3\"")
+    samples: int = Field(default=10_000, ge=10, le=1_000_000, description="candidates "
+                         "drawn from the feasible region (before repeats are merged)")
+    seed: int = Field(default=0, description="seed of the draw (the candidates are the "
+                      "same every time the space is built)")
+
+    @model_validator(mode="after")
+    def _feasible(self) -> BoxSpace:
+        from matloop.spaces.constraints import parse_constraint
+
+        ranged = [n for n, p in self.parameters.items() if p.options is None]
+        parsed = []
+        for text in self.constraints:
+            constraint = parse_constraint(text, list(self.parameters))
+            named = sorted(set(constraint.coefficients) - set(ranged))
+            if named:
+                raise ValueError(f"constraint {text!r} names {named}, which have options, "
+                                 "not a range")
+            parsed.append(constraint)
+        if parsed and not _has_a_solution(self, ranged, parsed):
+            raise ValueError("no point meets every constraint within the parameters' "
+                             "ranges (" + "; ".join(self.constraints) + ")")
+        return self
+
+
+def _has_a_solution(space: BoxSpace, ranged: list[str], parsed: list[Any]) -> bool:
+    """Whether the ranges and linear constraints leave any point (a linear programme)."""
+    import numpy as np
+    from scipy.optimize import linprog
+
+    rows = {"<=": [], ">=": [], "=": []}  # type: dict[str, list[tuple[list[float], float]]]
+    for c in parsed:
+        rows[c.relation].append(([c.coefficients.get(n, 0.0) for n in ranged], c.bound))
+    upper = rows["<="] + [([-a for a in row], -b) for row, b in rows[">="]]
+    result = linprog(np.zeros(len(ranged)),
+                     A_ub=np.array([r for r, _ in upper]) if upper else None,
+                     b_ub=np.array([b for _, b in upper]) if upper else None,
+                     A_eq=np.array([r for r, _ in rows["="]]) if rows["="] else None,
+                     b_eq=np.array([b for _, b in rows["="]]) if rows["="] else None,
+                     bounds=[(space.parameters[n].low, space.parameters[n].high)
+                             for n in ranged])
+    return bool(result.status == 0)
+
+
 class CompositionSpace(Section):
     """Every composition over ``elements`` on a grid of ``step`` with at most k elements."""
 
@@ -210,5 +308,5 @@ class SubstitutionSpace(Section):
 
 STRUCTURE_SPACES = (StructureSpace, SubstitutionSpace)
 
-Space = Annotated[TableSpace | CompositionSpace | StructureSpace | SubstitutionSpace,
-                  Field(discriminator="kind")]
+Space = Annotated[TableSpace | CompositionSpace | StructureSpace | SubstitutionSpace
+                  | BoxSpace, Field(discriminator="kind")]

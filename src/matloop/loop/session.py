@@ -348,7 +348,7 @@ class Session:
 
         store, campaign_id = self._open(write=False)
         return evaluation_table(self.campaign, store.evaluations(campaign_id, EVERY_FIDELITY),
-                                *table_inputs(self.campaign, self.pool))
+                                *table_inputs(self.pool))
 
     def ranking(self, top: int | None = None) -> Ranking:
         """The unmeasured candidates ranked by P(hit) (range targets) or the acquisition,

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from matloop.campaigns.schema import Campaign, TableSpace
+from matloop.campaigns.schema import Campaign
 from matloop.campaigns.targets import TargetSet, goodness
 from matloop.errors import ConfigError
 from matloop.store import CycleRow, EvaluationRow, Store
@@ -260,9 +260,10 @@ def write_csv(header: Sequence[str], rows: Sequence[Sequence[Any]], out: Path) -
     return len(rows)
 
 
-def table_inputs(campaign: Campaign, pool: Pool
+def table_inputs(pool: Pool
                  ) -> tuple[Callable[[int], Mapping[str, Any]] | None, tuple[str, ...]]:
-    """A table space's inputs by pool row, and their names (none for other spaces)."""
-    if not isinstance(campaign.space, TableSpace) or pool.kind != "inputs":
+    """The inputs by pool row of a space of inputs (a table's or a box's), and their
+    names (none for other spaces)."""
+    if pool.kind != "inputs":
         return None, ()
     return (lambda i: pool.candidate(i).inputs or {}), tuple(pool.names)

@@ -1,5 +1,6 @@
 """Building a campaign's pool from its ``[space]`` section: a composition grid, the rows
-of a table (a CSV or a DataFrame), or crystal structures read or made by substitution.
+of a table (a CSV or a DataFrame), crystal structures read or made by substitution, or a
+draw from a box of parameters with linear constraints.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from matloop.campaigns.schema import (
+    BoxSpace,
     CompositionSpace,
     Space,
     StructureSpace,
@@ -19,6 +21,7 @@ from matloop.campaigns.schema import (
     TableSpace,
 )
 from matloop.errors import ConfigError
+from matloop.spaces.box import box_pool
 from matloop.spaces.pool import Pool
 from matloop.spaces.tables import table_pool
 
@@ -36,6 +39,7 @@ def build_pool(space: Space, cache_dir: Path | None = None) -> Pool:
         CompositionSpace: composition_grid,
         StructureSpace: lambda s: structure_pool(s, cache_dir),
         SubstitutionSpace: lambda s: structure_pool(s, cache_dir),
+        BoxSpace: lambda s: box_pool(s, cache_dir),
     }
     pool = builders[type(space)](space)
     if len(pool) == 0:

@@ -1,0 +1,143 @@
+"""Box spaces: named ranges and options with linear constraints, drawn as a finite pool.
+
+Every candidate meets the ranges and constraints (within the rounding), the draw is the
+same every time the space is built (and cached), bad definitions get one line with the
+file and line, and a campaign runs, exports one column per parameter and resumes."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matloop.campaigns import load
+from matloop.errors import ConfigError
+from matloop.spaces.build import build_pool
+
+MIXTURE = '''[campaign]
+name = "mix"
+
+[space]
+kind = "box"
+samples = 3000
+constraints = ["a + b + c + d + e + f = 1", "a <= 0.45", "2*b + c <= 0.8"]
+
+[space.parameters]
+a = {low = 0, high = 1}
+b = {low = 0, high = 1}
+c = {low = 0, high = 1}
+d = {low = 0, high = 1}
+e = {low = 0, high = 1}
+f = {low = 0, high = 1}
+T = {low = 300, high = 900, resolution = 10}
+n = {low = 1, high = 4, integer = true}
+solvent = {options = ["water", "ethanol"]}
+
+[[targets]]
+property = "y"
+goal = "maximize"
+
+[oracle]
+kind = "python"
+function = "mixfun:score"
+
+[loop]
+initial = 4
+budget = 8
+'''
+
+ORACLE = '''def score(a, b, c, d, e, f, T, n, solvent):
+    return {"y": -(a - 0.3) ** 2 - (b - 0.2) ** 2 - (T - 600) ** 2 / 1e5
+            + (0.1 if solvent == "water" else 0.0) - 0.01 * n}
+'''
+
+
+def write(folder: Path, text: str = MIXTURE) -> Path:
+    (folder / "mixfun.py").write_text(ORACLE)
+    path = folder / "mix.toml"
+    path.write_text(text)
+    return path
+
+
+def test_every_candidate_meets_the_ranges_and_constraints(tmp_path: Path) -> None:
+    pool = build_pool(load(write(tmp_path)).space)
+    v = pool.values
+    assert pool.names == ("a", "b", "c", "d", "e", "f", "T", "n", "solvent")
+    assert 2900 < len(pool) <= 3000  # repeats after rounding merged
+    assert np.abs(v[:, :6].sum(axis=1) - 1).max() <= 6 * 0.5e-4 + 1e-12
+    assert v[:, 0].max() <= 0.45 and (2 * v[:, 1] + v[:, 2]).max() <= 0.8 + 1.5e-4
+    assert v[:, :6].min() >= 0
+    assert set(np.unique(v[:, 6])) <= set(np.arange(300, 901, 10.0))
+    assert set(np.unique(v[:, 7])) == {1.0, 2.0, 3.0, 4.0}
+    assert pool.categories == {"solvent": ("ethanol", "water")}
+    assert set(np.unique(v[:, 8])) == {0.0, 1.0}
+    # rounded to 1e-4 of the range: no float noise in keys
+    assert pool.key(0).count(".") == 8 and "000000" not in pool.key(0)
+
+
+def test_the_draw_is_the_same_every_time_and_cached(tmp_path: Path) -> None:
+    space = load(write(tmp_path)).space
+    first = build_pool(space, tmp_path / "scratch")
+    assert (tmp_path / "scratch" / "box-candidates.npz").exists()
+    again = build_pool(space, tmp_path / "scratch")
+    fresh = build_pool(space)
+    assert np.array_equal(first.values, again.values)
+    assert np.array_equal(first.values, fresh.values)
+
+
+def test_without_constraints_the_ranges_are_covered_by_sobol_points(tmp_path: Path) -> None:
+    text = MIXTURE.replace('constraints = ["a + b + c + d + e + f = 1", "a <= 0.45", '
+                           '"2*b + c <= 0.8"]\n', "")
+    pool = build_pool(load(write(tmp_path, text)).space)
+    a = pool.values[:, 0]
+    counts, _ = np.histogram(a, bins=10, range=(0, 1))
+    assert counts.min() > 0.8 * counts.mean()  # even cover of each range
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (("a = {low = 0, high = 1}", "a = {low = 1, high = 1}"),
+     r"mix.toml:\d+: .*empty range: low = 1.0 is not below high = 1.0"),
+    (('"a <= 0.45"', '"a >= 0.95", "b >= 0.2"'),
+     r"mix.toml:\d+: .*no point meets every constraint"),
+    (('"a <= 0.45"', '"a + g <= 0.45"'), r"mix.toml:\d+: .*names 'g', which is not a "
+                                         r"parameter"),
+    (('"a <= 0.45"', '"a b <= 0.45"'), r"mix.toml:\d+: .*cannot read 'b'"),
+    (('"a <= 0.45"', '"solvent <= 1"'), r"mix.toml:\d+: .*names \['solvent'\], which "
+                                        r"have options"),
+    (("n = {low = 1, high = 4, integer = true}", "n = {low = 1, high = 4.5, integer = true}"),
+     r"mix.toml:\d+: .*whole-number low and high"),
+    (('solvent = {options = ["water", "ethanol"]}', 'solvent = {options = ["water"], '
+                                                    'low = 1}'),
+     r"mix.toml:\d+: .*either 'low' and 'high' or 'options'"),
+])
+def test_a_bad_box_is_refused_in_one_line_with_file_and_line(
+        tmp_path: Path, change: tuple[str, str], message: str) -> None:
+    path = write(tmp_path, MIXTURE.replace(*change))
+    with pytest.raises(ConfigError, match=message) as caught:
+        load(path)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_box_campaign_runs_exports_one_column_per_parameter_and_resumes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matloop
+
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write(tmp_path)
+    with matloop.Campaign.from_file(path).session() as session:
+        session.run()
+        first = session.evaluations()
+    assert len(first) == 8 and (first["status"] == "succeeded").all()
+    resumed = path.read_text().replace("budget = 8", "budget = 11")
+    path.write_text(resumed)
+    with matloop.Campaign.from_file(path).session() as session:
+        session.run()
+        session.export(tmp_path / "all.csv")
+    rows = list(csv.DictReader((tmp_path / "all.csv").open()))
+    assert len(rows) == 11 and len({r["candidate"] for r in rows}) == 11
+    for row in rows:
+        fractions = [float(row[k]) for k in "abcdef"]
+        assert abs(sum(fractions) - 1) <= 6 * 0.5e-4 + 1e-12 and fractions[0] <= 0.45
+        assert row["solvent"] in ("water", "ethanol") and float(row["T"]) % 10 == 0
