@@ -133,6 +133,10 @@ def _toml_line_finder(text: str) -> Any:
     def find(loc: Loc) -> int | None:
         if not loc:
             return None
+        if len(loc) >= 3 and all(isinstance(part, str) for part in loc[:3]):
+            inner = find((f"{loc[0]}.{loc[1]}", *loc[2:]))  # a [space.parameters] table
+            if inner is not None:
+                return inner
         section, rest = str(loc[0]), list(loc[1:])
         index = rest.pop(0) if rest and isinstance(rest[0], int) else None
         key = next((str(part) for part in rest if isinstance(part, str)), None)

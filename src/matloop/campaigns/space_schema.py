@@ -175,26 +175,31 @@ class BoxSpace(Section):
     seed: int = Field(default=0, description="seed of the draw (the candidates are the "
                       "same every time the space is built)")
 
-    @model_validator(mode="after")
-    def _feasible(self) -> BoxSpace:
+    @field_validator("constraints")
+    @classmethod
+    def _feasible(cls, constraints: list[str], info: ValidationInfo) -> list[str]:
         from matloop.spaces.constraints import parse_constraint
 
-        ranged = [n for n, p in self.parameters.items() if p.options is None]
+        if "parameters" not in info.data:  # invalid: its own error says why
+            return constraints
+        parameters: dict[str, BoxParameter] = info.data["parameters"]
+        ranged = [n for n, p in parameters.items() if p.options is None]
         parsed = []
-        for text in self.constraints:
-            constraint = parse_constraint(text, list(self.parameters))
+        for text in constraints:
+            constraint = parse_constraint(text, list(parameters))
             named = sorted(set(constraint.coefficients) - set(ranged))
             if named:
                 raise ValueError(f"constraint {text!r} names {named}, which have options, "
                                  "not a range")
             parsed.append(constraint)
-        if parsed and not _has_a_solution(self, ranged, parsed):
+        if parsed and not _has_a_solution(parameters, ranged, parsed):
             raise ValueError("no point meets every constraint within the parameters' "
-                             "ranges (" + "; ".join(self.constraints) + ")")
-        return self
+                             "ranges (" + "; ".join(constraints) + ")")
+        return constraints
 
 
-def _has_a_solution(space: BoxSpace, ranged: list[str], parsed: list[Any]) -> bool:
+def _has_a_solution(parameters: dict[str, BoxParameter], ranged: list[str],
+                    parsed: list[Any]) -> bool:
     """Whether the ranges and linear constraints leave any point (a linear programme)."""
     import numpy as np
     from scipy.optimize import linprog
@@ -208,8 +213,7 @@ def _has_a_solution(space: BoxSpace, ranged: list[str], parsed: list[Any]) -> bo
                      b_ub=np.array([b for _, b in upper]) if upper else None,
                      A_eq=np.array([r for r, _ in rows["="]]) if rows["="] else None,
                      b_eq=np.array([b for _, b in rows["="]]) if rows["="] else None,
-                     bounds=[(space.parameters[n].low, space.parameters[n].high)
-                             for n in ranged])
+                     bounds=[(parameters[n].low, parameters[n].high) for n in ranged])
     return bool(result.status == 0)
 
 
