@@ -184,3 +184,28 @@ def test_the_loop_reaches_the_mixture_optimum_long_before_random_draws() -> None
     assert len(seeds) == 2
     assert all(int(line.split("loop ")[1].split(",")[0]) <= 60 for line in seeds), out
     assert "every evaluated candidate met every constraint: yes" in out
+
+
+def test_a_log_scaled_range_is_drawn_and_modelled_in_its_logarithm(tmp_path: Path) -> None:
+    import matloop
+
+    text = MIXTURE.replace("n = {low = 1, high = 4, integer = true}",
+                           "hours = {low = 0.01, high = 100, log = true}")
+    campaign = matloop.Campaign.from_file(write(tmp_path, text))
+    with campaign.session() as session:
+        pool, space = session.pool, session.space
+    hours = pool.values[:, pool.names.index("hours")]
+    assert hours.min() >= 0.01 and hours.max() <= 100
+    decades, _ = np.histogram(np.log10(hours), bins=4, range=(-2, 2))
+    assert decades.min() > 0.8 * decades.mean()  # as many per decade
+    assert all(len(f"{h:.10g}".replace(".", "").lstrip("0")) <= 4 for h in hours[:50])
+    column = space.names.index("log10(hours)")
+    assert np.allclose(space.features[:, column],
+                       (np.log10(hours) - np.log10(hours).min()) / np.ptp(np.log10(hours)))
+
+
+def test_a_log_scaled_range_cannot_be_constrained(tmp_path: Path) -> None:
+    text = MIXTURE.replace("f = {low = 0, high = 1}", "f = {low = 0.001, high = 1, log = true}")
+    with pytest.raises(ConfigError, match=r"mix.toml:7: space.constraints: constraint "
+                                          r"'a \+ b .*names \['f'\], which are log-scaled"):
+        load(write(tmp_path, text))

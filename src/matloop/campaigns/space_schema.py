@@ -122,6 +122,8 @@ class BoxParameter(Section):
     low: float | None = Field(default=None, description="smallest value")
     high: float | None = Field(default=None, description="largest value")
     integer: bool = Field(default=False, description="whole numbers only")
+    log: bool = Field(default=False, description="drawn and modelled on a log scale "
+                      "(low > 0; rounded to 4 significant digits; not in constraints)")
     resolution: float | None = Field(
         default=None, gt=0, description="values are rounded to multiples of this step "
         "from low (default: 1e-4 of the range; 1 for integers); candidates equal after "
@@ -135,8 +137,9 @@ class BoxParameter(Section):
         if ranged == (self.options is not None):
             raise ValueError("give either 'low' and 'high' or 'options'")
         if self.options is not None:
-            if self.integer or self.resolution is not None:
-                raise ValueError("'integer' and 'resolution' apply to ranges, not options")
+            if self.integer or self.log or self.resolution is not None:
+                raise ValueError("'integer', 'log' and 'resolution' apply to ranges, not "
+                                 "options")
             if len(set(self.options)) != len(self.options):
                 raise ValueError("options must not repeat")
             return self
@@ -147,6 +150,9 @@ class BoxParameter(Section):
                              f"{self.high}")
         if self.integer and (self.low != round(self.low) or self.high != round(self.high)):
             raise ValueError("an integer parameter needs whole-number low and high")
+        if self.log and (self.low <= 0 or self.integer or self.resolution is not None):
+            raise ValueError("a log-scaled range needs low > 0, and is neither 'integer' "
+                             "nor given a 'resolution'")
         return self
 
     @property
@@ -191,6 +197,10 @@ class BoxSpace(Section):
             if named:
                 raise ValueError(f"constraint {text!r} names {named}, which have options, "
                                  "not a range")
+            logged = sorted(n for n in constraint.coefficients if parameters[n].log)
+            if logged:
+                raise ValueError(f"constraint {text!r} names {logged}, which are "
+                                 "log-scaled (a linear constraint needs linear ranges)")
             parsed.append(constraint)
         if parsed and not _has_a_solution(parameters, ranged, parsed):
             raise ValueError("no point meets every constraint within the parameters' "

@@ -28,6 +28,19 @@ __all__ = ["featurizer_for"]
 
 
 def _inputs(pool: Pool) -> Featurizer:
+    logged = tuple(getattr(pool, "log_inputs", ()))
+    if logged:  # the inner featuriser scales the logarithms over the pool
+        import dataclasses
+
+        import numpy as np
+
+        from matloop.features.numeric import LogColumns
+
+        columns = tuple(pool.names.index(name) for name in logged)
+        values = np.array(pool.values, dtype=np.float64)
+        values[:, list(columns)] = np.log10(values[:, list(columns)])
+        inner = _inputs(dataclasses.replace(pool, values=values, log_inputs=()))  # type: ignore[type-var]
+        return LogColumns(inner, columns, logged)
     categories = getattr(pool, "categories", None)
     if categories:
         from matloop.features.categorical import OneHotInputs

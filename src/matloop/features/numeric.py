@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -60,3 +60,24 @@ class ScaledInputs:
         out: np.ndarray = (x - self.minimum) / safe
         out[:, self.span <= 0] = 0.0
         return out
+
+
+@dataclass(frozen=True, eq=False)
+class LogColumns:
+    """Another featuriser of inputs (``inner``), fed the base-10 logarithm of the input
+    columns ``columns`` (indices into the pool's columns, all > 0); their features are
+    named ``log10(<column>)``."""
+
+    inner: ScaledInputs | Any
+    columns: tuple[int, ...]
+    logged: tuple[str, ...]
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(f"log10({n})" if n in self.logged else n for n in self.inner.names)
+
+    def transform(self, values: np.ndarray) -> np.ndarray:
+        """Inputs ``(n, k)`` -> the inner featuriser's features of their logarithms."""
+        x = np.array(values, dtype=np.float64)
+        x[:, list(self.columns)] = np.log10(x[:, list(self.columns)])
+        return np.asarray(self.inner.transform(x))

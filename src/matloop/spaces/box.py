@@ -50,8 +50,9 @@ def box_pool(space: BoxSpace, cache_dir: Path | None = None) -> Pool:
         raise ConfigError("space.constraints: no drawn candidate meets every constraint "
                           "after rounding to the parameters' resolution; use a finer "
                           "'resolution'")
+    logged = tuple(n for n in ranged if space.parameters[n].log)
     return unique_rows(Pool(kind="inputs", names=names, values=values[kept],
-                            categories=categories))
+                            categories=categories, log_inputs=logged))
 
 
 def feasible(space: BoxSpace, names: tuple[str, ...], values: np.ndarray,
@@ -93,12 +94,23 @@ def _cached_draw(space: BoxSpace, ranged: list[str], constraints: list[LinearCon
 
 def _draw_ranges(space: BoxSpace, ranged: list[str], constraints: list[LinearConstraint]
                  ) -> np.ndarray:
-    """``(samples, len(ranged))`` points in the ranges (integers widened by half a step),
-    within the constraints when there are any."""
-    import torch
-
+    """``(samples, len(ranged))`` points in the ranges (integers widened by half a step,
+    log-scaled ones drawn evenly in their logarithm), within the constraints."""
     low = np.array([_low(space, n) for n in ranged])
     high = np.array([_high(space, n) for n in ranged])
+    logged = np.array([bool(space.parameters[n].log) for n in ranged])
+    low[logged], high[logged] = np.log10(low[logged]), np.log10(high[logged])
+    drawn = _draw_box(space, ranged, constraints, low, high)
+    drawn[:, logged] = 10.0 ** drawn[:, logged]
+    return drawn
+
+
+def _draw_box(space: BoxSpace, ranged: list[str], constraints: list[LinearConstraint],
+              low: np.ndarray, high: np.ndarray) -> np.ndarray:
+    """``(samples, len(ranged))`` points between ``low`` and ``high`` (log-scaled ranges
+    as their logarithms, which no constraint names) within the constraints."""
+    import torch
+
     if not constraints:
         from torch.quasirandom import SobolEngine
 
@@ -145,6 +157,10 @@ def _rounded(space: BoxSpace, name: str, x: np.ndarray) -> np.ndarray:
     range (a value rounded past ``high`` or ``low`` is moved back by a step)."""
     parameter = space.parameters[name]
     assert parameter.low is not None and parameter.high is not None
+    if parameter.log:  # 4 significant digits, kept in the range
+        digits = 3 - np.floor(np.log10(x)).astype(int)
+        rounded = np.array([round(v, d) for v, d in zip(x, digits, strict=True)])
+        return np.clip(rounded, parameter.low, parameter.high)
     step = parameter.step
     k = np.round((x - parameter.low) / step)
     top = np.floor((parameter.high - parameter.low) / step + 1e-9)

@@ -8,6 +8,7 @@ import numpy as np
 
 from matloop.features import featurizer_for
 from matloop.features.categorical import OneHotInputs
+from matloop.features.numeric import LogColumns
 from matloop.spaces.pool import Pool
 
 
@@ -38,9 +39,10 @@ def featurise(pool: Pool, encoding: str = "") -> Featurised:
     names = tuple(name for name, kept in zip(featurizer.names, varying, strict=True) if kept)
     bounds = np.stack([features.min(axis=0), features.max(axis=0)])
     groups: tuple[tuple[int, ...], ...] = ()
-    if encoding == "learned" and isinstance(featurizer, OneHotInputs):
+    base = featurizer.inner if isinstance(featurizer, LogColumns) else featurizer
+    if encoding == "learned" and isinstance(base, OneHotInputs):
         kept = np.cumsum(varying) - 1  # raw feature index -> its index among the kept
         groups = tuple(tuple(int(kept[i]) for i in block if varying[i])
-                       for block in featurizer.one_hot_blocks().values())
+                       for block in base.one_hot_blocks().values())
         groups = tuple(g for g in groups if len(g) > 1)
     return Featurised(pool, features, bounds, names, groups)

@@ -45,7 +45,9 @@ class Pool:
     counts the repeated structures dropped while building the pool. ``categories`` maps
     each categorical input column to its options, sorted (empty when there is none);
     ``descriptors`` maps a categorical column to its descriptors' names and a matrix
-    ``(options, descriptors)`` in the order of its options (``[space] descriptors``).
+    ``(options, descriptors)`` in the order of its options (``[space] descriptors``);
+    ``log_inputs`` names the numeric inputs the models see as their base-10 logarithm
+    (a box space's log-scaled ranges).
     """
 
     kind: Literal["inputs", "composition", "structures"]
@@ -58,6 +60,7 @@ class Pool:
     categories: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     descriptors: Mapping[str, tuple[tuple[str, ...], np.ndarray]] = field(
         default_factory=dict)
+    log_inputs: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
