@@ -184,7 +184,7 @@ class BoxSpace(Section):
     @field_validator("constraints")
     @classmethod
     def _feasible(cls, constraints: list[str], info: ValidationInfo) -> list[str]:
-        from matloop.spaces.constraints import parse_constraint
+        from matloop.campaigns.constraints import parse_constraint
 
         if "parameters" not in info.data:  # invalid: its own error says why
             return constraints
@@ -214,7 +214,7 @@ def _has_a_solution(parameters: dict[str, BoxParameter], ranged: list[str],
     import numpy as np
     from scipy.optimize import linprog
 
-    rows = {"<=": [], ">=": [], "=": []}  # type: dict[str, list[tuple[list[float], float]]]
+    rows: dict[str, list[tuple[list[float], float]]] = {"<=": [], ">=": [], "=": []}
     for c in parsed:
         rows[c.relation].append(([c.coefficients.get(n, 0.0) for n in ranged], c.bound))
     upper = rows["<="] + [([-a for a in row], -b) for row, b in rows[">="]]
