@@ -177,7 +177,8 @@ def test_the_report_has_every_plot_as_a_valid_png_embedded_in_the_page(
     properties = ["strength"] if kind in ("single", "lab") else ["strength", "density"]
     expected = {"progress.png", "target-space.png", "candidate-space.png",
                 "validation-history.png", "relevance.png", "report.html"}
-    expected |= {f"{plot}-{p}.png" for plot in ("parity", "calibration") for p in properties}
+    expected |= {f"{plot}-{p}.png" for plot in ("parity", "calibration", "inputs")
+                 for p in properties}
     assert {p.name for p in folder.iterdir()} == expected
     page = (folder / "report.html").read_text(encoding="utf-8")
     embedded = re.findall(r'<img src="data:image/png;base64,([^"]+)" alt="([^"]+)">', page)

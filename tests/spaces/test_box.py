@@ -2,7 +2,8 @@
 
 Every candidate meets the ranges and constraints (within the rounding), the draw is the
 same every time the space is built (and cached), bad definitions get one line with the
-file and line, and a campaign runs, exports one column per parameter and resumes."""
+file and line, and a campaign runs, exports one column per parameter, resumes and
+reports what the model says along each input."""
 
 from __future__ import annotations
 
@@ -135,6 +136,10 @@ def test_a_box_campaign_runs_exports_one_column_per_parameter_and_resumes(
     with matloop.Campaign.from_file(path).session() as session:
         session.run()
         session.export(tmp_path / "all.csv")
+        session.report(tmp_path / "report")
+    page = (tmp_path / "report" / "report.html").read_text()
+    assert "Along each input" in page and "inputs-y.png" in page  # partial dependence
+    assert (tmp_path / "report" / "inputs-y.png").stat().st_size > 10_000
     rows = list(csv.DictReader((tmp_path / "all.csv").open()))
     assert len(rows) == 11 and len({r["candidate"] for r in rows}) == 11
     for row in rows:

@@ -100,9 +100,11 @@ def next_picks(context: Context, evaluations: Sequence[EvaluationRow],
         with_model = len(means) == len(stds) == len(rows)
         source = ("awaiting lab results" if any(e.status == "awaiting" for e in waiting)
                   else "proposed, not finished yet")
+        unmeasured, unmeasured_mean = _input_predictions(context)
         return NextPicks(rows, [labels[int(r)] for r in rows],
                          np.stack(means) if with_model else None,
-                         np.stack(stds) if with_model else None, source), None
+                         np.stack(stds) if with_model else None, source,
+                         unmeasured=unmeasured, unmeasured_mean=unmeasured_mean), None
     if len(measured) >= len(space.features):
         return None, "Every candidate of the pool has been measured: there is no next pick."
     top = min(max(campaign.loop.batch_size, 3), NEXT_ROWS)
@@ -114,4 +116,24 @@ def next_picks(context: Context, evaluations: Sequence[EvaluationRow],
         return None, f"No next picks are shown: the model could not be fitted ({exc})."
     return NextPicks(ranking.rows, ranking.labels, ranking.mean, ranking.std,
                      f"top {len(ranking.rows)} unmeasured by {ranking.score_name}",
-                     ranking.score, ranking.score_name), None
+                     ranking.score, ranking.score_name, ranking.unmeasured,
+                     ranking.unmeasured_mean), None
+
+
+def _input_predictions(context: Context) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Every unmeasured row of a pool of inputs and its predicted mean ``(r, m)``, from a
+    model fitted now, for the report's view along each input; (None, None) for other
+    pools, or when no model can be fitted yet."""
+    from matloop.errors import StoreError
+    from matloop.loop.model import numerical_failures
+    from matloop.loop.predict import rank
+
+    if context.space.pool.kind != "inputs":
+        return None, None
+    try:
+        ranking = rank(context, top=0)
+    except StoreError:
+        return None, None
+    except numerical_failures():
+        return None, None
+    return ranking.unmeasured, ranking.unmeasured_mean

@@ -40,6 +40,8 @@ class Ranking:
     n_unmeasured: int
     rows: np.ndarray  # (k,) the candidates' rows in the pool
     success: np.ndarray | None = None  # (k,) P(an evaluation succeeds), when failures are learnt
+    unmeasured: np.ndarray | None = None  # (r,) every unmeasured row, in pool order ...
+    unmeasured_mean: np.ndarray | None = None  # (r, m) ... and its predicted mean
 
 
 def rank(context: Context, top: int | None = None) -> Ranking:
@@ -91,7 +93,8 @@ def rank(context: Context, top: int | None = None) -> Ranking:
                    score=score[order], mean=prediction.mean[order],
                    std=prediction.std[order], n_measured=len(indices),
                    success=None if success is None else success[order],
-                   n_unmeasured=len(rows), rows=chosen)
+                   n_unmeasured=len(rows), rows=chosen, unmeasured=rows,
+                   unmeasured_mean=prediction.mean)
 
 
 def ranking_columns(ranking: Ranking) -> list[str]:

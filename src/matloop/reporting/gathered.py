@@ -19,7 +19,8 @@ from matloop.spaces.featurised import Featurised
 class NextPicks:
     """The candidates the campaign measures next: ``rows`` ``(k,)`` pool rows, their
     ``labels``, the model's ``mean`` and ``std`` ``(k, m)`` (None when unknown), where they
-    come from (``source``) and, when ranked here, ``score`` ``(k,)`` named ``score_name``."""
+    come from (``source``) and, when ranked here, ``score`` ``(k,)`` named ``score_name``
+    and the predicted mean ``(r, m)`` of every unmeasured row ``unmeasured`` ``(r,)``."""
 
     rows: np.ndarray
     labels: list[str]
@@ -28,6 +29,8 @@ class NextPicks:
     source: str
     score: np.ndarray | None = None
     score_name: str = ""
+    unmeasured: np.ndarray | None = None
+    unmeasured_mean: np.ndarray | None = None
 
 
 @dataclass(frozen=True)

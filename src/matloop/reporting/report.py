@@ -17,7 +17,7 @@ import numpy as np
 
 from matloop.campaigns.schema import Campaign
 from matloop.errors import ConfigError
-from matloop.reporting.figures import save
+from matloop.reporting.figures import save, slug
 from matloop.reporting.gathered import Gathered
 from matloop.reporting.history import CycleLike, EvaluationLike
 from matloop.reporting.page import Section, render
@@ -51,6 +51,8 @@ def _write(data: Gathered, campaign: Campaign, out: Path) -> list[Path]:
     sections = [build(data, out) for build in (_progress_section, _target_section,
                                               _candidate_space_section, _model_section,
                                               _relevance_section)]
+    if data.space.pool.kind == "inputs":
+        sections.insert(3, _inputs_section(data, out))
     if "fidelities" in data.summary:
         sections.append(_sources_section(data, out))
     if "related" in data.summary:
@@ -118,6 +120,30 @@ def _candidate_space_section(data: Gathered, out: Path) -> Section:
         "red crosses failed and were never measured; black stars are the next picks, "
         "numbered as in the table of next picks below.",
         [image])
+
+
+def _inputs_section(data: Gathered, out: Path) -> Section:
+    from matloop.reporting.inputs import input_effects_figure
+
+    intro = ("For each input, the model's mean prediction over the unmeasured candidates, "
+             "averaged within bins of that input (the line; the band spans 10–90 % of the "
+             "predictions in a bin; bars per option for a categorical input), and the "
+             "measured values as points. The average runs over the candidates themselves, "
+             "so inputs tied by constraints are never varied apart (a partial dependence "
+             "over the pool).")
+    picks, pool = data.picks, data.space.pool
+    if picks is None or picks.unmeasured is None or picks.unmeasured_mean is None:
+        return Section("Along each input", intro, notes=[
+            "Drawn once a model can be fitted: two measured values of every property."])
+    images = []
+    for j, prop in enumerate(data.targets.properties):
+        measured = np.isfinite(data.Y[:, j])
+        figure = input_effects_figure(
+            pool.names, pool.values, pool.categories, picks.unmeasured,
+            picks.unmeasured_mean[:, j], data.rows[measured], data.Y[measured, j], prop,
+            data.units.get(prop))
+        images.append(save(figure, out / f"inputs-{slug(prop)}.png"))
+    return Section("Along each input", intro, images)
 
 
 def _model_section(data: Gathered, out: Path) -> Section:

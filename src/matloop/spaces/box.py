@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from matloop.campaigns.constraints import LinearConstraint, parse_constraint
 from matloop.campaigns.schema import BoxSpace
 from matloop.errors import ConfigError
-from matloop.campaigns.constraints import LinearConstraint, parse_constraint
 from matloop.spaces.pool import Pool, unique_rows
 
 BURN_IN = 1000  # hit-and-run steps before the first draw
