@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from matloop.protocols import Featurizer
 
 
 class PoolLike(Protocol):
@@ -68,7 +71,7 @@ class LogColumns:
     columns ``columns`` (indices into the pool's columns, all > 0); their features are
     named ``log10(<column>)``."""
 
-    inner: ScaledInputs | Any
+    inner: Featurizer
     columns: tuple[int, ...]
     logged: tuple[str, ...]
 
