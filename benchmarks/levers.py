@@ -8,7 +8,8 @@ setting below (one lever changed from the campaign file as it is) and every camp
 0..S-1 run the real loop until the first top-1 % candidate is measured. Printed: AF_first
 per dataset and setting, the geometric mean over datasets, and per lever the value that
 leave-one-dataset-out chooses for each held-out dataset with the held-out figure.
-``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
+A setting a campaign refuses (``encoding=learned`` without categorical columns) is not
+run on it. ``--settings a,b`` runs a subset (``baseline`` always runs); ``--json FILE`` writes every
 seed's figure (and, as they finish, FILE.jsonl), and ``--resume FILE`` reuses the seeds
 a previous ``--json`` file or its ``.jsonl`` log holds (``--no-run``: only tabulate them,
 with earlier studies' settings, ``FORMER``, if they hold any). Resume only from runs
@@ -34,6 +35,7 @@ from matloop.benchmarking.levers import (
     af_first,
     geometric_mean,
     leave_one_out,
+    overridden,
     run_lever_job,
     threshold,
 )
@@ -61,7 +63,7 @@ SETTINGS = (
     Setting("surrogate=auto", "surrogate", {"surrogate.kind": "auto"}),
     Setting("cold+restarts=3", "combination", {"surrogate.warm_start": False,
                                                "surrogate.restarts": 3}),
-    # for campaigns with categorical columns only (the others refuse it)
+    # for campaigns with categorical columns only (not run on the others)
     Setting("encoding=learned", "categorical encoding", {"space.encoding": "learned"}),
 )
 # settings of earlier studies (2026-12-06), named against the defaults of their time
@@ -102,11 +104,15 @@ def main() -> int:
             campaigns[path] = (campaign, threshold(campaign))
         except (ValueError, ConfigError) as exc:
             print(f"skipped {path}: {exc}", file=sys.stderr)
+    refused = {(s.name, p) for s in settings for p, (c, _) in campaigns.items()
+               if not _applies(s, c)}
+    for name, path in sorted(refused, key=str):
+        print(f"{name} does not apply to {path}: not run there", file=sys.stderr)
     with tempfile.TemporaryDirectory() as folder:
         jobs = [LeverJob(s, path, seed, Path(folder) / f"{k}.db")
                 for k, (s, path, seed) in enumerate(
                     (s, p, seed) for s in settings for p in campaigns
-                    for seed in range(args.seeds))
+                    for seed in range(args.seeds) if (s.name, p) not in refused)
                 if (s.name, campaigns[path][0].campaign.name, seed) not in done
                 and not args.no_run]
         log = None if args.json is None else args.json.with_suffix(".jsonl")
@@ -122,6 +128,15 @@ def main() -> int:
             "af_first": scores,
             "leave_one_out": leave_one_out(scores, settings)}, indent=1))
     return 0
+
+
+def _applies(setting: Setting, campaign: Campaign) -> bool:
+    """Whether the campaign accepts the setting (``encoding`` needs categorical columns)."""
+    try:
+        overridden(campaign, setting.overrides)
+    except ConfigError:
+        return False
+    return True
 
 
 def _record(run: LeverRun) -> dict:
