@@ -16,38 +16,32 @@ environment.
 
 from __future__ import annotations
 
-import copy
 import json
 import sys
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def search_space(x: np.ndarray) -> Any:
-    """BayBE's discrete search space of the rows of ``x`` ``(N, d)``. Built once per
-    problem: BayBE checks every row against every column's values, which took about half
-    an hour for 5,680 rows of 50 composition features."""
-    from baybe.parameters import NumericalDiscreteParameter
-    from baybe.searchspace import SearchSpace
-
-    columns = [f"x{j}" for j in range(x.shape[1])]
-    frame = pd.DataFrame(x, columns=columns)
-    parameters = [NumericalDiscreteParameter(name=c, values=tuple(np.unique(frame[c])))
-                  for c in columns]
-    return SearchSpace.from_dataframe(frame, parameters=parameters)
-
-
-def run_seed(built: Any, y: np.ndarray, sign: float, budget: int, initial: int,
+def run_seed(x: np.ndarray, y: np.ndarray, sign: float, budget: int, initial: int,
              batch: int, seed: int, stop: np.ndarray) -> list[int]:
     from baybe import Campaign
     from baybe.objectives import SingleTargetObjective
+    from baybe.parameters import NumericalDiscreteParameter
+    from baybe.searchspace import SearchSpace, SubspaceDiscrete
     from baybe.settings import active_settings
     from baybe.targets import NumericalTarget
 
     active_settings.random_seed = seed
-    space = copy.deepcopy(built)  # a fresh space per seed, as if built again
+    columns = [f"x{j}" for j in range(x.shape[1])]
+    frame = pd.DataFrame(x, columns=columns)
+    parameters = [NumericalDiscreteParameter(name=c, values=tuple(np.unique(frame[c])))
+                  for c in columns]
+    # SearchSpace.from_dataframe checks every cell against every value of its column:
+    # 389 s for 600 rows of 50 features; over an hour, unfinished, for 5,680. The subspace
+    # made directly from the same rows has the same experimental and computational
+    # representations (checked equal on 600 rows), without the check.
+    space = SearchSpace(discrete=SubspaceDiscrete(parameters=parameters, exp_rep=frame))
     target = NumericalTarget(name="y", minimize=sign < 0)
     campaign = Campaign(searchspace=space, objective=SingleTargetObjective(target))
     rows = space.discrete.exp_rep
@@ -73,8 +67,7 @@ def main(given: str, found: str) -> None:
     sign, budget = float(data["sign"]), int(data["budget"])
     initial, batch = int(data["initial"]), int(data["batch"])
     stop = data["stop"] if "stop" in data else np.zeros(len(y), bool)
-    space = search_space(x)
-    orders = {int(seed): run_seed(space, y, sign, budget, initial, batch, int(seed), stop)
+    orders = {int(seed): run_seed(x, y, sign, budget, initial, batch, int(seed), stop)
               for seed in data["seeds"]}
     with open(found, "w") as out:
         json.dump(orders, out)
