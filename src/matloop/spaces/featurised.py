@@ -18,7 +18,7 @@ class Featurised:
     removed), named by ``names`` ``(d,)``; ``bounds`` ``(2, d)`` are their minima and
     maxima over the pool. ``groups``: with ``[space] encoding = "learned"``, the
     one-hot block (feature indices) of each categorical column whose options'
-    covariance the GP learns (``surrogates.option_kernel``)."""
+    correlations the GP learns (``surrogates.option_kernel``)."""
 
     pool: Pool
     features: np.ndarray

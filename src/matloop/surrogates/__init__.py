@@ -26,7 +26,7 @@ class SurrogateOptions:
     by; ``reselect``: whether ``auto`` compares kinds in this fit (else it keeps the kind
     ``warm_start`` records); ``prior``, ``kernel``, ``warp`` (columns modelled after a fitted
     Yeo-Johnson transform), ``restarts`` and ``noise`` (``"homoscedastic"`` or
-    ``"heteroscedastic"``), ``groups`` (one-hot blocks whose option covariance is
+    ``"heteroscedastic"``), ``groups`` (one-hot blocks whose option correlations are
     learnt): a GP's, see ``gp.GaussianProcess``.
     """
 

@@ -1,8 +1,8 @@
 """Exact Gaussian process surrogate: one BoTorch ``SingleTaskGP`` per property.
 
 Squared-exponential (or Matérn-5/2) kernel with one length scale per feature (BoTorch's
-dimension-scaled log-normal length-scale prior, or Gamma priors), times a learnt option
-covariance for each categorical column in ``groups`` (``option_kernel.py``), inputs
+dimension-scaled log-normal length-scale prior, or Gamma priors), times learnt option
+correlations for each categorical column in ``groups`` (``option_kernel.py``), inputs
 normalised to the pool's bounds,
 outputs standardised, optionally after a fitted Yeo-Johnson warp (``warp.py``). Each
 property is fitted on the rows where it was measured, so an evaluation that returned

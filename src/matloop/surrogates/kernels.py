@@ -30,7 +30,7 @@ def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled
     kernel with a Gamma(2, 0.15) output scale, Gamma(1.1, 0.05) noise).
 
     ``groups``: one-hot blocks (feature indices) of categorical columns whose options'
-    covariance is learnt (``option_kernel.OptionKernel``); the kernel is then the
+    correlations are learnt (``option_kernel.OptionKernel``); the kernel is then the
     product of the one over the other features and one ``OptionKernel`` per block."""
     import torch
     from botorch.models.transforms import Normalize, Standardize
@@ -43,9 +43,9 @@ def gp_modules(d: int, bounds: np.ndarray | None, prior: str = "dimension-scaled
     modules: dict[str, Any] = {"input_transform": Normalize(d=d, bounds=limits),
                                "outcome_transform": Standardize(m=1)}
     grouped = {i for block in groups for i in block}
-    numeric = [i for i in range(d) if i not in grouped] if groups else None
-    parts = [_base_kernel(len(numeric) if numeric is not None else d, prior, kernel, numeric)
-             ] if numeric is None or numeric else []
+    numeric = [i for i in range(d) if i not in grouped]
+    parts = [_base_kernel(len(numeric), prior, kernel, numeric if groups else None)
+             ] if numeric else []
     if groups:
         from matloop.surrogates.option_kernel import OptionKernel
 
