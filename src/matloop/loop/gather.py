@@ -130,10 +130,9 @@ def _input_predictions(context: Context) -> tuple[np.ndarray | None, np.ndarray 
 
     if context.space.pool.kind != "inputs":
         return None, None
+    unfittable: tuple[type[Exception], ...] = (StoreError, *numerical_failures())
     try:
         ranking = rank(context, top=0)
-    except StoreError:
-        return None, None
-    except numerical_failures():
+    except unfittable:
         return None, None
     return ranking.unmeasured, ranking.unmeasured_mean
