@@ -50,6 +50,8 @@ budget = 8
 '''
 
 ORACLE = '''def score(a, b, c, d, e, f, T, n, solvent):
+    if not isinstance(n, int):  # an integer range arrives as an int
+        raise TypeError(f"n = {n!r}")
     return {"y": -(a - 0.3) ** 2 - (b - 0.2) ** 2 - (T - 600) ** 2 / 1e5
             + (0.1 if solvent == "water" else 0.0) - 0.01 * n}
 '''
@@ -176,18 +178,18 @@ def test_a_lab_batch_has_one_column_per_parameter_and_imports_back(tmp_path: Pat
 
 @pytest.mark.slow
 def test_the_loop_reaches_the_mixture_optimum_long_before_random_draws() -> None:
-    """``benchmarks/box_mixture.py`` in small: 2 % regret on the example's 10,000-candidate
+    """``benchmarks/box_spaces.py`` in small: 2 % regret on the example's 10,000-candidate
     mixture (6 candidates qualify; random draws need 1,429 on average, and reach it
     within 60 with probability about 0.036 per seed) within the 60-evaluation budget."""
     import subprocess
     import sys
 
     root = Path(__file__).resolve().parents[2]
-    out = subprocess.run([sys.executable, str(root / "benchmarks" / "box_mixture.py"),
+    out = subprocess.run([sys.executable, str(root / "benchmarks" / "box_spaces.py"),
                           "--seeds", "2"], capture_output=True, text=True, check=True).stdout
     seeds = [line for line in out.splitlines() if line.startswith("seed ")]
     assert len(seeds) == 2
-    assert all(int(line.split("loop ")[1].split(",")[0]) <= 60 for line in seeds), out
+    assert all(int(line.split("refined ")[1].split(" ")[0]) <= 60 for line in seeds), out
     assert "every evaluated candidate met every constraint: yes" in out
 
 

@@ -55,7 +55,8 @@ __all__ = ["ASE_ADDED_FIELDS", "RUN_SETTINGS", "SEARCH_SECTIONS", "AseOracle", "
 
 SEARCH_SECTIONS = ("space", "targets", "oracle", "fidelities")  # what a resumed run may
 RUN_SETTINGS = ("oracle.timeout_s", "oracle.retries", "oracle.retry_on",  # not change,
-                "oracle.cost", "fidelities.cost", "space.encoding")  # but for these
+                "oracle.cost", "fidelities.cost", "space.encoding",
+                "space.refine")  # but for these
 
 
 GOAL_KEYS = ("goal", "above", "below", "between", "near")

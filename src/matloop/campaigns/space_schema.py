@@ -180,6 +180,9 @@ class BoxSpace(Section):
                          "drawn from the feasible region (before repeats are merged)")
     seed: int = Field(default=0, description="seed of the draw (the candidates are the "
                       "same every time the space is built)")
+    refine: bool = Field(default=True, description="move each pick of a model cycle "
+                         "continuously to a better point of the region (BoTorch's "
+                         "optimize_acqf under the constraints) before it is measured")
 
     @field_validator("constraints")
     @classmethod

@@ -137,12 +137,39 @@ def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     ``success`` is given)."""
     import torch
 
+    analytic = builder(name, surrogate, X_train, Y_train, targets, 0, beta, reference,
+                       success, incumbent)(None)
+    return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+
+
+def builder(name: str, surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,
+            targets: TargetSet, seed: int, beta: float = 2.0,
+            reference: np.ndarray | None = None, success: SuccessProbability | None = None,
+            incumbent: str = "mean", differentiable: bool = False
+            ) -> Callable[[torch.Tensor | None], AcquisitionFunction]:
+    """``build(pending)``: the acquisition ``select`` scores a single pick with — the
+    analytic form when ``pending`` ``(p, d)`` is None, else the Monte Carlo form with
+    those points pending. ``differentiable``: through the surrogate's own model rather
+    than its fast marginals, for gradients (continuous refinement, ``loop.refine``)."""
+    import torch
+
     if derive(targets, name) == "ucb":
         success = None  # not a log acquisition: nothing to multiply
-    problem = _scoring_problem(surrogate, X_train, Y_train, targets, 0, beta, reference,
+    factory = _weighted(ACQUISITIONS[derive(targets, name)], success)
+    problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta, reference,
                                incumbent)
-    analytic = _weighted(ACQUISITIONS[derive(targets, name)], success)(problem, True)
-    return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+    if differentiable:
+        problem = dataclasses.replace(problem, model=surrogate.model)
+
+    def build(pending: torch.Tensor | None) -> AcquisitionFunction:
+        if pending is None:
+            return factory(problem, True)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return factory(dataclasses.replace(problem, model=surrogate.model,
+                                               pending=pending), False)
+
+    return build
 
 
 def _weighted(factory: AcquisitionFactory,

@@ -44,6 +44,20 @@ class Context:
         return load_related(self.campaign.campaign.related, self.space,
                             self.targets.properties)
 
+    def grow(self, rows: list[np.ndarray]) -> dict[int, dict[str, float | str]]:
+        """Append candidates outside the pool (input values ``(k,)`` each, as the pool
+        holds them) to ``space``; their new pool rows and input values by option."""
+        from matloop.spaces.featurised import featurise
+        from matloop.spaces.pool import candidate_key, extend, input_values
+
+        pool = self.space.pool
+        outside = [dict(input_values(pool.names, row, pool.categories)) for row in rows]
+        self.space = featurise(extend(pool, [
+            (candidate_key(pool.kind, pool.names, row, pool.categories), values)
+            for row, values in zip(rows, outside, strict=True)]),
+            getattr(self.campaign.space, "encoding", ""))
+        return {len(pool) + j: values for j, values in enumerate(outside)}
+
     def untried(self, fidelity: str | None = None) -> np.ndarray:
         """``(N,)`` bool: pool rows never proposed in this campaign at ``fidelity``
         (None: the campaign's own ``[oracle]``)."""
@@ -53,6 +67,22 @@ class Context:
 
     def label(self, pool_index: int) -> str:
         return self.space.pool.candidate(pool_index).label
+
+
+def campaign_pool(campaign: Campaign, opened: tuple[Store, int] | None) -> Pool:
+    """The campaign's pool with the candidates from outside it that its store holds
+    (``opened``: the store and campaign id; None before the first run) appended."""
+    from matloop.campaigns.loader import located
+    from matloop.errors import ConfigError
+    from matloop.spaces.build import build_pool
+    from matloop.spaces.pool import extend
+
+    external = [(c.key, c.values) for c in opened[0].external_candidates(opened[1])] \
+        if opened else []
+    try:
+        return extend(build_pool(campaign.space, campaign.scratch_dir), external)
+    except ConfigError as exc:
+        raise located(campaign.source, exc) from None
 
 
 def check_pool_unchanged(store: Store, campaign_id: int, pool: Pool) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from matloop.campaigns.schema import BoxSpace
 from matloop.loop.acquisition import derive
 from matloop.loop.context import Context
 from matloop.loop.initial import initial_design
@@ -36,7 +37,8 @@ RESULTS_IN = "lab results in: ready to propose the next batch"
 class Choice:
     """A cycle's picks (pool rows) and how they were made. ``validate`` (the
     cross-validation, when due) runs after the picks are dispatched, so that workers do
-    not wait for diagnostics the choice did not need."""
+    not wait for diagnostics the choice did not need; ``external``: the input values of
+    picks refined outside the pool, by their new pool row."""
 
     strategy: str
     chosen: np.ndarray
@@ -45,6 +47,7 @@ class Choice:
     hyperparameters: dict[str, Any] | None = None
     predicted: dict[str, Any] | None = None
     validate: Callable[[], dict[str, Any] | None] | None = None
+    external: dict[int, dict[str, float | str]] = field(default_factory=dict)
 
     def validated_hyperparameters(self) -> dict[str, Any] | None:
         """The hyperparameters, with the cross-validation figures once it has run."""
@@ -107,7 +110,7 @@ class Planner:
     def model_based(self, indices: list[int], values: np.ndarray, available: np.ndarray,
                     q: int, cycle: int, pending: list[int] | None = None) -> Choice:
         """Fit, score and select; also the model's prediction for the chosen candidates."""
-        from matloop.loop.acquisition import select
+        from matloop.loop.acquisition import builder, select
 
         x, targets, features = self.x, self.x.targets, self.x.space.features
         seed = model_seed(self.c, cycle)
@@ -118,15 +121,23 @@ class Planner:
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         choices = np.flatnonzero(available)
+        reference = x.keeper.reference_point(values, choose=True)
+        success = None if classifier is None else classifier.probability
         picked = select(self.c.loop.acquisition, surrogate, features[choices],
                         features[indices], values, targets, q, seed=seed,
                         X_pending=features[pending] if pending else None,
                         beta=self.c.loop.beta, incumbent=self.c.loop.incumbent,
-                        reference=x.keeper.reference_point(values, choose=True),
-                        success=None if classifier is None else classifier.probability,
+                        reference=reference, success=success,
                         min_success=self.c.surrogate.min_success_probability)
+        chosen, external = choices[picked], dict[int, dict[str, Any]]()
+        if isinstance(self.c.space, BoxSpace) and self.c.space.refine and \
+                derive(targets, self.c.loop.acquisition) != "thompson":
+            chosen, external = self.refined(builder(
+                self.c.loop.acquisition, surrogate, features[indices], values, targets,
+                seed, self.c.loop.beta, reference, success, self.c.loop.incumbent, True),
+                chosen, pending)
+            features = x.space.features
         select_s = time.perf_counter() - start
-        chosen = choices[picked]
         prediction = surrogate.predict(features[chosen])
         predicted = {"mean": prediction.mean.tolist(), "std": prediction.std.tolist()}
         if targets.bounds:
@@ -137,15 +148,38 @@ class Planner:
             predicted["success_probability"] = classifier.probability(
                 features[chosen]).tolist()
             hyperparameters["feasibility"] = classifier.hyperparameters()
+        if external:
+            hyperparameters["refined"] = len(external)
         done = getattr(surrogate, "cross_validation", None)
         return Choice(derive(targets, self.c.loop.acquisition), chosen, fit_s, select_s,
                       hyperparameters, predicted,
                       lambda: cross_validation(self.c, x.space, targets.properties, cycle,
-                                               indices, values, hyperparameters, seed, done))
+                                               indices, values, hyperparameters, seed, done),
+                      external)
+
+    def refined(self, build: Callable[[Any], Any], chosen: np.ndarray,
+                pending: list[int] | None) -> tuple[np.ndarray, dict[int, dict[str, Any]]]:
+        """A box space's picks ``chosen`` refined continuously (``loop.refine``): the
+        picks, with new pool rows for those refined, and the new rows' input values."""
+        from matloop.loop.refine import refine
+        from matloop.spaces.region import Region
+
+        space = self.x.space
+        assert isinstance(self.c.space, BoxSpace)
+        found = refine(build, Region.of(self.c.space, space), chosen,
+                       space.features[pending] if pending else None)
+        new = {k: values for k, values in enumerate(found) if values is not None}
+        if not new:
+            return chosen, {}
+        external = self.x.grow(list(new.values()))
+        chosen = chosen.copy()
+        chosen[list(new)] = list(external)
+        return chosen, external
 
     def proposals(self, choice: Choice) -> list[Proposal]:
         pool = self.x.space.pool
-        return [Proposal(int(i), pool.key(int(i)), pool.candidate(int(i)).label)
+        return [Proposal(int(i), pool.key(int(i)), pool.candidate(int(i)).label,
+                         external=choice.external.get(int(i)))
                 for i in choice.chosen]
 
     def record_cycle(self, cycle: int, choice: Choice, n_train: int, n_proposed: int,

@@ -112,17 +112,10 @@ class Session:
     def pool(self) -> Pool:
         """The candidate pool, with measured candidates from outside it appended."""
         if self._pool is None:
-            from matloop.spaces.build import build_pool
-            from matloop.spaces.pool import extend
+            from matloop.loop.context import campaign_pool
 
-            opened = self._open(write=False) if self._exists() else None
-            external = [(c.key, c.values) for c in opened[0].external_candidates(opened[1])] \
-                if opened else []
-            try:
-                self._pool = extend(build_pool(self.campaign.space, self.campaign.scratch_dir),
-                                    external)
-            except ConfigError as exc:
-                raise located(self.campaign.source, exc) from None
+            self._pool = campaign_pool(self.campaign, self._open(write=False)
+                                       if self._exists() else None)
         return self._pool
 
     @property
@@ -165,7 +158,11 @@ class Session:
         from matloop.loop.context import Context, check_pool_unchanged
 
         store, campaign_id = self._open(write)
-        check_pool_unchanged(store, campaign_id, self.space.pool)
+        try:
+            check_pool_unchanged(store, campaign_id, self.space.pool)
+        except StoreError:  # perhaps another process added candidates outside the pool
+            self._pool = self._space = None
+            check_pool_unchanged(store, campaign_id, self.space.pool)
         return Context(self.campaign, store, campaign_id, self.space, self.targets,
                        Scorekeeper(store, campaign_id, self.targets))
 
@@ -177,12 +174,11 @@ class Session:
         """Start or resume the campaign until its budget is spent, its pool exhausted or
         a stopping rule holds; returns how it ended.
 
-        ``budget`` replaces the campaign's total number of evaluations; ``oracle`` (an
-        ``Oracle`` or a function ``f(**inputs) -> {property: value}``) evaluates in this
-        process instead of the campaign's oracle, and then evaluations awaiting results
-        are evaluated first. Without an oracle a lab campaign records one batch as
-        awaiting results instead (see ``propose``). ``progress`` gets a ``Progress`` as
-        the run starts, after each cycle is planned and after each evaluation recorded.
+        ``budget`` replaces the campaign's number of evaluations; ``oracle`` (an ``Oracle``
+        or ``f(**inputs) -> {property: value}``) evaluates in this process instead of the
+        campaign's oracle, evaluations awaiting results first; without one a lab campaign
+        records a batch as awaiting results (``propose``). ``progress`` gets a
+        ``Progress`` as the run starts, as each cycle is planned and each result recorded.
         ``retry`` (failure reasons) runs those failures again first, uncharged;
         ``oracle_changed`` accepts an ``[oracle]`` section changed since the last run."""
         from matloop.loop.run import Run, check_retry, to_resume
@@ -214,6 +210,7 @@ class Session:
                 sources = self._oracles()[1] if self.campaign.fidelities else None
                 return Run(context, chosen, report, executor, sources).run(resume)
             finally:
+                self._pool, self._space = context.space.pool, context.space  # refined picks
                 if executor is not None:
                     executor.shutdown()
 
@@ -266,6 +263,7 @@ class Session:
             self._import_prior(store, campaign_id)
             reason = LabBatch(context, progress, self._oracles() if self.campaign.fidelities
                               else None).record(n, more)
+            self._pool, self._space = context.space.pool, context.space  # refined picks
             awaiting = store.awaiting(campaign_id)
             stop = AWAITING_LAB if awaiting else (reason or "nothing awaiting")
             store.set_stop_reason(campaign_id, stop)
@@ -329,9 +327,8 @@ class Session:
         return summarize(self.campaign, *self._open(write=False))
 
     def evaluations(self) -> pd.DataFrame:
-        """Every evaluation, one row each (what ``matloop export`` writes): ``candidate_id,
-        candidate``, one column per input of a table space, ``fidelity`` with several
-        sources, ``status, <properties>, ...`` (``loop.summary.evaluation_table``)."""
+        """Every evaluation, one row each (``matloop export``; ``summary.evaluation_table``):
+        ``candidate_id, candidate``, the inputs, ``fidelity``, ``status``, properties..."""
         import pandas as pd
 
         header, rows = self._evaluation_table()

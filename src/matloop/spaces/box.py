@@ -38,7 +38,7 @@ def box_pool(space: BoxSpace, cache_dir: Path | None = None) -> Pool:
     if ranged:
         drawn = _cached_draw(space, ranged, constraints, cache_dir)
         for j, name in enumerate(ranged):
-            values[:, names.index(name)] = _rounded(space, name, drawn[:, j])
+            values[:, names.index(name)] = rounded(space, name, drawn[:, j])
     categories = {}
     for j, name in enumerate(names):
         options = space.parameters[name].options
@@ -51,8 +51,9 @@ def box_pool(space: BoxSpace, cache_dir: Path | None = None) -> Pool:
                           "after rounding to the parameters' resolution; use a finer "
                           "'resolution'")
     logged = tuple(n for n in ranged if space.parameters[n].log)
+    integers = tuple(n for n in ranged if space.parameters[n].integer)
     return unique_rows(Pool(kind="inputs", names=names, values=values[kept],
-                            categories=categories, log_inputs=logged))
+                            categories=categories, log_inputs=logged, integers=integers))
 
 
 def feasible(space: BoxSpace, names: tuple[str, ...], values: np.ndarray,
@@ -79,7 +80,8 @@ def _cached_draw(space: BoxSpace, ranged: list[str], constraints: list[LinearCon
 
     import botorch
 
-    key = hashlib.sha256((space.model_dump_json() + botorch.__version__).encode()).hexdigest()
+    key = hashlib.sha256((space.model_dump_json(exclude={"refine"}) + botorch.__version__)
+                         .encode()).hexdigest()
     path = None if cache_dir is None else Path(cache_dir) / CACHE_FILE
     if path is not None and path.exists():
         with np.load(path) as stored:
@@ -152,7 +154,7 @@ def _high(space: BoxSpace, name: str) -> float:
     return parameter.high + (0.5 if parameter.integer else 0.0)
 
 
-def _rounded(space: BoxSpace, name: str, x: np.ndarray) -> np.ndarray:
+def rounded(space: BoxSpace, name: str, x: np.ndarray) -> np.ndarray:
     """``x`` rounded to multiples of the parameter's step from its ``low``, kept in its
     range (a value rounded past ``high`` or ``low`` is moved back by a step)."""
     parameter = space.parameters[name]

@@ -47,7 +47,8 @@ class Pool:
     ``descriptors`` maps a categorical column to its descriptors' names and a matrix
     ``(options, descriptors)`` in the order of its options (``[space] descriptors``);
     ``log_inputs`` names the numeric inputs the models see as their base-10 logarithm
-    (a box space's log-scaled ranges).
+    (a box space's log-scaled ranges); ``integers`` the numeric inputs a candidate gives
+    as ``int`` (a box space's integer ranges).
     """
 
     kind: Literal["inputs", "composition", "structures"]
@@ -61,6 +62,7 @@ class Pool:
     descriptors: Mapping[str, tuple[tuple[str, ...], np.ndarray]] = field(
         default_factory=dict)
     log_inputs: tuple[str, ...] = ()
+    integers: tuple[str, ...] = ()
 
     def __len__(self) -> int:
         return int(self.values.shape[0])
@@ -76,8 +78,9 @@ class Pool:
         key = self.key(index)
         label = self.labels[index] if self.labels is not None else _default_label(self, row)
         if self.kind == "inputs":
-            return Candidate(key=key, label=label,
-                             inputs=dict(input_values(self.names, row, self.categories)))
+            return Candidate(key=key, label=label, inputs={
+                name: int(value) if name in self.integers else value
+                for name, value in input_values(self.names, row, self.categories)})
         if self.kind == "structures":
             if self.structures is None or index >= len(self.structures):
                 raise ValueError(f"row {index} of the structure pool has no structure "

@@ -18,12 +18,15 @@ EVERY_FIDELITY = "*"  # reads of every fidelity (no fidelity name can be "*")
 @dataclass(frozen=True)
 class Proposal:
     """A candidate to evaluate: its row in the pool, its key and its label, at a
-    ``fidelity`` (a ``[[fidelities]]`` name; None: the campaign's ``[oracle]``)."""
+    ``fidelity`` (a ``[[fidelities]]`` name; None: the campaign's ``[oracle]``);
+    ``external``: the input values of a candidate outside the pool (a box space's
+    refined pick), stored so that the pool is rebuilt with it."""
 
     pool_index: int
     key: str
     label: str
     fidelity: str | None = None
+    external: Mapping[str, float | str] | None = None
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ def propose(engine: Engine, campaign_id: int, cycle: int, proposals: Sequence[Pr
     with Session(engine) as session:
         pending = []
         for proposal in proposals:
-            candidate = candidate_id(session, campaign_id, proposal)
+            candidate = candidate_id(session, campaign_id, proposal, proposal.external)
             evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
                                     cycle=cycle, fidelity=proposal.fidelity)
             session.add(evaluation)
@@ -246,7 +246,7 @@ def propose_awaiting(engine: Engine, campaign_id: int, cycle: int,
     with Session(engine) as session:
         ids = []
         for proposal, extra in zip(proposals, provenance, strict=True):
-            candidate = candidate_id(session, campaign_id, proposal)
+            candidate = candidate_id(session, campaign_id, proposal, proposal.external)
             evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
                                     cycle=cycle, status=AWAITING,
                                     fidelity=proposal.fidelity,
@@ -314,14 +314,8 @@ def _store_result(session: Session, campaign_id: int, result: Recorded) -> int:
             raise gone
         evaluation_id = result.evaluation_id
     else:
-        if result.external is not None:
-            _check_free_row(session, campaign_id, result.candidate)
-        candidate = candidate_id(session, campaign_id, result.candidate)
-        if result.external is not None and session.get(ExternalCandidate,
-                                                       candidate) is None:
-            session.add(ExternalCandidate(candidate_id=candidate, campaign_id=campaign_id,
-                                          kind=result.kind,
-                                          values=json.dumps(dict(result.external))))
+        candidate = candidate_id(session, campaign_id, result.candidate, result.external,
+                                 result.kind)
         evaluation = Evaluation(campaign_id=campaign_id, candidate_id=candidate,
                                 cycle=result.cycle, **outcome, fidelity=result.fidelity,
                                 provenance=json.dumps(dict(result.provenance), default=str))
@@ -335,8 +329,14 @@ def _store_result(session: Session, campaign_id: int, result: Recorded) -> int:
     return evaluation_id
 
 
-def candidate_id(session: Session, campaign_id: int, proposal: Proposal) -> int:
-    """The id of the campaign's candidate with ``proposal.key`` (created when absent)."""
+def candidate_id(session: Session, campaign_id: int, proposal: Proposal,
+                 external: Mapping[str, float | str] | None = None, kind: str = "inputs"
+                 ) -> int:
+    """The id of the campaign's candidate with ``proposal.key`` (created when absent);
+    ``external``: the values of a candidate outside the pool (of pool ``kind``), stored
+    with it so that the pool can be rebuilt with it."""
+    if external is not None:
+        _check_free_row(session, campaign_id, proposal)
     candidate = session.exec(
         select(CandidateRecord).where(CandidateRecord.campaign_id == campaign_id,
                                       CandidateRecord.key == proposal.key)).first()
@@ -346,6 +346,9 @@ def candidate_id(session: Session, campaign_id: int, proposal: Proposal) -> int:
         session.add(candidate)
         session.flush()
     assert candidate.id is not None
+    if external is not None and session.get(ExternalCandidate, candidate.id) is None:
+        session.add(ExternalCandidate(candidate_id=candidate.id, campaign_id=campaign_id,
+                                      kind=kind, values=json.dumps(dict(external))))
     return candidate.id
 
 
@@ -357,7 +360,7 @@ def _check_free_row(session: Session, campaign_id: int, proposal: Proposal) -> N
         CandidateRecord.pool_index == proposal.pool_index)).first()
     if taken is not None and taken != proposal.key:
         raise StoreError(f"{proposal.label}: row {proposal.pool_index} was just taken by "
-                         f"another import ({taken}); nothing was imported, import again")
+                         f"another candidate ({taken}); nothing was written, try again")
 
 
 def text(value: str | None) -> str | None:
