@@ -114,6 +114,16 @@ def test_without_constraints_the_ranges_are_covered_by_sobol_points(tmp_path: Pa
     (('solvent = {options = ["water", "ethanol"]}', 'solvent = {options = ["water"], '
                                                     'low = 1}'),
      r"mix.toml:\d+: .*either 'low' and 'high' or 'options'"),
+    (("n = {low = 1, high = 4, integer = true}", 'alloy = {elements = ["Co", "Xx"]}'),
+     r"mix.toml:\d+: space.parameters.alloy.elements: \['Xx'\] are not element symbols"),
+    (("n = {low = 1, high = 4, integer = true}", 'alloy = {elements = ["Co", "Ni"], '
+                                                 'high = 0.4}'),
+     r"mix.toml:\d+: .*no point meets every constraint .*Co \+ Ni = 1"),
+    (("n = {low = 1, high = 4, integer = true}", 'alloy = {elements = ["Co", "a"]}'),
+     r"mix.toml:\d+: .*not element symbols"),
+    (("n = {low = 1, high = 4, integer = true}", 'alloy = {elements = ["Co", "Ni"], '
+                                                 'log = true}'),
+     r"mix.toml:\d+: .*a composition \('elements'\) takes 'low', 'high' and 'resolution'"),
 ])
 def test_a_bad_box_is_refused_in_one_line_with_file_and_line(
         tmp_path: Path, change: tuple[str, str], message: str) -> None:
@@ -209,6 +219,51 @@ def test_a_log_scaled_range_is_drawn_and_modelled_in_its_logarithm(tmp_path: Pat
     column = space.names.index("log10(hours)")
     assert np.allclose(space.features[:, column],
                        (np.log10(hours) - np.log10(hours).min()) / np.ptp(np.log10(hours)))
+
+
+def test_a_composition_is_one_range_per_element_summing_to_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matloop
+
+    (tmp_path / "hea.py").write_text(
+        "def hardness(Co, Cr, Ni, T):\n"
+        "    return {'hardness': 300 * Cr * Ni - (T - 900) ** 2 / 5000}\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = tmp_path / "hea.toml"
+    path.write_text('''[campaign]
+name = "hea"
+
+[space]
+kind = "box"
+samples = 500
+constraints = ["Co <= 0.3"]
+
+[space.parameters]
+alloy = { elements = ["Co", "Cr", "Ni"], low = 0.1, high = 0.6 }
+T = { low = 600, high = 1200, resolution = 25 }
+
+[[targets]]
+property = "hardness"
+goal = "maximize"
+
+[oracle]
+kind = "python"
+function = "hea:hardness"
+
+[loop]
+initial = 4
+budget = 8
+''')
+    campaign = matloop.Campaign.from_file(path)
+    assert list(campaign.space.parameters) == ["Co", "Cr", "Ni", "T"]  # type: ignore[union-attr]
+    assert campaign.space.compositions == {"alloy": ["Co", "Cr", "Ni"]}  # type: ignore[union-attr]
+    with campaign.session() as session:
+        session.run()
+        rows = session.evaluations()
+    fractions = rows[["Co", "Cr", "Ni"]].to_numpy(float)
+    assert (rows["status"] == "succeeded").all() and len(rows) == 8
+    assert np.abs(fractions.sum(axis=1) - 1).max() <= 3 * 0.5 * 0.5e-4 + 1e-12
+    assert fractions.min() >= 0.1 and fractions.max() <= 0.6 and fractions[:, 0].max() <= 0.3
 
 
 def test_a_log_scaled_range_cannot_be_constrained(tmp_path: Path) -> None:

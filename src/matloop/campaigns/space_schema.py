@@ -130,9 +130,31 @@ class BoxParameter(Section):
         "rounding are one candidate")
     options: list[str] | None = Field(default=None, min_length=1, description="named "
                                       "options instead of a range (a categorical input)")
+    elements: list[str] | None = Field(default=None, min_length=2, description="the "
+                                       "atomic fractions of these elements, each from "
+                                       "low (default 0) to high (default 1), summing to 1")
+
+    @field_validator("elements")
+    @classmethod
+    def _element_symbols(cls, elements: list[str] | None) -> list[str] | None:
+        from pymatgen.core.periodic_table import Element
+
+        if elements is None:
+            return None
+        unknown = [e for e in elements if not Element.is_valid_symbol(e)]
+        if unknown:
+            raise ValueError(f"{unknown} are not element symbols")
+        if len(set(elements)) != len(elements):
+            raise ValueError("elements must not repeat")
+        return elements
 
     @model_validator(mode="after")
     def _range_or_options(self) -> BoxParameter:
+        if self.elements is not None:
+            if self.options is not None or self.integer or self.log:
+                raise ValueError("a composition ('elements') takes 'low', 'high' and "
+                                 "'resolution' only")
+            return self
         ranged = self.low is not None or self.high is not None
         if ranged == (self.options is not None):
             raise ValueError("give either 'low' and 'high' or 'options'")
@@ -180,9 +202,43 @@ class BoxSpace(Section):
                          "drawn from the feasible region (before repeats are merged)")
     seed: int = Field(default=0, description="seed of the draw (the candidates are the "
                       "same every time the space is built)")
+    compositions: dict[str, list[str]] = Field(
+        default_factory=dict, description="written as a parameter {elements = [...], "
+        "low, high}: the atomic fractions of those elements, one range each, summing to "
+        "1 (filled in from the parameters)")
     refine: bool = Field(default=True, description="move each pick of a model cycle "
                          "continuously to a better point of the region (BoTorch's "
                          "optimize_acqf under the constraints) before it is measured")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_compositions(cls, data: Any) -> Any:
+        """A parameter ``{elements = ["Co", "Ni"], low = 0, high = 1}`` becomes one range
+        per element (named by its symbol, with the parameter's bounds and resolution)
+        and the constraint that they sum to 1; ``compositions`` keeps the grouping. A
+        composition that is not valid is left for its parameter's own checks."""
+        if not isinstance(data, dict) or not isinstance(data.get("parameters"), dict):
+            return data
+        parameters: dict[str, Any] = {}
+        constraints = list(data.get("constraints") or [])
+        compositions = dict(data.get("compositions") or {})
+        for name, raw in data["parameters"].items():
+            try:
+                elements = BoxParameter.model_validate(raw).elements
+            except ValueError:
+                elements = None
+            if elements is None:
+                parameters[name] = raw
+                continue
+            taken = sorted(set(elements) & set(data["parameters"]))
+            if taken:
+                raise ValueError(f"parameters.{name}: {taken} are also named as parameters")
+            bounds = {k: v for k, v in raw.items() if k != "elements"}
+            parameters.update({e: {"low": 0.0, "high": 1.0, **bounds} for e in elements})
+            constraints.append(" + ".join(elements) + " = 1")
+            compositions[name] = elements
+        return {**data, "parameters": parameters, "constraints": constraints,
+                "compositions": compositions}
 
     @field_validator("constraints")
     @classmethod
