@@ -70,7 +70,7 @@ class PythonOracle(OracleSection):
 AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
 ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|sevennet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
 ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
-                    "max_volume_change", "elastic_strains", "unstable")
+                    "max_volume_change", "elastic_strains", "unstable", "hull", "hull_cache")
 
 
 class AseOracle(OracleSection):
@@ -120,6 +120,16 @@ class AseOracle(OracleSection):
     unstable: Literal["fail", "keep"] = Field(
         default="fail", description="elastic: a tensor that is not positive definite fails "
         "as infeasible, or is kept")
+    hull: Path | None = Field(default=None, description="a table of reference structures "
+                              "(CSV, a 'structure' column of pymatgen JSON): adds "
+                              "e_above_hull and formation_energy_per_atom (eV/atom) against "
+                              "the hull of the elements and these, at this calculator's "
+                              "level of theory")
+    hull_cache: Path | None = Field(default=None, description="folder of the references' "
+                                    "energies (default: the campaign's scratch folder); "
+                                    "campaigns that share it share computed references")
+
+    _resolve_hull = field_validator("hull", "hull_cache")(_resolve)
 
     @field_validator("calculator", mode="before")
     @classmethod

@@ -136,12 +136,19 @@ def _ase(campaign: Campaign) -> Oracle:
                            parameters=dict(section.parameters),
                            settings=section.recipe_settings(compositions=compositions),
                            supercell=section.supercell if compositions else None,
-                           seed=campaign.campaign.seed if compositions else 0)
+                           seed=campaign.campaign.seed if compositions else 0,
+                           hull=None if section.hull is None else str(section.hull),
+                           hull_cache=None if section.hull_cache is None
+                           else str(section.hull_cache))
     except ValueError as exc:
         raise ConfigError(f"oracle: {exc}") from None
     if campaign.executor.kind == "local":  # a cluster's workers may have pw.x, we not
         oracle.check_program()
     _check_calculator_elements(campaign, section.calculator)
+    if section.hull is not None:
+        from matloop.oracles.hull import read_references
+
+        read_references(section.hull)  # a bad table is named before anything runs
     unknown = [p for p in campaign.properties if p not in oracle.properties]
     if unknown:
         raise ConfigError(f"targets: the ase recipe '{section.recipe}' oracle does not "

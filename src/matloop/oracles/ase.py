@@ -84,7 +84,9 @@ class AseOracle:
     ``supercell`` (fcc cells per edge) composition candidates are decorated on an fcc
     supercell, arranged by ``seed``; without it only structure candidates are computed.
     ``properties`` and ``units`` are the recipe's (plus ``formation_energy_per_atom`` in
-    eV/atom with a ``supercell``).
+    eV/atom with a ``supercell``). With ``hull`` (a reference table) they add
+    ``formation_energy_per_atom`` and ``e_above_hull`` (eV/atom, ``oracles.hull``), the
+    references' energies cached in ``hull_cache`` (default: ``scratch``).
     """
 
     calculator: str
@@ -94,6 +96,8 @@ class AseOracle:
     settings: Mapping[str, Any] = field(default_factory=dict)
     supercell: int | None = None
     seed: int = 0
+    hull: str | None = None
+    hull_cache: str | None = None
 
     def __post_init__(self) -> None:
         from matloop.oracles.recipes import PROPERTIES_BY_RECIPE, RecipeSettings
@@ -112,13 +116,14 @@ class AseOracle:
     @property
     def units(self) -> dict[str, str]:
         """Property -> unit; a formation energy follows the energy for compositions."""
+        from matloop.oracles.hull import HULL
         from matloop.oracles.recipes import EV_PER_ATOM, PROPERTIES_BY_RECIPE
 
         units = dict(PROPERTIES_BY_RECIPE[self.recipe])
-        if self.supercell is None or FORMATION in units:
-            return units
-        first = {name: unit for name, unit in units.items() if name == "energy_per_atom"}
-        return {**first, FORMATION: EV_PER_ATOM, **units}
+        if (self.supercell is not None or self.hull is not None) and FORMATION not in units:
+            first = {name: unit for name, unit in units.items() if name == "energy_per_atom"}
+            units = {**first, FORMATION: EV_PER_ATOM, **units}
+        return {**units, HULL: EV_PER_ATOM} if self.hull is not None else units
 
     def check(self) -> None:
         """``ConfigError`` naming ``oracle.calculator`` when its package is missing."""
@@ -242,6 +247,10 @@ class AseOracle:
             n_atoms = len(result.atoms)
             values[FORMATION] = values["energy_per_atom"] - sum(
                 n / n_atoms * per_atom[el] for el, n in counts.items())
+        if self.hull is not None:
+            hull, provenance["hull"] = self._hull(result.atoms, values["energy_per_atom"],
+                                                  references, settings)
+            values.update(hull)
         provenance["wall_time_s"] = time.perf_counter() - start
         provenance["steps"] = result.steps
         provenance["details"] = _plain(result.details)
@@ -249,6 +258,35 @@ class AseOracle:
         provenance["final_structure"] = json.loads(final.to_json())
         units = self.units
         return Outcome.success({name: values[name] for name in units}, units, provenance)
+
+    def _hull(self, atoms: Atoms, energy: float, elemental: _References,
+              settings: RecipeSettings) -> tuple[dict[str, float], dict[str, Any]]:
+        """The relaxed ``atoms`` (``energy`` eV/atom) against the hull of the elements'
+        and the reference table's energies at this calculator's level of theory."""
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        from matloop.oracles.calculators import calculator_provenance
+        from matloop.oracles.hull import ReferenceEnergies, hull_values, read_references
+        from matloop.oracles.recipes import relaxed_energy
+
+        assert self.hull is not None
+        symbols = atoms.get_chemical_symbols()
+        rows = [r for r in read_references(Path(self.hull)) if set(r.formula) <= set(symbols)]
+        cache = ReferenceEnergies(Path(self.hull_cache or self.scratch), {
+            **calculator_provenance(self.calculator, self.parameters),
+            "settings": _plain(self.settings), "table": self.hull})
+
+        def relax(structure: Any, name: str) -> float:
+            folder = cache.path.parent / "hull" / cache.digest / safe_name(name)
+            return relaxed_energy(AseAtomsAdaptor.get_atoms(structure), self._calculator,
+                                  settings, folder)
+
+        energies = cache.energies(rows, relax)
+        counts = {el: symbols.count(el) for el in sorted(set(symbols))}
+        values, details = hull_values(
+            counts, energy, {el: elemental.energy(el) for el in counts},
+            {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies})
+        return values, {**details, "level": cache.digest, "cache": str(cache.path)}
 
     def _calculator(self, directory: Path) -> BaseCalculator:
         from matloop.oracles.calculators import make_calculator
@@ -267,7 +305,7 @@ class _References:
         self.digest = oracle.references_digest()
 
     def energy(self, symbol: str) -> float:
-        known = _read_json(self.path).get(self.digest, {})
+        known = read_json(self.path).get(self.digest, {})
         if symbol in known:
             return float(known[symbol])
         directory = Path(self.oracle.scratch) / "references" / f"{symbol}-{self.digest}"
@@ -281,7 +319,7 @@ class _References:
         return value
 
     def _store(self, symbol: str, value: float) -> None:
-        data = _read_json(self.path)
+        data = read_json(self.path)
         data.setdefault(self.digest, {})[symbol] = value
         data.setdefault("settings", {})[self.digest] = {
             "calculator": self.oracle.calculator,
@@ -321,7 +359,7 @@ def write_json_atomically(path: Path, data: Any) -> None:
         raise
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):

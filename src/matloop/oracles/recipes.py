@@ -360,12 +360,14 @@ def elemental_reference(symbol: str, calculator_factory: Callable[[Path], BaseCa
     s = settings_of(settings)
     if directory is None:
         with tempfile.TemporaryDirectory(prefix=f"matloop-ref-{symbol}-") as tmp:
-            return _reference_energy(atoms, calculator_factory, s, Path(tmp))
-    return _reference_energy(atoms, calculator_factory, s, Path(directory))
+            return relaxed_energy(atoms, calculator_factory, s, Path(tmp))
+    return relaxed_energy(atoms, calculator_factory, s, Path(directory))
 
 
-def _reference_energy(atoms: Atoms, calculator_factory: Callable[[Path], BaseCalculator],
-                      settings: RecipeSettings, directory: Path) -> float:
+def relaxed_energy(atoms: Atoms, calculator_factory: Callable[[Path], BaseCalculator],
+                   settings: RecipeSettings, directory: Path) -> float:
+    """Energy per atom (eV/atom) of ``atoms`` relaxed with ``settings`` by the calculator
+    ``calculator_factory(directory)`` makes; files go to ``directory``."""
     directory = scratch(directory)
     atoms.calc = calculator_factory(directory)
     result = relax(atoms, settings, directory)

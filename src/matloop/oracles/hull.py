@@ -1,0 +1,145 @@
+"""Energy above the convex hull at the oracle's own level of theory.
+
+A candidate's relaxed energy per atom is placed on the convex hull (pymatgen's
+``PhaseDiagram``) of its chemical system. The hull is built from energies computed by
+the same calculator with the same parameters and settings: each element's ASE
+reference crystal (``recipes.elemental_reference``), and every structure of a reference
+table (``[oracle] hull``, a CSV with a ``structure`` column of pymatgen JSON) whose
+elements are among the candidate's, each relaxed once. Energies from two levels of
+theory never share a hull.
+
+Reference energies are kept in ``hull-references.json`` in the cache folder, under a
+digest of the calculator, its parameters, its model version, the recipe settings and
+the table's path. The file is rewritten atomically after every reference, so a killed
+run keeps what it finished, and a second campaign with the same cache folder and level
+of theory computes nothing again. A reference whose relaxation fails is recorded with
+its error and left off the hull.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from matloop.errors import ConfigError, EvaluationFailure
+
+if TYPE_CHECKING:
+    from pymatgen.core import Structure
+
+HULL = "e_above_hull"
+CACHE_FILE = "hull-references.json"
+ID_COLUMNS = ("id", "mp_id", "material_id", "name")
+
+
+@dataclass(frozen=True)
+class ReferenceRow:
+    """One reference structure: its id, its formula (element -> atoms in the cell) and
+    its pymatgen JSON text."""
+
+    id: str
+    formula: Mapping[str, float]
+    structure: str
+
+
+def read_references(path: Path) -> list[ReferenceRow]:
+    """The rows of a reference table ``path`` (CSV: a ``structure`` column of pymatgen
+    JSON, an id column among ``ID_COLUMNS`` or the row number); ``ConfigError`` naming
+    ``oracle.hull`` with the row and column of a bad cell."""
+    from pymatgen.core import Structure
+
+    where = f"oracle.hull: {path}"
+    csv.field_size_limit(sys.maxsize)
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"{where}: cannot read the table: {exc}") from None
+    if not rows or "structure" not in rows[0]:
+        raise ConfigError(f"{where}: needs a 'structure' column of pymatgen JSON, one "
+                          "reference per row")
+    id_column = next((c for c in ID_COLUMNS if c in rows[0]), None)
+    out = []
+    for number, row in enumerate(rows, start=2):
+        try:
+            structure = Structure.from_dict(json.loads(row["structure"]))
+        except Exception as exc:  # from_dict raises many types
+            raise ConfigError(f"{where}, row {number}, column 'structure': not a pymatgen "
+                              f"structure ({type(exc).__name__})") from None
+        out.append(ReferenceRow(row[id_column] if id_column else f"row {number}",
+                                structure.composition.get_el_amt_dict(), row["structure"]))
+    return out
+
+
+class ReferenceEnergies:
+    """Relaxed energies per atom (eV/atom) of a reference table's structures at one
+    level of theory (``identity``, JSON-able), cached in ``folder / CACHE_FILE``."""
+
+    def __init__(self, folder: Path, identity: Mapping[str, Any]) -> None:
+        self.path = folder / CACHE_FILE
+        self.identity = dict(identity)
+        text = json.dumps(self.identity, sort_keys=True, default=str)
+        self.digest = hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
+
+    def energies(self, rows: Iterable[ReferenceRow],
+                 relax: Callable[[Structure, str], float]) -> dict[str, float]:
+        """``{id: eV/atom}`` of ``rows``: cached ones read, the others relaxed by
+        ``relax(structure, id)`` and stored one by one; failed ones are left out."""
+        from pymatgen.core import Structure
+
+        from matloop.oracles.ase import read_json, write_json_atomically
+
+        known: dict[str, Any] = read_json(self.path).get(self.digest, {}).get("entries", {})
+        out = {}
+        for row in rows:
+            if row.id not in known:
+                try:
+                    entry: dict[str, Any] = {"energy_per_atom": relax(
+                        Structure.from_str(row.structure, fmt="json"), row.id)}
+                except EvaluationFailure as failure:
+                    entry = {"error": f"{failure.reason}: {failure}"}
+                data = read_json(self.path)
+                level = data.setdefault(self.digest, {"level": self.identity, "entries": {}})
+                level["entries"][row.id] = entry
+                write_json_atomically(self.path, data)
+                known = level["entries"]
+            if "energy_per_atom" in known[row.id]:
+                out[row.id] = float(known[row.id]["energy_per_atom"])
+        return out
+
+
+def hull_values(formula: Mapping[str, float], energy_per_atom: float,
+                elemental: Mapping[str, float], compounds: Mapping[str, tuple[
+                    Mapping[str, float], float]]) -> tuple[dict[str, float], dict[str, Any]]:
+    """The candidate (element -> amount, and its energy in eV/atom) against the hull of
+    the ``elemental`` energies (eV/atom) and ``compounds`` (id -> (element -> amount,
+    eV/atom)): ``e_above_hull`` (its distance from the references' hull: negative when
+    it lies below, a new stable phase) and ``formation_energy_per_atom`` (eV/atom), and
+    the details (decomposition products by fraction, the references on the hull)."""
+    from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+    from pymatgen.core import Composition
+
+    def entry(amounts: Mapping[str, float], per_atom: float, name: str) -> PDEntry:
+        composition = Composition(dict(amounts))
+        return PDEntry(composition, per_atom * composition.num_atoms, name=name)
+
+    candidate = entry(formula, energy_per_atom, "candidate")
+    entries = [entry({el: 1}, e, el) for el, e in elemental.items()]
+    entries += [entry(amounts, e, ref) for ref, (amounts, e) in compounds.items()]
+    diagram = PhaseDiagram(entries)
+    decomposition, e_hull = diagram.get_decomp_and_e_above_hull(candidate, allow_negative=True)
+    assert decomposition is not None and e_hull is not None  # it raises rather than None
+    details = {  # the entries are PDEntry objects, each with its name
+        "decomposition": {getattr(e, "name"): round(float(f), 6)  # noqa: B009
+                          for e, f in decomposition.items()},
+        "references_on_hull": sorted(getattr(e, "name") for e in diagram.stable_entries),  # noqa: B009
+        "references": len(entries),
+    }
+    values = {HULL: float(e_hull),
+              "formation_energy_per_atom": float(diagram.get_form_energy_per_atom(candidate))}
+    return values, details

@@ -1,0 +1,184 @@
+"""Energy above the convex hull (``oracles.hull``) with real EMT calculations: the hull of
+the elements and a reference table at the oracle's level of theory, cached once per
+level and never mixed across levels."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from pymatgen.core import Composition, Lattice, Structure
+
+from matloop.errors import ConfigError
+from matloop.oracles.ase import REFERENCES_FILE, AseOracle
+from matloop.oracles.hull import CACHE_FILE, HULL, read_references
+from matloop.protocols import Candidate
+
+L12_CU3AU = Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.80), ["Au", "Cu"],
+                                      [[0, 0, 0], [0, 0.5, 0.5]])
+L10_CUAU = Structure(Lattice.tetragonal(2.80, 3.75), ["Cu", "Au"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5]])
+B2_CUAU = Structure(Lattice.cubic(3.10), ["Cu", "Au"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+NI3AL = Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.60), ["Al", "Ni"],
+                                  [[0, 0, 0], [0, 0.5, 0.5]])
+
+
+def table(path: Path, structures: dict[str, Structure]) -> Path:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["mp_id", "formula", "structure"])
+        for name, s in structures.items():
+            writer.writerow([name, s.composition.reduced_formula, s.to_json()])
+    return path
+
+
+def oracle(tmp_path: Path, references: Path, cache: Path, **settings: object) -> AseOracle:
+    return AseOracle(calculator="emt", recipe="relax", scratch=str(tmp_path / "scratch"),
+                     settings={"fmax": 0.02, **settings}, hull=str(references),
+                     hull_cache=str(cache))
+
+
+def candidate(structure: Structure, key: str) -> Candidate:
+    return Candidate(key=key, label=key, structure=structure.to_json())
+
+
+@pytest.fixture
+def references(tmp_path: Path) -> Path:
+    return table(tmp_path / "refs.csv", {"ref-L12": L12_CU3AU, "ref-L10": L10_CUAU,
+                                         "ref-Ni3Al": NI3AL})
+
+
+def test_the_hull_is_the_elements_and_the_tables_references_at_one_level(
+        tmp_path: Path, references: Path) -> None:
+    o = oracle(tmp_path, references, tmp_path / "cache")
+    assert o.units[HULL] == "eV/atom" and "formation_energy_per_atom" in o.units
+    on_hull = o.evaluate(candidate(L12_CU3AU, "L12"))
+    above = o.evaluate(candidate(B2_CUAU, "B2"))
+    assert on_hull.ok and above.ok, (on_hull.error, above.error)
+    # the candidate is a reference: on the hull (its own relaxation gives its energy)
+    assert abs(on_hull.values[HULL]) < 1e-4
+    assert on_hull.values["formation_energy_per_atom"] < -0.01  # EMT orders Cu3Au
+    # recompute B2's distance by hand from the cached energies
+    cached = json.loads((tmp_path / "cache" / CACHE_FILE).read_text())
+    (level,) = cached.values()
+    assert set(level["entries"]) == {"ref-L12", "ref-L10"}  # Ni3Al is another system
+    elements = json.loads((tmp_path / "scratch" / REFERENCES_FILE).read_text())
+    (elemental,) = [v for k, v in elements.items() if k != "settings"]
+    entries = [PDEntry(Composition(el), e) for el, e in elemental.items()]
+    entries += [PDEntry(Composition(f), level["entries"][ref]["energy_per_atom"] * n)
+                for ref, f, n in (("ref-L12", "Cu3Au", 4), ("ref-L10", "CuAu", 2))]
+    b2 = PDEntry(Composition("CuAu"), above.values["energy_per_atom"] * 2)
+    expected = PhaseDiagram(entries).get_e_above_hull(b2)
+    assert above.values[HULL] == pytest.approx(expected, abs=1e-9)
+    assert above.values[HULL] > 0
+    hull = above.provenance["hull"]
+    assert sum(hull["decomposition"].values()) == pytest.approx(1.0)
+    assert set(hull["decomposition"]) <= {"Cu", "Au", "ref-L12", "ref-L10"}
+
+
+def test_references_are_computed_once_per_level_and_levels_never_mix(
+        tmp_path: Path, references: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matloop.oracles.recipes as recipes
+
+    relaxed: list[str] = []
+    original = recipes.relaxed_energy
+
+    def counted(atoms, *args, **kwargs):  # type: ignore[no-untyped-def]
+        relaxed.append(atoms.get_chemical_formula())
+        return original(atoms, *args, **kwargs)
+
+    monkeypatch.setattr(recipes, "relaxed_energy", counted)
+    cache = tmp_path / "shared"
+    first = oracle(tmp_path / "a", references, cache).evaluate(candidate(B2_CUAU, "B2"))
+    n = len(relaxed)
+    assert n >= 2  # two references (and the elements)
+    # a second campaign (another scratch folder) at the same level: nothing computed
+    again = oracle(tmp_path / "b", references, cache).evaluate(candidate(B2_CUAU, "B2"))
+    assert len(relaxed) == n + 2  # only its own elemental references (another scratch)
+    assert again.values[HULL] == pytest.approx(first.values[HULL], abs=1e-9)
+    # another level of theory (other settings): its own references, its own hull
+    other = oracle(tmp_path / "a", references, cache, fmax=0.01).evaluate(
+        candidate(B2_CUAU, "B2"))
+    assert other.ok and len(relaxed) > n + 2
+    levels = json.loads((cache / CACHE_FILE).read_text())
+    assert len(levels) == 2  # each with its calculator, model version and settings
+    assert sorted(v["level"]["settings"]["fmax"] for v in levels.values()) == [0.01, 0.02]
+    assert other.provenance["hull"]["level"] != first.provenance["hull"]["level"]
+
+
+def test_a_reference_that_fails_is_recorded_and_left_off_the_hull(
+        tmp_path: Path) -> None:
+    squeezed = Structure(Lattice.cubic(1.2), ["Cu", "Au"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    refs = table(tmp_path / "refs.csv", {"ref-L12": L12_CU3AU, "ref-bad": squeezed})
+    o = oracle(tmp_path, refs, tmp_path / "cache", max_volume_change=0.2)
+    out = o.evaluate(candidate(B2_CUAU, "B2"))
+    assert out.ok, out.error
+    (level,) = json.loads((tmp_path / "cache" / CACHE_FILE).read_text()).values()
+    assert "error" in level["entries"]["ref-bad"]
+    assert "ref-bad" not in out.provenance["hull"]["decomposition"]
+
+
+def test_a_bad_reference_table_names_row_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "refs.csv"
+    path.write_text('mp_id,structure\nmp-1,"{""not"": 1}"\n')
+    with pytest.raises(ConfigError, match=r"oracle.hull: .*refs.csv, row 2, column "
+                                          r"'structure': not a pymatgen structure"):
+        read_references(path)
+    path.write_text("mp_id,formula\nmp-1,Cu\n")
+    with pytest.raises(ConfigError, match="needs a 'structure' column"):
+        read_references(path)
+
+
+CAMPAIGN = '''[campaign]
+name = "stable"
+
+[space]
+kind = "structures"
+path = "candidates.csv"
+id = "mp_id"
+
+[[targets]]
+property = "e_above_hull"
+below = 0.05
+unit = "eV/atom"
+
+[oracle]
+kind = "ase"
+calculator = "emt"
+recipe = "relax"
+hull = "refs.csv"
+hull_cache = "hull-cache"
+
+[loop]
+initial = 2
+budget = 4
+'''
+
+
+def test_a_campaign_targets_stability_and_resumes_without_recomputing(
+        tmp_path: Path, references: Path) -> None:
+    import matloop
+
+    table(tmp_path / "candidates.csv", {
+        "L12": L12_CU3AU, "B2": B2_CUAU, "L10": L10_CUAU,
+        "Cu3Au-B2-like": Structure(Lattice.cubic(4.2), ["Cu", "Cu", "Cu", "Au"],
+                                   [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5],
+                                    [0.5, 0.5, 0.5]])})
+    path = tmp_path / "stable.toml"
+    path.write_text(CAMPAIGN)
+    with matloop.Campaign.from_file(path).session() as session:
+        session.run(budget=3)
+    cache = tmp_path / "hull-cache" / CACHE_FILE
+    stamp = cache.stat().st_mtime_ns
+    with matloop.Campaign.from_file(path).session() as session:
+        session.run()
+        rows = session.evaluations()
+        status = session.status()
+    assert cache.stat().st_mtime_ns == stamp  # every reference was already there
+    assert len(rows) == 4 and (rows["status"] == "succeeded").all()
+    column = next(c for c in rows.columns if c.startswith(HULL))
+    hits = (rows[column].astype(float) <= 0.05).sum()
+    assert status["hits"] == hits >= 2  # L12 and L10 are references on the hull
