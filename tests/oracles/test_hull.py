@@ -35,8 +35,9 @@ def table(path: Path, structures: dict[str, Structure]) -> Path:
     return path
 
 
-def oracle(tmp_path: Path, references: Path, cache: Path, **settings: object) -> AseOracle:
-    return AseOracle(calculator="emt", recipe="relax", scratch=str(tmp_path / "scratch"),
+def oracle(tmp_path: Path, references: Path, cache: Path, recipe: str = "relax",
+           **settings: object) -> AseOracle:
+    return AseOracle(calculator="emt", recipe=recipe, scratch=str(tmp_path / "scratch"),
                      settings={"fmax": 0.02, **settings}, hull=str(references),
                      hull_cache=str(cache))
 
@@ -182,3 +183,19 @@ def test_a_campaign_targets_stability_and_resumes_without_recomputing(
     column = next(c for c in rows.columns if c.startswith(HULL))
     hits = (rows[column].astype(float) <= 0.05).sum()
     assert status["hits"] == hits >= 2  # L12 and L10 are references on the hull
+
+
+def test_an_element_ase_cannot_build_comes_from_the_table(tmp_path: Path) -> None:
+    """ASE has no bulk N; a nitride's hull needs pure N in the table (here N2 in a box;
+    EMT would collapse the nitride if relaxed: a single point is enough here)."""
+    nitride = Structure(Lattice.cubic(3.9), ["Cu", "N"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    n2 = Structure(Lattice.cubic(8.0), ["N", "N"], [[0, 0, 0], [0.1375, 0, 0]])
+    without = table(tmp_path / "without.csv", {"ref-L12": L12_CU3AU})
+    missing = oracle(tmp_path, without, tmp_path / "cache", "energy").evaluate(
+        candidate(nitride, "CuN"))
+    assert missing.reason == "invalid" and "no hull reference for N" in (missing.error or "")
+    with_n = table(tmp_path / "with.csv", {"ref-N2": n2})
+    found = oracle(tmp_path, with_n, tmp_path / "cache", "energy").evaluate(
+        candidate(nitride, "CuN"))
+    assert found.ok, found.error
+    assert "ref-N2" in found.provenance["hull"]["references_on_hull"]

@@ -283,15 +283,31 @@ class AseOracle:
 
         energies = cache.energies(rows, relax)
         counts = {el: symbols.count(el) for el in sorted(set(symbols))}
-        values, details = hull_values(
-            counts, energy, {el: elemental.energy(el) for el in counts},
-            {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies})
+        compounds = {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies}
+        in_table = {el for formula, _ in compounds.values() if len(formula) == 1
+                    for el in formula}
+        values, details = hull_values(counts, energy, _elemental(
+            elemental, [el for el in counts if el not in in_table]), compounds)
         return values, {**details, "level": cache.digest, "cache": str(cache.path)}
 
     def _calculator(self, directory: Path) -> BaseCalculator:
         from matloop.oracles.calculators import make_calculator
 
         return make_calculator(self.calculator, self.parameters, directory)
+
+
+def _elemental(references: _References, elements: list[str]) -> dict[str, float]:
+    """The ASE reference crystals' energies (eV/atom) of ``elements``; ``invalid``
+    naming the element when ASE has none (N, O, ... : give the hull table its crystal)."""
+    out = {}
+    for element in elements:
+        try:
+            out[element] = references.energy(element)
+        except EvaluationFailure as failure:
+            raise EvaluationFailure(f"no hull reference for {element}: {failure}; add a "
+                                    f"structure of pure {element} to the hull table",
+                                    reason="invalid") from failure
+    return out
 
 
 class _References:
