@@ -38,7 +38,7 @@ def table(path: Path, structures: dict[str, Structure]) -> Path:
 def oracle(tmp_path: Path, references: Path, cache: Path, recipe: str = "relax",
            **settings: object) -> AseOracle:
     return AseOracle(calculator="emt", recipe=recipe, scratch=str(tmp_path / "scratch"),
-                     settings={"fmax": 0.02, **settings}, hull=str(references),
+                     settings={"fmax": 0.02, **settings}, hull=(str(references),),
                      hull_cache=str(cache))
 
 
@@ -131,6 +131,9 @@ def test_a_bad_reference_table_names_row_and_column(tmp_path: Path) -> None:
     path.write_text("mp_id,formula\nmp-1,Cu\n")
     with pytest.raises(ConfigError, match="needs a 'structure' column"):
         read_references(path)
+    one = table(tmp_path / "one.csv", {"ref-L12": L12_CU3AU})
+    with pytest.raises(ConfigError, match="'ref-L12' is named twice"):
+        read_references(one, one)
 
 
 CAMPAIGN = '''[campaign]

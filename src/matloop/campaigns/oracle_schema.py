@@ -9,6 +9,7 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
+    ValidationInfo,
     field_validator,
     model_serializer,
 )
@@ -120,16 +121,28 @@ class AseOracle(OracleSection):
     unstable: Literal["fail", "keep"] = Field(
         default="fail", description="elastic: a tensor that is not positive definite fails "
         "as infeasible, or is kept")
-    hull: Path | None = Field(default=None, description="a table of reference structures "
-                              "(CSV, a 'structure' column of pymatgen JSON): adds "
-                              "e_above_hull and formation_energy_per_atom (eV/atom) against "
-                              "the hull of the elements and these, at this calculator's "
-                              "level of theory")
+    hull: list[Path] | None = Field(default=None, description="tables of reference "
+                                    "structures (CSV, a 'structure' column of pymatgen "
+                                    "JSON; one path or a list): adds e_above_hull and "
+                                    "formation_energy_per_atom (eV/atom) against the hull "
+                                    "of the elements and these, at this calculator's level "
+                                    "of theory")
     hull_cache: Path | None = Field(default=None, description="folder of the references' "
                                     "energies (default: the campaign's scratch folder); "
                                     "campaigns that share it share computed references")
 
-    _resolve_hull = field_validator("hull", "hull_cache")(_resolve)
+    @field_validator("hull", mode="before")
+    @classmethod
+    def _one_or_more_tables(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str | Path) else value
+
+    @field_validator("hull")
+    @classmethod
+    def _resolve_tables(cls, paths: list[Path] | None, info: ValidationInfo
+                        ) -> list[Path] | None:
+        return None if paths is None else [_resolve(path, info) for path in paths]
+
+    _resolve_hull_cache = field_validator("hull_cache")(_resolve)
 
     @field_validator("calculator", mode="before")
     @classmethod

@@ -137,7 +137,8 @@ def _ase(campaign: Campaign) -> Oracle:
                            settings=section.recipe_settings(compositions=compositions),
                            supercell=section.supercell if compositions else None,
                            seed=campaign.campaign.seed if compositions else 0,
-                           hull=None if section.hull is None else str(section.hull),
+                           hull=None if section.hull is None else tuple(
+                               str(path) for path in section.hull),
                            hull_cache=None if section.hull_cache is None
                            else str(section.hull_cache))
     except ValueError as exc:
@@ -148,7 +149,7 @@ def _ase(campaign: Campaign) -> Oracle:
     if section.hull is not None:
         from matloop.oracles.hull import read_references
 
-        read_references(section.hull)  # a bad table is named before anything runs
+        read_references(*section.hull)  # a bad table is named before anything runs
     unknown = [p for p in campaign.properties if p not in oracle.properties]
     if unknown:
         raise ConfigError(f"targets: the ase recipe '{section.recipe}' oracle does not "

@@ -84,7 +84,7 @@ class AseOracle:
     ``supercell`` (fcc cells per edge) composition candidates are decorated on an fcc
     supercell, arranged by ``seed``; without it only structure candidates are computed.
     ``properties`` and ``units`` are the recipe's (plus ``formation_energy_per_atom`` in
-    eV/atom with a ``supercell``). With ``hull`` (a reference table) they add
+    eV/atom with a ``supercell``). With ``hull`` (reference tables) they add
     ``formation_energy_per_atom`` and ``e_above_hull`` (eV/atom, ``oracles.hull``), the
     references' energies cached in ``hull_cache`` (default: ``scratch``).
     """
@@ -96,7 +96,7 @@ class AseOracle:
     settings: Mapping[str, Any] = field(default_factory=dict)
     supercell: int | None = None
     seed: int = 0
-    hull: str | None = None
+    hull: tuple[str, ...] | None = None
     hull_cache: str | None = None
 
     def __post_init__(self) -> None:
@@ -271,10 +271,11 @@ class AseOracle:
 
         assert self.hull is not None
         symbols = atoms.get_chemical_symbols()
-        rows = [r for r in read_references(Path(self.hull)) if set(r.formula) <= set(symbols)]
+        rows = [r for r in read_references(*map(Path, self.hull))
+                if set(r.formula) <= set(symbols)]
         cache = ReferenceEnergies(Path(self.hull_cache or self.scratch), {
             **calculator_provenance(self.calculator, self.parameters),
-            "settings": _plain(self.settings), "table": self.hull})
+            "settings": _plain(self.settings), "tables": list(self.hull)})
 
         def relax(structure: Any, name: str) -> float:
             folder = cache.path.parent / "hull" / cache.digest / safe_name(name)

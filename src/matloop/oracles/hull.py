@@ -3,14 +3,14 @@
 A candidate's relaxed energy per atom is placed on the convex hull (pymatgen's
 ``PhaseDiagram``) of its chemical system. The hull is built from energies computed by
 the same calculator with the same parameters and settings: each element's ASE
-reference crystal (``recipes.elemental_reference``), and every structure of a reference
-table (``[oracle] hull``, a CSV with a ``structure`` column of pymatgen JSON) whose
+reference crystal (``recipes.elemental_reference``), and every structure of the reference
+tables (``[oracle] hull``, CSVs with a ``structure`` column of pymatgen JSON) whose
 elements are among the candidate's, each relaxed once. Energies from two levels of
 theory never share a hull.
 
 Reference energies are kept in ``hull-references.json`` in the cache folder, under a
 digest of the calculator, its parameters, its model version, the recipe settings and
-the table's path. The file is rewritten atomically after every reference, so a killed
+the tables' paths. The file is rewritten atomically after every reference, so a killed
 run keeps what it finished, and a second campaign with the same cache folder and level
 of theory computes nothing again. A reference whose relaxation fails is recorded with
 its error and left off the hull.
@@ -47,10 +47,22 @@ class ReferenceRow:
     structure: str
 
 
-def read_references(path: Path) -> list[ReferenceRow]:
-    """The rows of a reference table ``path`` (CSV: a ``structure`` column of pymatgen
-    JSON, an id column among ``ID_COLUMNS`` or the row number); ``ConfigError`` naming
-    ``oracle.hull`` with the row and column of a bad cell."""
+def read_references(*paths: Path) -> list[ReferenceRow]:
+    """The rows of the reference tables ``paths`` (CSV: a ``structure`` column of
+    pymatgen JSON, an id column among ``ID_COLUMNS`` or the row number); ``ConfigError``
+    naming ``oracle.hull`` with the row and column of a bad cell, or an id that
+    repeats."""
+    out: dict[str, ReferenceRow] = {}
+    for path in paths:
+        for row in _read_table(path):
+            if row.id in out:
+                raise ConfigError(f"oracle.hull: {path}: reference {row.id!r} is named "
+                                  "twice; ids must be unique across the tables")
+            out[row.id] = row
+    return list(out.values())
+
+
+def _read_table(path: Path) -> list[ReferenceRow]:
     from pymatgen.core import Structure
 
     where = f"oracle.hull: {path}"
@@ -71,7 +83,7 @@ def read_references(path: Path) -> list[ReferenceRow]:
         except Exception as exc:  # from_dict raises many types
             raise ConfigError(f"{where}, row {number}, column 'structure': not a pymatgen "
                               f"structure ({type(exc).__name__})") from None
-        out.append(ReferenceRow(row[id_column] if id_column else f"row {number}",
+        out.append(ReferenceRow(row[id_column] if id_column else f"{path.stem}:{number}",
                                 structure.composition.get_el_amt_dict(), row["structure"]))
     return out
 
