@@ -245,6 +245,8 @@ def test_the_stable_superhard_example_scores_hull_distances_at_chgnet_level(
         session.run(budget=8)
         rows = session.evaluations()
         hits = session.status()["hits"]
+        session.report(tmp_path / "report")
+    assert (tmp_path / "report" / "hull.png").exists()  # the Stability section
     (level,) = json.loads(cache.read_text()).values()
     assert level["level"]["calculator"] == "chgnet"
     (before,) = first.values()

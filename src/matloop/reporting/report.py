@@ -53,6 +53,11 @@ def _write(data: Gathered, campaign: Campaign, out: Path) -> list[Path]:
                                               _relevance_section)]
     if data.space.pool.kind == "inputs":
         sections.insert(3, _inputs_section(data, out))
+    from matloop.reporting.hull import hull_section
+
+    stability = hull_section(data.evaluations, data.space.pool, out)
+    if stability is not None:
+        sections.insert(2, stability)
     if "fidelities" in data.summary:
         sections.append(_sources_section(data, out))
     if "related" in data.summary:
