@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from matloop.oracles import ase as ase_oracle
-from matloop.oracles.ase import REFERENCES_FILE, AseOracle, safe_name
+from matloop.oracles.ase import REFERENCES_FILE, AseOracle
+from matloop.oracles.files import safe_name, write_json_atomically
 from matloop.oracles.recipes import FINAL_NAME, LOG_NAME
 from matloop.protocols import Candidate, Oracle
 
@@ -106,8 +106,8 @@ def test_formation_energy_references_are_cached_per_campaign(
 
 def test_atomic_json_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     path = tmp_path / "refs.json"
-    ase_oracle.write_json_atomically(path, {"a": 1})
-    ase_oracle.write_json_atomically(path, {"a": 2})
+    write_json_atomically(path, {"a": 1})
+    write_json_atomically(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["refs.json"]
 

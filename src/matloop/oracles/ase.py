@@ -39,17 +39,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import re
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from matloop.errors import EvaluationFailure
+from matloop.oracles.files import plain, read_json, safe_name, write_json_atomically
 from matloop.protocols import Candidate, Outcome
 
 if TYPE_CHECKING:
@@ -58,21 +56,10 @@ if TYPE_CHECKING:
 
     from matloop.oracles.recipes import RecipeSettings
 
-__all__ = ["FORMATION", "REFERENCES_FILE", "AseOracle", "safe_name"]
+__all__ = ["FORMATION", "REFERENCES_FILE", "AseOracle"]
 
 REFERENCES_FILE = "references.json"
 FORMATION = "formation_energy_per_atom"
-_UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
-
-
-def safe_name(key: str, limit: int = 80) -> str:
-    """A folder name for ``key``: unsafe characters become ``_``; long or altered keys get
-    a short digest appended, so distinct keys never share a folder."""
-    cleaned = _UNSAFE.sub("_", key).strip("._") or "candidate"
-    if cleaned == key and len(key) <= limit:
-        return key
-    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=4).hexdigest()
-    return f"{cleaned[:limit]}-{digest}"
 
 
 @dataclass(frozen=True)
@@ -177,7 +164,7 @@ class AseOracle:
         try:
             provenance.update(calculator_provenance(self.calculator, self.parameters))
             provenance["recipe"] = self.recipe
-            provenance["settings"] = _plain(self.settings)
+            provenance["settings"] = plain(self.settings)
             atoms = self._atoms(candidate, provenance)
             check_elements(self.calculator, sorted(set(atoms.get_chemical_symbols())),
                            repr(candidate.key))
@@ -195,7 +182,7 @@ class AseOracle:
     def references_digest(self) -> str:
         """Identifies calculator, parameters and settings of the elemental references (and,
         for compositions, that they are fcc EOS minima)."""
-        identity: list[Any] = [self.calculator, _plain(self.parameters), _plain(self.settings)]
+        identity: list[Any] = [self.calculator, plain(self.parameters), plain(self.settings)]
         if self.supercell is not None:
             identity.append("fcc-eos")
         text = json.dumps(identity, sort_keys=True, default=str)
@@ -234,7 +221,7 @@ class AseOracle:
 
         from matloop.oracles.recipes import RECIPES, RecipeSettings
 
-        atoms.calc = self._calculator(directory)
+        atoms.calc = self.calculator_for(directory)
         settings = RecipeSettings.from_mapping(self.settings)
         references = _References(self, settings)
         reference = references.energy if self.recipe == "formation_energy" else None
@@ -249,49 +236,32 @@ class AseOracle:
                 n / n_atoms * per_atom[el] for el, n in counts.items())
         if self.hull is not None:
             hull, provenance["hull"] = self._hull(result.atoms, values["energy_per_atom"],
-                                                  references, settings)
+                                                  references)
             values.update(hull)
         provenance["wall_time_s"] = time.perf_counter() - start
         provenance["steps"] = result.steps
-        provenance["details"] = _plain(result.details)
+        provenance["details"] = plain(result.details)
         final = AseAtomsAdaptor.get_structure(result.atoms)
         provenance["final_structure"] = json.loads(final.to_json())
         units = self.units
         return Outcome.success({name: values[name] for name in units}, units, provenance)
 
-    def _hull(self, atoms: Atoms, energy: float, elemental: _References,
-              settings: RecipeSettings) -> tuple[dict[str, float], dict[str, Any]]:
+    def _hull(self, atoms: Atoms, energy: float, elemental: _References
+              ) -> tuple[dict[str, float], dict[str, Any]]:
         """The relaxed ``atoms`` (``energy`` eV/atom) against the hull of the elements'
-        and the reference table's energies at this calculator's level of theory."""
-        from pymatgen.io.ase import AseAtomsAdaptor
+        and the reference tables' energies at this calculator's level of theory."""
+        from matloop.oracles.hull import hull_values, reference_compounds
 
-        from matloop.oracles.calculators import calculator_provenance
-        from matloop.oracles.hull import ReferenceEnergies, hull_values, read_references
-        from matloop.oracles.recipes import relaxed_energy
-
-        assert self.hull is not None
         symbols = atoms.get_chemical_symbols()
-        rows = [r for r in read_references(*map(Path, self.hull))
-                if set(r.formula) <= set(symbols)]
-        cache = ReferenceEnergies(Path(self.hull_cache or self.scratch), {
-            **calculator_provenance(self.calculator, self.parameters),
-            "settings": _plain(self.settings), "tables": list(self.hull)})
-
-        def relax(structure: Any, name: str) -> float:
-            folder = cache.path.parent / "hull" / cache.digest / safe_name(name)
-            return relaxed_energy(AseAtomsAdaptor.get_atoms(structure), self._calculator,
-                                  settings, folder)
-
-        energies = cache.energies(rows, relax)
+        compounds, level = reference_compounds(self, symbols)
         counts = {el: symbols.count(el) for el in sorted(set(symbols))}
-        compounds = {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies}
         in_table = {el for formula, _ in compounds.values() if len(formula) == 1
                     for el in formula}
         values, details = hull_values(counts, energy, _elemental(
             elemental, [el for el in counts if el not in in_table]), compounds)
-        return values, {**details, "level": cache.digest, "cache": str(cache.path)}
+        return values, {**details, "level": level}
 
-    def _calculator(self, directory: Path) -> BaseCalculator:
+    def calculator_for(self, directory: Path) -> BaseCalculator:
         from matloop.oracles.calculators import make_calculator
 
         return make_calculator(self.calculator, self.parameters, directory)
@@ -331,7 +301,7 @@ class _References:
             from matloop.oracles.recipes import elemental_reference as compute
         else:
             from matloop.oracles.compositions import fcc_reference as compute
-        value = compute(symbol, self.oracle._calculator, self.settings, directory)
+        value = compute(symbol, self.oracle.calculator_for, self.settings, directory)
         self._store(symbol, value)
         return value
 
@@ -340,8 +310,8 @@ class _References:
         data.setdefault(self.digest, {})[symbol] = value
         data.setdefault("settings", {})[self.digest] = {
             "calculator": self.oracle.calculator,
-            "parameters": _plain(self.oracle.parameters),
-            "settings": _plain(self.oracle.settings),
+            "parameters": plain(self.oracle.parameters),
+            "settings": plain(self.oracle.settings),
             "reference": ("relaxed reference crystal" if self.oracle.supercell is None
                           else "fcc at the EOS minimum"),
         }
@@ -362,28 +332,6 @@ def _single_threaded_blas() -> AbstractContextManager[object]:
     return threadpool_limits(limits=1, user_api="blas")
 
 
-def write_json_atomically(path: Path, data: Any) -> None:
-    """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``: a reader
-    sees the old or the new file, never a half-written one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _attempt_dir(folder: Path) -> Path:
     """Create and return the first free ``folder/attempt-<n>`` (n = 1, 2, ...)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -398,9 +346,3 @@ def _attempt_dir(folder: Path) -> Path:
         return path
 
 
-def _plain(value: Any) -> Any:
-    from matloop.oracles.calculators import _jsonable
-
-    if hasattr(value, "__dataclass_fields__"):
-        value = asdict(value)
-    return _jsonable(value)

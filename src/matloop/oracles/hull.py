@@ -10,7 +10,7 @@ theory never share a hull.
 
 Reference energies are kept in ``hull-references.json`` in the cache folder, under a
 digest of the calculator, its parameters, its model version, the recipe settings and
-the tables' paths. The file is rewritten atomically after every reference, so a killed
+the tables' contents. The file is rewritten atomically after every reference, so a killed
 run keeps what it finished, and a second campaign with the same cache folder and level
 of theory computes nothing again. A reference whose relaxation fails is recorded with
 its error and left off the hull.
@@ -19,22 +19,44 @@ its error and left off the hull.
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from matloop.errors import ConfigError, EvaluationFailure
+from matloop.oracles.files import plain, read_json, safe_name, write_json_atomically
 
 if TYPE_CHECKING:
+    from ase.calculators.calculator import BaseCalculator
     from pymatgen.core import Structure
 
 HULL = "e_above_hull"
 CACHE_FILE = "hull-references.json"
 ID_COLUMNS = ("id", "mp_id", "material_id", "name")
+
+
+class HullOracle(Protocol):
+    """What ``reference_compounds`` reads of an ASE oracle (``oracles.ase.AseOracle``)."""
+
+    @property
+    def calculator(self) -> str: ...
+    @property
+    def scratch(self) -> str: ...
+    @property
+    def parameters(self) -> Mapping[str, Any]: ...
+    @property
+    def settings(self) -> Mapping[str, Any]: ...
+    @property
+    def hull(self) -> tuple[str, ...] | None: ...
+    @property
+    def hull_cache(self) -> str | None: ...
+
+    def calculator_for(self, directory: Path) -> BaseCalculator: ...
 
 
 @dataclass(frozen=True)
@@ -54,7 +76,11 @@ def read_references(*paths: Path) -> list[ReferenceRow]:
     repeats."""
     out: dict[str, ReferenceRow] = {}
     for path in paths:
-        for row in _read_table(path):
+        try:
+            stat = path.stat()
+        except OSError as exc:
+            raise ConfigError(f"oracle.hull: {path}: cannot read the table: {exc}") from None
+        for row in _read_table(path, (stat.st_mtime_ns, stat.st_size)):
             if row.id in out:
                 raise ConfigError(f"oracle.hull: {path}: reference {row.id!r} is named "
                                   "twice; ids must be unique across the tables")
@@ -62,7 +88,10 @@ def read_references(*paths: Path) -> list[ReferenceRow]:
     return list(out.values())
 
 
-def _read_table(path: Path) -> list[ReferenceRow]:
+@functools.lru_cache(maxsize=8)
+def _read_table(path: Path, stamp: tuple[int, int]) -> tuple[ReferenceRow, ...]:
+    """The rows of one table, read once per process while its ``stamp`` (modification
+    time, size) stays the same: every evaluation needs them."""
     from pymatgen.core import Structure
 
     where = f"oracle.hull: {path}"
@@ -85,7 +114,7 @@ def _read_table(path: Path) -> list[ReferenceRow]:
                               f"structure ({type(exc).__name__})") from None
         out.append(ReferenceRow(row[id_column] if id_column else f"{path.stem}:{number}",
                                 structure.composition.get_el_amt_dict(), row["structure"]))
-    return out
+    return tuple(out)
 
 
 class ReferenceEnergies:
@@ -104,7 +133,6 @@ class ReferenceEnergies:
         ``relax(structure, id)`` and stored one by one; failed ones are left out."""
         from pymatgen.core import Structure
 
-        from matloop.oracles.ase import read_json, write_json_atomically
 
         known: dict[str, Any] = read_json(self.path).get(self.digest, {}).get("entries", {})
         out = {}
@@ -155,3 +183,37 @@ def hull_values(formula: Mapping[str, float], energy_per_atom: float,
     values = {HULL: float(e_hull),
               "formation_energy_per_atom": float(diagram.get_form_energy_per_atom(candidate))}
     return values, details
+
+
+def reference_compounds(oracle: HullOracle, elements: Iterable[str] | None = None
+                        ) -> tuple[dict[str, tuple[Mapping[str, float], float]], str]:
+    """The ``oracle``'s ``hull`` tables' structures whose elements are all among
+    ``elements`` (every one when None), relaxed at its level of theory (cached): id ->
+    (element -> atoms, eV/atom), and the level's digest."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from matloop.oracles.calculators import calculator_provenance
+    from matloop.oracles.recipes import RecipeSettings, relaxed_energy
+
+    assert oracle.hull is not None
+    rows = [r for r in read_references(*map(Path, oracle.hull))
+            if elements is None or set(r.formula) <= set(elements)]
+    cache = ReferenceEnergies(Path(oracle.hull_cache or oracle.scratch), {
+        **calculator_provenance(oracle.calculator, oracle.parameters),
+        "settings": plain(oracle.settings), "tables": [_digest(p) for p in oracle.hull]})
+    settings = RecipeSettings.from_mapping(oracle.settings)
+
+    def relax(structure: Any, name: str) -> float:
+        folder = Path(oracle.scratch) / "hull" / cache.digest / safe_name(name)
+        return relaxed_energy(AseAtomsAdaptor.get_atoms(structure), oracle.calculator_for,
+                              settings, folder)
+
+    energies = cache.energies(rows, relax)
+    return {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies}, \
+        cache.digest
+
+
+def _digest(path: str) -> str:
+    """The content of the file at ``path``, digested: a level of theory names its tables
+    by what they hold, so a cache moves with them between folders and machines."""
+    return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
