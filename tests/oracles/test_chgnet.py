@@ -15,9 +15,9 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.oracles.stable_example import run_stable_example
 
 pytest.importorskip("chgnet")
 
@@ -224,40 +224,7 @@ def test_the_substitution_example_builds_its_132_candidates(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_the_stable_superhard_example_scores_hull_distances_at_chgnet_level(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """examples/superhard-stable-chgnet.toml at budget 6 (about 30 s here), then resumed
-    to 8: every measured candidate has its distance from a hull computed by CHGNet
-    alone, no hit lies above 0.05 eV/atom, and the resumed run relaxes no reference
-    twice."""
-    import shutil
-
-    import matloop
-
+    """examples/superhard-stable-chgnet.toml at budget 6 (about 50 s here), then resumed
+    to 8 (``stable_example``)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
-    path = tmp_path / "stable.toml"
-    path.write_text((ROOT / "examples" / "superhard-stable-chgnet.toml").read_text()
-                    .replace("budget = 24", "budget = 6"))
-    with matloop.Campaign.from_file(path).session() as session:
-        session.run()
-    cache = tmp_path / "hull-references" / "hull-references.json"
-    first = json.loads(cache.read_text())
-    with matloop.Campaign.from_file(path).session() as session:
-        session.run(budget=8)
-        rows = session.evaluations()
-        hits = session.status()["hits"]
-        session.report(tmp_path / "report")
-    assert (tmp_path / "report" / "hull.png").exists()  # the Stability section
-    (level,) = json.loads(cache.read_text()).values()
-    assert level["level"]["calculator"] == "chgnet"
-    (before,) = first.values()
-    assert before["entries"].items() <= level["entries"].items()  # kept, not redone
-    done = rows[rows["status"] == "succeeded"]
-
-    def values(name: str) -> Any:
-        return done[next(c for c in rows.columns if c.startswith(name))].astype(float)
-
-    hull = values("e_above_hull")
-    assert len(rows) == 8 and len(done) >= 2 and hull.notna().all()
-    assert (hull > -0.2).all()  # never far below the Materials Project references' hull
-    assert hits == int(((values("bulk_modulus") >= 300) & (values("shear_modulus") >= 150)
-                        & (hull <= 0.05)).sum())
+    run_stable_example(tmp_path, "chgnet")

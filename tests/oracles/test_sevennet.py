@@ -13,6 +13,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from tests.oracles.stable_example import run_stable_example
 
 pytest.importorskip("sevenn")
 
@@ -110,3 +111,10 @@ def test_a_worker_reuses_its_calculator_but_threads_do_not_share_one(tmp_path: P
     with ThreadPoolExecutor(1) as pool:
         other = pool.submit(make_calculator, "sevennet", {}, tmp_path / "c").result()
     assert other is not first
+
+
+@pytest.mark.slow
+def test_the_stable_superhard_example_runs_with_sevennet(tmp_path: Path) -> None:
+    """examples/superhard-stable-chgnet.toml with SevenNet as the calculator: its own
+    hull, its own references (``stable_example``)."""
+    run_stable_example(tmp_path, "sevennet")
