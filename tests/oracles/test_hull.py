@@ -202,3 +202,57 @@ def test_an_element_ase_cannot_build_comes_from_the_table(tmp_path: Path) -> Non
         candidate(nitride, "CuN"))
     assert found.ok, found.error
     assert "ref-N2" in found.provenance["hull"]["references_on_hull"]
+
+
+KILLED = '''
+import sys
+from pathlib import Path
+
+from matloop.oracles.ase import AseOracle
+from matloop.oracles.hull import reference_compounds
+
+oracle = AseOracle(calculator="emt", recipe="relax", scratch=sys.argv[1],
+                   settings={"fmax": 0.001, "max_steps": 400}, hull=(sys.argv[2],),
+                   hull_cache=sys.argv[3])
+reference_compounds(oracle)
+'''
+
+
+def test_a_killed_reference_run_keeps_what_it_finished(tmp_path: Path) -> None:
+    """SIGKILL while references are relaxed: the cache file is whole, keeps the finished
+    references, and the next run adds the rest without redoing them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from matloop.oracles.hull import reference_compounds
+
+    rows = {f"ref-{i}": Structure(Lattice.cubic(3.1 + 0.02 * i), ["Cu", "Au"],
+                                  [[0, 0, 0], [0.5, 0.5, 0.5]]) for i in range(40)}
+    refs = table(tmp_path / "refs.csv", rows)
+    cache = tmp_path / "cache" / CACHE_FILE
+    script = tmp_path / "killed.py"
+    script.write_text(KILLED)
+    process = subprocess.Popen([sys.executable, str(script), str(tmp_path / "scratch"),
+                                str(refs), str(tmp_path / "cache")])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if cache.exists() and len(next(iter(json.loads(cache.read_text() or "{}")
+                                            .values()), {}).get("entries", {})) >= 3:
+            break
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    (level,) = json.loads(cache.read_text()).values()  # whole, never half-written
+    kept = dict(level["entries"])
+    assert 3 <= len(kept) < 40, "the run ended before it could be killed mid-way"
+    oracle = AseOracle(calculator="emt", recipe="relax", scratch=str(tmp_path / "scratch"),
+                       settings={"fmax": 0.001, "max_steps": 400}, hull=(str(refs),),
+                       hull_cache=str(tmp_path / "cache"))
+    found, _ = reference_compounds(oracle)
+    (level,) = json.loads(cache.read_text()).values()
+    assert len(level["entries"]) == 40
+    assert len(found) == sum("energy_per_atom" in e for e in level["entries"].values())
+    assert all(level["entries"][k] == v for k, v in kept.items())  # not redone
