@@ -8,6 +8,7 @@ reports what the model says along each input."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -164,24 +165,34 @@ LAB = MIXTURE.replace('kind = "python"\nfunction = "mixfun:score"', 'kind = "lab
     "initial = 4\nbudget = 8", "initial = 3\nbatch_size = 3\nbudget = 6")
 
 
-def test_a_lab_batch_has_one_column_per_parameter_and_imports_back(tmp_path: Path) -> None:
+def answer_batch(path: Path, answer: Callable[[dict[str, str]], float]) -> list[dict[str, str]]:
+    """Propose the lab campaign ``path``'s next batch, fill in ``y = answer(row)`` for
+    every row of the sheet and import it; the rows as the sheet had them."""
     import matloop
 
-    path = write(tmp_path, LAB)
     with matloop.Campaign.from_file(path).session() as session:
         batch = session.propose_file().paths[0]
     with batch.open() as handle:
         rows = list(csv.DictReader(handle))
-    assert len(rows) == 3
-    assert {"a", "b", "c", "d", "e", "f", "T", "n", "solvent", "y"} <= set(rows[0])
     for row in rows:
-        row["y"] = str(float(row["a"]) + float(row["T"]) / 1000)
+        row["y"] = str(answer(row))
     with batch.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     with matloop.Campaign.from_file(path).session() as session:
         session.import_file(batch)
+    return rows
+
+
+def test_a_lab_batch_has_one_column_per_parameter_and_imports_back(tmp_path: Path) -> None:
+    import matloop
+
+    path = write(tmp_path, LAB)
+    rows = answer_batch(path, lambda row: float(row["a"]) + float(row["T"]) / 1000)
+    assert len(rows) == 3
+    assert {"a", "b", "c", "d", "e", "f", "T", "n", "solvent", "y"} <= set(rows[0])
+    with matloop.Campaign.from_file(path).session() as session:
         done = session.evaluations()
     assert (done["status"] == "succeeded").sum() == 3
 

@@ -9,12 +9,11 @@ to it than the loop that only picks drawn candidates."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
-from tests.spaces.test_box import LAB, MIXTURE, write
+from tests.spaces.test_box import LAB, MIXTURE, answer_batch, write
 
 import matloop
 from matloop.spaces.build import build_pool
@@ -100,18 +99,8 @@ def test_without_refinement_every_pick_is_a_drawn_candidate(
 def test_a_lab_batch_carries_refined_candidates_out_and_back(tmp_path: Path) -> None:
     path = write(tmp_path, LAB.replace("budget = 6", "budget = 15"))
     for _ in range(5):
-        with matloop.Campaign.from_file(path).session() as session:
-            batch = session.propose_file().paths[0]
-        with batch.open() as handle:
-            rows = list(csv.DictReader(handle))
-        for row in rows:
-            row["y"] = str(-(float(row["a"]) - 0.3) ** 2 - (float(row["T"]) - 600) ** 2 / 1e5)
-        with batch.open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-            writer.writeheader()
-            writer.writerows(rows)
-        with matloop.Campaign.from_file(path).session() as session:
-            session.import_file(batch)
+        answer_batch(path, lambda row: -(float(row["a"]) - 0.3) ** 2
+                     - (float(row["T"]) - 600) ** 2 / 1e5)
     campaign = matloop.Campaign.from_file(path)
     with campaign.session() as session:
         done = session.evaluations()

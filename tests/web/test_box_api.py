@@ -5,10 +5,9 @@ that another process added."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
-from tests.spaces.test_box import LAB, write
+from tests.spaces.test_box import LAB, answer_batch, write
 
 import matloop
 from matloop.spaces.build import build_pool
@@ -28,18 +27,7 @@ def test_a_box_lab_campaign_through_the_api_and_the_command_line(tmp_path: Path)
     with TestClient(create_app(tmp_path, scratch=tmp_path / "scratch")) as client:
         for round_ in range(6):
             if round_ == 3:  # a round by the command line, beside the open server
-                with matloop.Campaign.from_file(path).session() as session:
-                    batch = session.propose_file().paths[0]
-                with batch.open() as handle:
-                    rows = list(csv.DictReader(handle))
-                for row in rows:
-                    row["y"] = str(answer(row))
-                with batch.open("w", newline="") as handle:
-                    writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-                    writer.writeheader()
-                    writer.writerows(rows)
-                with matloop.Campaign.from_file(path).session() as session:
-                    session.import_file(batch)
+                answer_batch(path, answer)
                 continue
             proposed = client.post("/api/campaigns/mix/propose", json={})
             assert proposed.status_code == 200, proposed.text

@@ -9,12 +9,11 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import (
     Field,
     SerializerFunctionWrapHandler,
-    ValidationInfo,
     field_validator,
     model_serializer,
 )
 
-from matloop.campaigns.sections import FailureReason, Section
+from matloop.campaigns.sections import FailureReason, Section, one_or_more, resolve_all
 from matloop.campaigns.sections import resolve as _resolve
 
 
@@ -131,17 +130,8 @@ class AseOracle(OracleSection):
                                     "energies (default: the campaign's scratch folder); "
                                     "campaigns that share it share computed references")
 
-    @field_validator("hull", mode="before")
-    @classmethod
-    def _one_or_more_tables(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | Path) else value
-
-    @field_validator("hull")
-    @classmethod
-    def _resolve_tables(cls, paths: list[Path] | None, info: ValidationInfo
-                        ) -> list[Path] | None:
-        return None if paths is None else [_resolve(path, info) for path in paths]
-
+    _one_or_more_tables = field_validator("hull", mode="before")(one_or_more)
+    _resolve_tables = field_validator("hull")(resolve_all)
     _resolve_hull_cache = field_validator("hull_cache")(_resolve)
 
     @field_validator("calculator", mode="before")

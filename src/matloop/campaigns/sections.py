@@ -5,7 +5,7 @@ paths resolve against the campaign file's folder (validation context ``{"base": 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationInfo
 
@@ -19,6 +19,16 @@ def resolve(path: Path, info: ValidationInfo) -> Path:
     if path.is_absolute() or base is None:
         return path
     return (Path(base) / path).resolve()
+
+
+def one_or_more(value: Any) -> Any:
+    """A field of paths given as one path or a list: always the list (before validation)."""
+    return [value] if isinstance(value, str | Path) else value
+
+
+def resolve_all(paths: list[Path] | None, info: ValidationInfo) -> list[Path] | None:
+    """``resolve`` for each of a field's paths."""
+    return None if paths is None else [resolve(path, info) for path in paths]
 
 
 FailureReason = Literal["error", "timeout", "crashed", "invalid", "not_converged",

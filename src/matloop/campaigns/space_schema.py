@@ -15,7 +15,7 @@ from pydantic import (
     model_validator,
 )
 
-from matloop.campaigns.sections import Section
+from matloop.campaigns.sections import Section, one_or_more, resolve_all
 from matloop.campaigns.sections import resolve as _resolve
 
 
@@ -360,15 +360,8 @@ class SubstitutionSpace(Section):
     dedupe: DedupeChoice = Field(default="hash", description="remove repeated structures: "
                                  "StructureMatcher, a symmetry hash, or not at all")
 
-    @field_validator("prototypes", mode="before")
-    @classmethod
-    def _one_or_more(cls, value: Any) -> Any:
-        return [value] if isinstance(value, str | Path) else value
-
-    @field_validator("prototypes")
-    @classmethod
-    def _resolve_all(cls, paths: list[Path], info: ValidationInfo) -> list[Path]:
-        return [_resolve(path, info) for path in paths]
+    _one_or_more = field_validator("prototypes", mode="before")(one_or_more)
+    _resolve_all = field_validator("prototypes")(resolve_all)
 
     @field_validator("substitutions")
     @classmethod
