@@ -262,6 +262,8 @@ class AseOracle:
         return values, {**details, "level": level}
 
     def calculator_for(self, directory: Path) -> BaseCalculator:
+        """A new calculator of this oracle's kind and parameters, its files in
+        ``directory``."""
         from matloop.oracles.calculators import make_calculator
 
         return make_calculator(self.calculator, self.parameters, directory)

@@ -12,8 +12,9 @@ Reference energies are kept in ``hull-references.json`` in the cache folder, und
 digest of the calculator, its parameters, its model version, the recipe settings and
 the tables' contents. The file is rewritten atomically after every reference, so a killed
 run keeps what it finished, and a second campaign with the same cache folder and level
-of theory computes nothing again. A reference whose relaxation fails is recorded with
-its error and left off the hull.
+of theory relaxes no table reference again (the elements' crystals, a few relaxations,
+stay in each campaign's scratch folder, as for the ``formation_energy`` recipe). A
+reference whose relaxation fails is recorded with its error and left off the hull.
 """
 
 from __future__ import annotations
