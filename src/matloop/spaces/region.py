@@ -4,9 +4,10 @@ The loop picks from a box space's drawn candidates; ``loop.refine`` then moves e
 continuously within the region. Every ranged parameter that varies over the pool is
 one min-max scaled feature (of its base-10 logarithm when log-scaled), so a linear
 constraint on the values is linear in the features. Only the continuous ranges move:
-integers and options keep the pick's values. Bounds are the pool's own feature range,
-so a refined candidate never changes how the pool is scaled, and the features of every
-row stay what they were.
+integers and options keep the pick's values. A pick moves only within the box of its
+nearest drawn candidates (``Region.cell``), so a refined candidate stays inside the
+pool's range: it never changes how the pool is scaled, and the features of every row
+stay what they were.
 """
 
 from __future__ import annotations
@@ -52,11 +53,6 @@ class Region:
                      if not space.parameters[name].integer)
         constraints = tuple(parse_constraint(text, pool.names) for text in space.constraints)
         return cls(space, featurised, axes, free, constraints)
-
-    @property
-    def bounds(self) -> np.ndarray:
-        """``(2, d)``: the pool's feature range."""
-        return self.featurised.bounds
 
     def cell(self, start: np.ndarray) -> np.ndarray:
         """``(2, d)`` bounds of the refinement from ``start`` ``(d,)``: the box that
