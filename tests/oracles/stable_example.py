@@ -15,8 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def run_stable_example(tmp_path: Path, calculator: str) -> None:
     """Every measured candidate has its distance from a hull computed by ``calculator``
     alone, no hit lies above 0.05 eV/atom, the resumed run relaxes no reference twice
-    (CHGNet's all come with the example), and the report draws the Stability
-    section."""
+    (CHGNet's and SevenNet's all come with the example), and the report draws the
+    Stability section."""
     import matloop
 
     shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
@@ -26,7 +26,7 @@ def run_stable_example(tmp_path: Path, calculator: str) -> None:
                     .replace('calculator = "chgnet"', f'calculator = "{calculator}"'))
     with matloop.Campaign.from_file(path).session() as session:
         session.run()
-    cache = tmp_path / "data" / "hull-references-chgnet" / "hull-references.json"
+    cache = tmp_path / "data" / "hull-references" / "hull-references.json"
     first = json.loads(cache.read_text())
     with matloop.Campaign.from_file(path).session() as session:
         session.run(budget=8)
