@@ -492,3 +492,25 @@ def test_chgnet_evaluates_a_composition(tmp_path: Path) -> None:
     assert abs(pure.values["formation_energy_per_atom"]) < 5e-3
     assert set(p["references_per_atom"]) == {"Au", "Cu"}
     assert time.perf_counter() - start < 600
+
+
+def test_a_composition_built_in_several_lattices_keeps_the_lowest(tmp_path: Path) -> None:
+    """EMT's metals are fcc: built as fcc and as bcc, CuAu keeps its fcc energy and
+    formation energy (the elements' references are their lowest, fcc, too), and the
+    provenance records both lattices' energies."""
+    from dataclasses import replace
+
+    both = replace(emt(tmp_path / "both"), lattices=("bcc", "fcc"))
+    fcc_only = emt(tmp_path / "fcc")
+    out, ref = both.evaluate(CU_AU), fcc_only.evaluate(CU_AU)
+    assert out.ok and ref.ok, (out.error, ref.error)
+    tried = out.provenance["lattices"]
+    assert set(tried) == {"bcc", "fcc"} and tried["bcc"] > tried["fcc"]
+    assert out.provenance["lattice"] == "fcc"
+    assert out.values == pytest.approx(ref.values)
+    assert both.references_digest() != fcc_only.references_digest()
+    atoms, info = decorate("Cu0.5 Au0.5", {"Cu": 0.5, "Au": 0.5}, 2, 0, "bcc")
+    assert len(atoms) == 16 and info["lattice"] == "bcc" and info["counts"] == {
+        "Au": 8, "Cu": 8}
+    with pytest.raises(ValueError, match="lattices must be some of"):
+        replace(fcc_only, lattices=("hcp",))

@@ -70,7 +70,8 @@ class PythonOracle(OracleSection):
 AseRecipe = Literal["energy", "relax", "eos", "elastic", "formation_energy"]
 ASE_CALCULATOR_PATTERN = r"^(emt|chgnet|sevennet|gpaw|espresso|[A-Za-z_][\w.]*:[A-Za-z_]\w*)$"
 ASE_ADDED_FIELDS = ("parameters", "relax_cell", "relax_positions", "optimizer",
-                    "max_volume_change", "elastic_strains", "unstable", "hull", "hull_cache")
+                    "max_volume_change", "elastic_strains", "unstable", "hull", "hull_cache",
+                    "lattices")
 
 
 class AseOracle(OracleSection):
@@ -97,6 +98,10 @@ class AseOracle(OracleSection):
     recipe: AseRecipe = Field(default="eos", description="what to compute: energy, relax, "
                               "eos (bulk modulus), elastic (tensor, K and G), "
                               "formation_energy")
+    lattices: tuple[Literal["fcc", "bcc"], ...] = Field(
+        default=("fcc",), min_length=1, description="compositions: the "
+        "lattices each candidate is built in; the lowest energy per atom is kept (and the "
+        "elements' references are their lowest over these lattices)")
     supercell: int = Field(default=2, ge=1, le=6, description="compositions: conventional "
                            "fcc cells per edge")
     relax: bool = Field(default=True, description="relax the structure before the recipe's "

@@ -137,6 +137,7 @@ def _ase(campaign: Campaign) -> Oracle:
                            settings=section.recipe_settings(compositions=compositions),
                            supercell=section.supercell if compositions else None,
                            seed=campaign.campaign.seed if compositions else 0,
+                           lattices=tuple(section.lattices) if compositions else ("fcc",),
                            hull=None if section.hull is None else tuple(
                                str(path) for path in section.hull),
                            hull_cache=None if section.hull_cache is None

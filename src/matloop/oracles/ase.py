@@ -85,6 +85,7 @@ class AseOracle:
     seed: int = 0
     hull: tuple[str, ...] | None = None
     hull_cache: str | None = None
+    lattices: tuple[str, ...] = ("fcc",)
 
     def __post_init__(self) -> None:
         from matloop.oracles.recipes import PROPERTIES_BY_RECIPE, RecipeSettings
@@ -95,6 +96,10 @@ class AseOracle:
         RecipeSettings.from_mapping(self.settings)  # raises ValueError when bad
         if self.supercell is not None and self.supercell < 1:
             raise ValueError(f"supercell must be at least 1, got {self.supercell}")
+        from matloop.oracles.compositions import LATTICES
+
+        if not self.lattices or not set(self.lattices) <= set(LATTICES):
+            raise ValueError(f"lattices must be some of {LATTICES}, got {self.lattices}")
 
     @property
     def properties(self) -> tuple[str, ...]:
@@ -156,7 +161,15 @@ class AseOracle:
                               "'command' to pw.x's path)")
 
     def evaluate(self, candidate: Candidate) -> Outcome:
-        """Run the recipe on ``candidate``; failures come back as ``Outcome.failure``."""
+        """Run the recipe on ``candidate`` (a composition in each of ``lattices``, the
+        lowest in energy kept); failures come back as ``Outcome.failure``."""
+        if candidate.composition is not None and self.supercell is not None and \
+                len(self.lattices) > 1:
+            return self._lowest(candidate)
+        return self._evaluate_in(candidate, self.lattices[0])
+
+    def _evaluate_in(self, candidate: Candidate, lattice: str) -> Outcome:
+        """``evaluate``, a composition built in ``lattice``."""
         from matloop.oracles.calculators import calculator_provenance, check_elements
 
         provenance: dict[str, Any] = {}
@@ -165,7 +178,7 @@ class AseOracle:
             provenance.update(calculator_provenance(self.calculator, self.parameters))
             provenance["recipe"] = self.recipe
             provenance["settings"] = plain(self.settings)
-            atoms = self._atoms(candidate, provenance)
+            atoms = self._atoms(candidate, provenance, lattice)
             check_elements(self.calculator, sorted(set(atoms.get_chemical_symbols())),
                            repr(candidate.key))
             directory = _attempt_dir(Path(self.scratch) / safe_name(candidate.key))
@@ -184,13 +197,14 @@ class AseOracle:
         for compositions, that they are fcc EOS minima)."""
         identity: list[Any] = [self.calculator, plain(self.parameters), plain(self.settings)]
         if self.supercell is not None:
-            identity.append("fcc-eos")
+            identity += ["fcc-eos"] if self.lattices == ("fcc",) else [
+                "eos", *sorted(self.lattices)]
         text = json.dumps(identity, sort_keys=True, default=str)
         return hashlib.blake2b(text.encode("utf-8"), digest_size=8).hexdigest()
 
     # -- internals ----------------------------------------------------------------------
 
-    def _atoms(self, candidate: Candidate, provenance: dict[str, Any]) -> Atoms:
+    def _atoms(self, candidate: Candidate, provenance: dict[str, Any], lattice: str) -> Atoms:
         """The candidate's structure (without calculator); ``invalid`` if it has none."""
         if candidate.structure is not None:
             from pymatgen.core import Structure
@@ -207,7 +221,7 @@ class AseOracle:
             from matloop.oracles.compositions import decorate
 
             atoms, info = decorate(candidate.key, candidate.composition, self.supercell,
-                                   self.seed)
+                                   self.seed, lattice)
             provenance.update(info)
             return atoms
         needs = "a structure or composition" if self.supercell is not None else (
@@ -245,6 +259,19 @@ class AseOracle:
         provenance["final_structure"] = json.loads(final.to_json())
         units = self.units
         return Outcome.success({name: values[name] for name in units}, units, provenance)
+
+    def _lowest(self, candidate: Candidate) -> Outcome:
+        """A composition built in each of ``lattices``: the outcome with the lowest
+        energy per atom (the first failure when none succeeds), with every lattice's
+        energy or failure in its provenance (``lattices``)."""
+        outcomes = {lattice: self._evaluate_in(candidate, lattice) for lattice in self.lattices}
+        done = {lattice: o for lattice, o in outcomes.items() if o.ok}
+        if not done:
+            return next(iter(outcomes.values()))
+        best = min(done.values(), key=lambda o: o.values["energy_per_atom"])
+        tried = {lattice: o.values["energy_per_atom"] if o.ok else f"{o.reason}: {o.error}"
+                 for lattice, o in outcomes.items()}
+        return Outcome.success(best.values, best.units, {**best.provenance, "lattices": tried})
 
     def _hull(self, atoms: Atoms, energy: float, elemental: _References
               ) -> tuple[dict[str, float], dict[str, Any]]:
@@ -302,7 +329,11 @@ class _References:
         if self.oracle.supercell is None:
             from matloop.oracles.recipes import elemental_reference as compute
         else:
-            from matloop.oracles.compositions import fcc_reference as compute
+            from functools import partial
+
+            from matloop.oracles.compositions import lattice_reference
+
+            compute = partial(lattice_reference, lattices=self.oracle.lattices)
         value = compute(symbol, self.oracle.calculator_for, self.settings, directory)
         self._store(symbol, value)
         return value

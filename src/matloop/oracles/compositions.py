@@ -1,13 +1,15 @@
-"""Composition candidates as structures: random fcc alloys, and their fcc elements.
+"""Composition candidates as structures: random fcc (or bcc) alloys, and their elements.
 
-A composition (element -> atomic fraction) becomes a conventional fcc supercell of
-``supercell`` cells per edge (``4 * supercell**3`` atoms) whose lattice constant follows
-Vegard's law over the elements' fcc lattice constants (Å, :func:`fcc_lattice_constant`).
+A composition (element -> atomic fraction) becomes a conventional fcc (or bcc) supercell
+of ``supercell`` cells per edge (``4 * supercell**3`` atoms; bcc ``2 * supercell**3``)
+whose lattice constant follows Vegard's law over the elements' lattice constants at their
+fcc atomic volumes (Å, :func:`fcc_lattice_constant`).
 The atom counts come from the fractions by the largest-remainder method (every element
 keeps at least one atom) and the arrangement from a random generator seeded by ``seed``
 and the candidate key, so a candidate always gives the same structure. The ASE oracle
 (``matloop.oracles.ase``) then runs its calculator and recipe on it, as on any structure;
-its formation energies are against the pure elements in fcc (:func:`fcc_reference`).
+its formation energies are against the pure elements at their equation-of-state minima,
+the lowest over the lattices the candidates are built in (:func:`lattice_reference`).
 
 Bad compositions raise ``EvaluationFailure`` with reason ``invalid``. ASE is imported
 inside the functions.
@@ -17,7 +19,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -32,35 +34,39 @@ if TYPE_CHECKING:
 
     from matloop.oracles.recipes import RecipeSettings
 
-__all__ = ["atom_counts", "checked_fractions", "decorate", "fcc_element",
-           "fcc_lattice_constant", "fcc_reference"]
+__all__ = ["LATTICES", "atom_counts", "checked_fractions", "decorate", "fcc_lattice_constant",
+           "lattice_constant", "lattice_element", "lattice_reference"]
 
 # atoms per atom of each reference structure's conventional cell of edge a (volume a^3)
 _ATOMS_PER_CUBE = {"fcc": 4, "bcc": 2, "sc": 1, "diamond": 8}
+LATTICES = ("fcc", "bcc")  # the cubic lattices a composition may be built in
 
 
-def decorate(key: str, composition: Mapping[str, float], supercell: int, seed: int
-             ) -> tuple[Atoms, dict[str, Any]]:
-    """The fcc supercell of ``composition`` for candidate ``key``, and what describes it.
+def decorate(key: str, composition: Mapping[str, float], supercell: int, seed: int,
+             lattice: str = "fcc") -> tuple[Atoms, dict[str, Any]]:
+    """The ``lattice`` (one of ``LATTICES``) supercell of ``composition`` for candidate
+    ``key``, and what describes it.
 
-    The second item holds plain values for the provenance: ``supercell``, ``seed``,
-    ``n_atoms``, ``counts`` (element -> atoms, by symbol), ``formula`` (e.g. ``Au16Cu16``)
-    and ``lattice_constant_start`` (Å). ``invalid`` for a bad composition or more elements
-    than sites.
+    The second item holds plain values for the provenance: ``lattice``, ``supercell``,
+    ``seed``, ``n_atoms``, ``counts`` (element -> atoms, by symbol), ``formula`` (e.g.
+    ``Au16Cu16``) and ``lattice_constant_start`` (Å: Vegard's law over the elements'
+    lattice constants at their fcc atomic volumes). ``invalid`` for a bad composition or
+    more elements than sites.
     """
     from ase.build import bulk
 
     if supercell < 1:
         raise ValueError(f"supercell must be at least 1, got {supercell}")
     fractions = checked_fractions(composition, key)
-    n_sites = 4 * supercell**3
+    n_sites = _ATOMS_PER_CUBE[lattice] * supercell**3
     counts = atom_counts(fractions, n_sites)
-    a0 = sum(x * fcc_lattice_constant(el) for el, x in fractions.items())
-    atoms = bulk("Cu", "fcc", a=a0, cubic=True).repeat(supercell)
+    a0 = sum(x * lattice_constant(el, lattice) for el, x in fractions.items())
+    atoms = bulk("Cu", lattice, a=a0, cubic=True).repeat(supercell)
     symbols = [el for el, n in counts.items() for _ in range(n)]
     rng = np.random.default_rng([seed % 2**64, zlib.crc32(key.encode("utf-8"))])
     atoms.set_chemical_symbols([symbols[i] for i in rng.permutation(len(symbols))])
-    info = {"supercell": supercell, "seed": seed, "n_atoms": n_sites, "counts": dict(counts),
+    info = {"lattice": lattice, "supercell": supercell, "seed": seed, "n_atoms": n_sites,
+            "counts": dict(counts),
             "formula": "".join(f"{el}{n}" for el, n in counts.items()),
             "lattice_constant_start": a0}
     return atoms, info
@@ -146,29 +152,44 @@ def fcc_lattice_constant(element: str) -> float:
     return float(2 * math.sqrt(2) * covalent_radii[z])
 
 
-def fcc_element(element: str) -> Atoms:
-    """The one-atom primitive fcc cell of ``element`` at :func:`fcc_lattice_constant`."""
+def lattice_constant(element: str, lattice: str) -> float:
+    """A starting lattice constant (Å) of ``element`` in ``lattice`` (one of
+    ``LATTICES``): its cubic cell at the atomic volume of :func:`fcc_lattice_constant`."""
+    return fcc_lattice_constant(element) * (_ATOMS_PER_CUBE[lattice] / 4) ** (1 / 3)
+
+
+def lattice_element(element: str, lattice: str = "fcc") -> Atoms:
+    """The one-atom primitive cell of ``element`` in ``lattice`` at
+    :func:`lattice_constant`."""
     from ase.build import bulk
 
-    return bulk(element, "fcc", a=fcc_lattice_constant(element))
+    return bulk(element, lattice, a=lattice_constant(element, lattice))
 
 
-def fcc_reference(element: str, calculator_factory: Callable[[Path], BaseCalculator],
-                  settings: RecipeSettings, directory: Path) -> float:
-    """Energy per atom (eV/atom) of ``element`` in fcc at its equation-of-state minimum.
+def lattice_reference(element: str, calculator_factory: Callable[[Path], BaseCalculator],
+                      settings: RecipeSettings, directory: Path,
+                      lattices: Sequence[str] = ("fcc",)) -> float:
+    """Energy per atom (eV/atom) of ``element`` at its equation-of-state minimum, the
+    lowest over ``lattices``.
 
-    The one-atom cell of :func:`fcc_element` goes through the ``eos`` recipe with the
+    The one-atom cell of :func:`lattice_element` goes through the ``eos`` recipe with the
     oracle's ``strain`` and ``points`` and nothing relaxed (one atom has nowhere to go);
     ``calculator_factory(directory)`` makes the calculator (the same one, with the same
     parameters, as for the alloys). Files go to ``directory``. Failures keep their reason.
     """
+    return min(_reference(element, calculator_factory, settings, directory / lattice, lattice)
+               for lattice in lattices)
+
+
+def _reference(element: str, calculator_factory: Callable[[Path], BaseCalculator],
+               settings: RecipeSettings, directory: Path, lattice: str) -> float:
     from matloop.oracles.recipes import eos
 
-    atoms = fcc_element(element)
+    atoms = lattice_element(element, lattice)
     atoms.calc = calculator_factory(directory)
     unrelaxed = replace(settings, relax=False, relax_positions=False)
     try:
         return eos(atoms, unrelaxed, directory).values["energy_per_atom"]
     except EvaluationFailure as failure:
-        raise EvaluationFailure(f"no formation-energy reference for {element} (fcc): "
+        raise EvaluationFailure(f"no formation-energy reference for {element} ({lattice}): "
                                 f"{failure}", reason=failure.reason) from failure
