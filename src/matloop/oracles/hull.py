@@ -19,11 +19,9 @@ reference whose relaxation fails is recorded with its error and left off the hul
 
 from __future__ import annotations
 
-import csv
 import functools
 import hashlib
 import json
-import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -93,14 +91,13 @@ def read_references(*paths: Path) -> list[ReferenceRow]:
 def _read_table(path: Path, stamp: tuple[int, int]) -> tuple[ReferenceRow, ...]:
     """The rows of one table, read once per process while its ``stamp`` (modification
     time, size) stays the same: every evaluation needs them."""
+    import pandas as pd
     from pymatgen.core import Structure
 
     where = f"oracle.hull: {path}"
-    csv.field_size_limit(sys.maxsize)
-    try:
-        with path.open(newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+    try:  # pandas reads cells of any length (the csv module's limit is global state)
+        rows = pd.read_csv(path, dtype=str, keep_default_na=False).to_dict("records")
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise ConfigError(f"{where}: cannot read the table: {exc}") from None
     if not rows or "structure" not in rows[0]:
         raise ConfigError(f"{where}: needs a 'structure' column of pymatgen JSON, one "
