@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -223,10 +224,10 @@ class BoxSpace(Section):
         constraints = list(data.get("constraints") or [])
         compositions = dict(data.get("compositions") or {})
         for name, raw in data["parameters"].items():
-            try:
-                elements = BoxParameter.model_validate(raw).elements
-            except ValueError:
-                elements = None
+            elements = None
+            if isinstance(raw, dict) and "elements" in raw:
+                with contextlib.suppress(ValueError):  # its own checks will name it
+                    elements = BoxParameter.model_validate(raw).elements
             if elements is None:
                 parameters[name] = raw
                 continue

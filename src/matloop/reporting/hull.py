@@ -28,7 +28,7 @@ PANELS = 4  # the binary systems with the most measured candidates
 def hull_section(evaluations: Sequence[EvaluationLike], pool: Pool, out: Path
                  ) -> Section | None:
     """The section, or None when no measured binary candidate has a hull distance."""
-    systems: dict[tuple[str, str], list[tuple[float, float, float, str]]] = {}
+    systems: dict[tuple[str, str], list[tuple[float, float, float]]] = {}
     for e in evaluations:
         if e.status != "succeeded" or HULL not in e.values or FORMATION not in e.values:
             continue
@@ -38,7 +38,7 @@ def hull_section(evaluations: Sequence[EvaluationLike], pool: Pool, out: Path
         first, second = sorted(amounts)
         x = amounts[second] / (amounts[first] + amounts[second])
         systems.setdefault((first, second), []).append(
-            (x, e.values[FORMATION], e.values[HULL], pool.candidate(e.pool_index).label))
+            (x, e.values[FORMATION], e.values[HULL]))
     if not systems:
         return None
     shown = sorted(systems, key=lambda s: -len(systems[s]))[:PANELS]
@@ -56,8 +56,8 @@ def hull_section(evaluations: Sequence[EvaluationLike], pool: Pool, out: Path
 
 
 def _panel(axis: object, system: tuple[str, str],
-           points: list[tuple[float, float, float, str]]) -> None:
-    x, formation, distance, _ = (np.array(column) for column in zip(*points, strict=True))
+           points: list[tuple[float, float, float]]) -> None:
+    x, formation, distance = (np.array(column) for column in zip(*points, strict=True))
     on_hull = sorted({(0.0, 0.0), (1.0, 0.0), *zip(x, formation - distance, strict=True)})
     hx, hy = zip(*on_hull, strict=True)
     axis.plot(hx, hy, color="black", linewidth=1)  # type: ignore[attr-defined]
