@@ -68,7 +68,8 @@ def benchmark_copy(campaign: Campaign, seed: int, budget: int | None,
     Seed, budget, database and (if given) the surrogate kind are overridden;
     ``stop_after_hits`` and ``patience`` are dropped so every seed spends its budget (a
     stopping rule only ends a run, it never changes a choice, so the evaluations up to
-    where it would have stopped are the same); one oracle worker (a table lookup is instant).
+    where it would have stopped are the same); one oracle worker (a table lookup is
+    instant, and ``replay_seed`` runs it in the seed's own process).
     """
     copy = campaign.with_overrides(seed=seed, budget=budget, database=database,
                                    surrogate=surrogate)
@@ -95,7 +96,9 @@ def replay_seed(job: Job) -> SeedRun:
                               job.surrogate)
     start = time.perf_counter()
     with Session(campaign) as session:
-        result = session.run()
+        # the table lookups run in this process: a seed starts no oracle process pool
+        # of its own, which a stopped benchmark would have to stop mid-start
+        result = session.run(oracle=session.oracle)
     wall_s = time.perf_counter() - start
     store = Store(campaign.database_url, create=False)
     evaluations = [e for e in store.evaluations(result.campaign_id)
