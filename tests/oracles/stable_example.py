@@ -21,7 +21,7 @@ def run_stable_example(tmp_path: Path, calculator: str) -> None:
 
     shutil.copytree(ROOT / "examples" / "data", tmp_path / "data")
     path = tmp_path / "stable.toml"
-    path.write_text((ROOT / "examples" / "superhard-stable-chgnet.toml").read_text()
+    path.write_text((ROOT / "examples" / "superhard-chgnet.toml").read_text()
                     .replace("budget = 24", "budget = 6")
                     .replace('calculator = "chgnet"', f'calculator = "{calculator}"'))
     with matloop.Campaign.from_file(path).session() as session:

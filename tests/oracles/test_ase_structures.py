@@ -110,6 +110,10 @@ def test_atomic_json_write_leaves_no_temporary_files(tmp_path: Path) -> None:
     write_json_atomically(path, {"a": 2})
     assert json.loads(path.read_text()) == {"a": 2}
     assert [p.name for p in tmp_path.iterdir()] == ["refs.json"]
+    assert path.stat().st_mode & 0o777 == 0o644  # shared caches: readable by others
+    path.chmod(0o600)
+    write_json_atomically(path, {"a": 3})
+    assert path.stat().st_mode & 0o777 == 0o600  # a file keeps its permissions
 
 
 def test_pickles_and_rejects_bad_settings(tmp_path: Path) -> None:

@@ -179,10 +179,11 @@ def test_the_example_loads_with_its_data() -> None:
     assert campaign.space.kind == "structures"
     assert isinstance(campaign.oracle, AseOracle)
     assert (campaign.oracle.calculator, campaign.oracle.recipe) == ("chgnet", "elastic")
-    assert [(t.property, t.unit, t.above) for t in campaign.targets] == [
-        ("bulk_modulus", "GPa", 300), ("shear_modulus", "GPa", 150)]
+    assert [(t.property, t.unit, t.above, t.below) for t in campaign.targets] == [
+        ("bulk_modulus", "GPa", 300, None), ("shear_modulus", "GPa", 150, None),
+        ("e_above_hull", "eV/atom", None, 0.05)]
     oracle = build_oracle(campaign)  # checks that chgnet is importable
-    assert set(oracle.properties) >= {"bulk_modulus", "shear_modulus"}
+    assert set(oracle.properties) >= {"bulk_modulus", "shear_modulus", "e_above_hull"}
     rows = mp_rows()
     assert len(rows) == 1985 and all(int(r["n_sites"]) <= 4 for r in rows.values())
     hits = [r for r in rows.values() if float(r["bulk_modulus_vrh_GPa"]) >= 300
@@ -224,7 +225,7 @@ def test_the_substitution_example_builds_its_132_candidates(tmp_path: Path) -> N
 @pytest.mark.slow
 def test_the_stable_superhard_example_scores_hull_distances_at_chgnet_level(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """examples/superhard-stable-chgnet.toml at budget 6 (about 50 s here), then resumed
+    """examples/superhard-chgnet.toml at budget 6 (about 50 s here), then resumed
     to 8 (``stable_example``)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     run_stable_example(tmp_path, "chgnet")

@@ -65,11 +65,12 @@ def test_the_hull_is_the_elements_and_the_tables_references_at_one_level(
     # recompute B2's distance by hand from the cached energies
     cached = json.loads((tmp_path / "cache" / CACHE_FILE).read_text())
     (level,) = cached.values()
-    assert set(level["entries"]) == {"ref-L12", "ref-L10"}  # Ni3Al is another system
+    by_id = {e["id"]: e for e in level["entries"].values()}
+    assert set(by_id) == {"ref-L12", "ref-L10"}  # Ni3Al is another system
     elements = json.loads((tmp_path / "scratch" / REFERENCES_FILE).read_text())
     (elemental,) = [v for k, v in elements.items() if k != "settings"]
     entries = [PDEntry(Composition(el), e) for el, e in elemental.items()]
-    entries += [PDEntry(Composition(f), level["entries"][ref]["energy_per_atom"] * n)
+    entries += [PDEntry(Composition(f), by_id[ref]["energy_per_atom"] * n)
                 for ref, f, n in (("ref-L12", "Cu3Au", 4), ("ref-L10", "CuAu", 2))]
     b2 = PDEntry(Composition("CuAu"), above.values["energy_per_atom"] * 2)
     expected = PhaseDiagram(entries).get_e_above_hull(b2)
@@ -110,6 +111,35 @@ def test_references_are_computed_once_per_level_and_levels_never_mix(
     assert other.provenance["hull"]["level"] != first.provenance["hull"]["level"]
 
 
+def test_a_table_that_changes_relaxes_only_what_is_new(
+        tmp_path: Path, references: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cache knows structures, not tables: a row added to the table, or a structure
+    changed under the same id, is relaxed; the rows already known are not."""
+    import matloop.oracles.recipes as recipes
+
+    relaxed: list[str] = []
+    original = recipes.relaxed_energy
+
+    def counted(atoms, *args, **kwargs):  # type: ignore[no-untyped-def]
+        relaxed.append(atoms.get_chemical_formula())
+        return original(atoms, *args, **kwargs)
+
+    cache = tmp_path / "cache"
+    from matloop.oracles.hull import reference_compounds
+
+    reference_compounds(oracle(tmp_path, references, cache))
+    monkeypatch.setattr(recipes, "relaxed_energy", counted)
+    grown = table(tmp_path / "grown.csv", {"ref-L12": L12_CU3AU, "ref-L10": L10_CUAU,
+                                           "ref-Ni3Al": NI3AL, "ref-B2": B2_CUAU})
+    found, _ = reference_compounds(oracle(tmp_path, grown, cache))
+    assert relaxed == ["AuCu"] and set(found) == {"ref-L12", "ref-L10", "ref-Ni3Al", "ref-B2"}
+    moved = L10_CUAU.copy()
+    moved.scale_lattice(L10_CUAU.volume * 1.05)
+    changed = table(tmp_path / "changed.csv", {"ref-L10": moved})
+    reference_compounds(oracle(tmp_path, changed, cache))
+    assert relaxed == ["AuCu", "AuCu"]  # the same id with another structure
+
+
 def test_a_reference_that_fails_is_recorded_and_left_off_the_hull(
         tmp_path: Path) -> None:
     squeezed = Structure(Lattice.cubic(1.2), ["Cu", "Au"], [[0, 0, 0], [0.5, 0.5, 0.5]])
@@ -118,7 +148,8 @@ def test_a_reference_that_fails_is_recorded_and_left_off_the_hull(
     out = o.evaluate(candidate(B2_CUAU, "B2"))
     assert out.ok, out.error
     (level,) = json.loads((tmp_path / "cache" / CACHE_FILE).read_text()).values()
-    assert "error" in level["entries"]["ref-bad"]
+    (bad,) = [e for e in level["entries"].values() if e["id"] == "ref-bad"]
+    assert "error" in bad
     assert "ref-bad" not in out.provenance["hull"]["decomposition"]
 
 

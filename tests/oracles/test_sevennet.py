@@ -115,6 +115,6 @@ def test_a_worker_reuses_its_calculator_but_threads_do_not_share_one(tmp_path: P
 
 @pytest.mark.slow
 def test_the_stable_superhard_example_runs_with_sevennet(tmp_path: Path) -> None:
-    """examples/superhard-stable-chgnet.toml with SevenNet as the calculator: its own
+    """examples/superhard-chgnet.toml with SevenNet as the calculator: its own
     hull, its own references (``stable_example``)."""
     run_stable_example(tmp_path, "sevennet")

@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -18,10 +19,13 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._=,+-]+")
 
 def write_json_atomically(path: Path, data: Any) -> None:
     """Write ``data`` as JSON to ``path`` via a temporary file and ``os.replace``: a reader
-    sees the old or the new file, never a half-written one."""
+    sees the old or the new file, never a half-written one. The file keeps its
+    permissions (a new one is readable by all, as an ordinary file: caches are shared)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = stat.S_IMODE(path.stat().st_mode) if path.exists() else 0o644
     fd, tmp = tempfile.mkstemp(prefix=path.name, suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, mode)  # mkstemp makes it private to its owner
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(data, handle, indent=1, sort_keys=True)
         os.replace(tmp, path)

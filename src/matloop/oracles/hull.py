@@ -8,13 +8,15 @@ tables (``[oracle] hull``, CSVs with a ``structure`` column of pymatgen JSON) wh
 elements are among the candidate's, each relaxed once. Energies from two levels of
 theory never share a hull.
 
-Reference energies are kept in ``hull-references.json`` in the cache folder, under a
-digest of the calculator, its parameters, its model version, the recipe settings and
-the tables' contents. The file is rewritten atomically after every reference, so a killed
-run keeps what it finished, and a second campaign with the same cache folder and level
-of theory relaxes no table reference again (the elements' crystals, a few relaxations,
-stay in each campaign's scratch folder, as for the ``formation_energy`` recipe). A
-reference whose relaxation fails is recorded with its error and left off the hull.
+Reference energies are kept in ``hull-references.json`` in the cache folder: per level
+of theory (a digest of the calculator, its parameters, its model version and the
+relaxation settings), each structure's energy under a digest of its JSON text. A table that gains
+rows, or a second table holding the same structures, relaxes only what is new; a
+structure changed under the same id is relaxed again. The file is rewritten atomically
+after every reference, so a killed run keeps what it finished (the elements' ASE
+crystals, a few relaxations, stay in each campaign's scratch folder, as for the
+``formation_energy`` recipe). A reference whose relaxation fails is recorded with its
+error and left off the hull.
 """
 
 from __future__ import annotations
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 HULL = "e_above_hull"
 CACHE_FILE = "hull-references.json"
 ID_COLUMNS = ("id", "mp_id", "material_id", "name")
+# the recipe settings a reference's relaxation reads: the others (EOS points, elastic
+# strains) leave its energy as it is, so campaigns that differ only there share a level
+RELAXATION = ("optimizer", "fmax", "max_steps", "max_volume_change", "relax_cell")
 
 
 class HullOracle(Protocol):
@@ -66,6 +71,11 @@ class ReferenceRow:
     id: str
     formula: Mapping[str, float]
     structure: str
+
+    @property
+    def key(self) -> str:
+        """What the cache knows this structure by: a digest of its JSON text."""
+        return hashlib.blake2b(self.structure.encode("utf-8"), digest_size=8).hexdigest()
 
 
 def read_references(*paths: Path) -> list[ReferenceRow]:
@@ -135,19 +145,20 @@ class ReferenceEnergies:
         known: dict[str, Any] = read_json(self.path).get(self.digest, {}).get("entries", {})
         out = {}
         for row in rows:
-            if row.id not in known:
+            if row.key not in known:
+                entry: dict[str, Any] = {"id": row.id}
                 try:
-                    entry: dict[str, Any] = {"energy_per_atom": relax(
-                        Structure.from_str(row.structure, fmt="json"), row.id)}
+                    entry["energy_per_atom"] = relax(
+                        Structure.from_str(row.structure, fmt="json"), row.id)
                 except EvaluationFailure as failure:
-                    entry = {"error": f"{failure.reason}: {failure}"}
+                    entry["error"] = f"{failure.reason}: {failure}"
                 data = read_json(self.path)
                 level = data.setdefault(self.digest, {"level": self.identity, "entries": {}})
-                level["entries"][row.id] = entry
+                level["entries"][row.key] = entry
                 write_json_atomically(self.path, data)
                 known = level["entries"]
-            if "energy_per_atom" in known[row.id]:
-                out[row.id] = float(known[row.id]["energy_per_atom"])
+            if "energy_per_atom" in known[row.key]:
+                out[row.id] = float(known[row.key]["energy_per_atom"])
         return out
 
 
@@ -196,10 +207,10 @@ def reference_compounds(oracle: HullOracle, elements: Iterable[str] | None = Non
     assert oracle.hull is not None
     rows = [r for r in read_references(*map(Path, oracle.hull))
             if elements is None or set(r.formula) <= set(elements)]
+    settings = RecipeSettings.from_mapping(oracle.settings)
     cache = ReferenceEnergies(Path(oracle.hull_cache or oracle.scratch), {
         **calculator_provenance(oracle.calculator, oracle.parameters),
-        "settings": plain(oracle.settings), "tables": [_digest(p) for p in oracle.hull]})
-    settings = RecipeSettings.from_mapping(oracle.settings)
+        "settings": {name: plain(getattr(settings, name)) for name in RELAXATION}})
 
     def relax(structure: Any, name: str) -> float:
         folder = Path(oracle.scratch) / "hull" / cache.digest / safe_name(name)
@@ -210,8 +221,3 @@ def reference_compounds(oracle: HullOracle, elements: Iterable[str] | None = Non
     return {r.id: (r.formula, energies[r.id]) for r in rows if r.id in energies}, \
         cache.digest
 
-
-def _digest(path: str) -> str:
-    """The content of the file at ``path``, digested: a level of theory names its tables
-    by what they hold, so a cache moves with them between folders and machines."""
-    return hashlib.blake2b(Path(path).read_bytes(), digest_size=8).hexdigest()
