@@ -5,10 +5,13 @@ Synthetic data: pool features uniform on [0, 1]^d, objective a smooth random fun
 
 * matloop: cold fit on n - 1 points, then the fit on n points warm-started from it (what
   the loop does in 9 cycles of 10; beyond 1,000 observations both fit the hyperparameters
-  on a random 1,000 and condition the posterior on all n), the analytic score of the
-  whole pool (``scores``) and the full ``select`` (analytic scores, then for q > 1 the
-  Monte Carlo batch among the 256 best, or more); cycle = warm fit + select;
-  "batch" = select - score;
+  on a random 1,000 and condition the posterior on all n), the analytic score of every
+  candidate of the pool (``scores``, what ``predict`` and ``report`` pay) and the full
+  ``select`` (exact analytic scores where their bound leaves a candidate a chance, then
+  for q > 1 the Monte Carlo batch among the 256 best, or more); cycle = warm fit +
+  select (peak memory read after it); then, on pools up to ``--exhaustive`` candidates,
+  scoring every candidate ("score all") and ``select`` without pruning ("unpruned"),
+  and whether that picked the same candidates;
 * baseline: a minimal hand-written BoTorch loop on the same data — ``SingleTaskGP`` +
   ``fit_gpytorch_mll``, analytic ``LogExpectedImprovement`` (q = 1) or
   ``qLogNoisyExpectedImprovement`` (q > 1), ``optimize_acqf_discrete`` over the whole
@@ -21,7 +24,7 @@ is not started. Prints a markdown table, then fit time against n (the exact GP's
 
     .venv/bin/python benchmarks/overhead.py [--pools 1000 10000 100000 1000000]
         [--dims 6 30] [--train 20 100 500 2000] [--batch 1 5] [--no-baseline]
-        [--surrogate gp|ensemble|forest|auto]
+        [--surrogate gp|ensemble|forest|auto] [--exhaustive 1000000]
 
 ``--surrogate`` times another kind in the matloop column (the baseline stays the exact
 GP loop); for ``auto`` the timed fit is one that compares the kinds (every
@@ -60,10 +63,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_matloop(d: int, N: int, n: int, qs: list[int], kind: str = "gp"
-                ) -> list[dict[str, Any]]:
+def run_matloop(d: int, N: int, n: int, qs: list[int], kind: str = "gp",
+                exhaustive: bool = True) -> list[dict[str, Any]]:
     """Time matloop's cycle phases for each q (one fit, shared by the q values), with a
-    ``kind`` surrogate; "cold" is a first fit on n - 1 points, "warm" the next one."""
+    ``kind`` surrogate; "cold" is a first fit on n - 1 points, "warm" the next one;
+    ``exhaustive`` False skips scoring every candidate (and selecting unpruned)."""
     from matloop.campaigns.schema import Target
     from matloop.campaigns.targets import TargetSet
     from matloop.loop.acquisition import scores, select
@@ -85,14 +89,19 @@ def run_matloop(d: int, N: int, n: int, qs: list[int], kind: str = "gp"
     rows = []
     for q in qs:
         start = time.perf_counter()
-        scores("logei", surrogate, pool, X, Y, targets)
-        score = time.perf_counter() - start
-        start = time.perf_counter()
-        select("logei", surrogate, pool, X, Y, targets, q, 0)
+        picks = select("logei", surrogate, pool, X, Y, targets, q, 0)
         chosen = time.perf_counter() - start
-        rows.append({"q": q, "cold": cold, "warm": warm, "score": score,
-                     "batch": max(chosen - score, 0.0), "cycle": warm + chosen,
-                     "peak": peak_mb()})
+        row = {"q": q, "cold": cold, "warm": warm, "select": chosen, "cycle": warm + chosen,
+               "peak": peak_mb(), "score": None, "unpruned": None, "same": None}
+        if exhaustive:
+            start = time.perf_counter()
+            scores("logei", surrogate, pool, X, Y, targets)
+            row["score"] = time.perf_counter() - start
+            start = time.perf_counter()
+            unpruned = select("logei", surrogate, pool, X, Y, targets, q, 0, prune=False)
+            row["unpruned"] = time.perf_counter() - start
+            row["same"] = picks.tolist() == unpruned.tolist()
+        rows.append(row)
     return rows
 
 
@@ -129,7 +138,8 @@ def run_baseline(d: int, N: int, n: int, q: int) -> dict[str, Any]:
 
 
 def worker(kind: str, d: int, N: int, n: int, qs: list[int], timeout: float,
-           memory_gb: float, threads: int, surrogate: str = "gp") -> tuple[Any, str | None]:
+           memory_gb: float, threads: int, surrogate: str = "gp", exhaustive: bool = True
+           ) -> tuple[Any, str | None]:
     """Run one case in a fresh process; (result, None) or (None, reason it failed)."""
     import signal
 
@@ -138,7 +148,7 @@ def worker(kind: str, d: int, N: int, n: int, qs: list[int], timeout: float,
         resource.setrlimit(resource.RLIMIT_AS, (size, size))
 
     command = [sys.executable, os.path.abspath(__file__), "--worker", kind,
-               json.dumps([d, N, n, qs, surrogate])]
+               json.dumps([d, N, n, qs, surrogate, exhaustive])]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
                               env={**os.environ, "OMP_NUM_THREADS": str(threads),
@@ -175,12 +185,14 @@ def main() -> None:
     parser.add_argument("--surrogate", default="gp",
                         choices=["gp", "ensemble", "forest", "auto"],
                         help="the kind timed in the matloop column")
+    parser.add_argument("--exhaustive", type=int, default=1_000_000,
+                        help="largest pool also scored without pruning (for comparison)")
     parser.add_argument("--worker", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.worker:  # inside a fresh process: one case, JSON on stdout
-        d, N, n, qs, kind = json.loads(args.worker[1])
-        result = (run_matloop(d, N, n, qs, kind) if args.worker[0] == "matloop"
+        d, N, n, qs, kind, exhaustive = json.loads(args.worker[1])
+        result = (run_matloop(d, N, n, qs, kind, exhaustive) if args.worker[0] == "matloop"
                   else run_baseline(d, N, n, qs[0]))
         print(json.dumps(result))
         return
@@ -190,8 +202,9 @@ def main() -> None:
     print(f"machine: {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, torch "
           f"{torch.__version__}, {args.threads} thread(s) per case, one fresh process "
           f"per case, surrogate {args.surrogate}")
-    columns = ["d", "N", "n", "q", "cold fit s", "warm fit s", "score s", "batch s",
-               "cycle s", "peak MB", "baseline s", "baseline MB", "ratio"]
+    columns = ["d", "N", "n", "q", "cold fit s", "warm fit s", "score all s", "select s",
+               "unpruned s", "same picks", "cycle s", "peak MB", "baseline s",
+               "baseline MB", "ratio"]
     print("| " + " | ".join(columns) + " |")
     print("|" + "|".join("---" for _ in columns) + "|")
     fits: dict[tuple[int, int], tuple[float, float]] = {}
@@ -200,7 +213,7 @@ def main() -> None:
             last: dict[int, tuple[int, float, float] | None] = {}  # q -> (N, fit, select)
             for N in sorted(args.pools):
                 rows, error = worker("matloop", d, N, n, args.batch, 3600, 0,
-                                     args.threads, args.surrogate)
+                                     args.threads, args.surrogate, args.exhaustive >= N)
                 if rows is None:
                     print(f"| {d} | {N} | {n} | - | matloop {error} |")
                     continue
@@ -222,7 +235,9 @@ def main() -> None:
                     shown = reason if base is None else cell(base["cycle"])
                     print(f"| {d} | {N} | {n} | {q} | {cell(row['cold'])} | "
                           f"{cell(row['warm'])} | {cell(row['score'], 3)} | "
-                          f"{cell(row['batch'], 3)} | {cell(row['cycle'])} | "
+                          f"{cell(row['select'], 3)} | {cell(row['unpruned'], 3)} | "
+                          f"{ {True: 'yes', False: 'NO', None: '-'}[row['same']]} | "
+                          f"{cell(row['cycle'])} | "
                           f"{row['peak']:.0f} | {shown} | "
                           f"{'-' if base is None else format(base['peak'], '.0f')} | "
                           f"{'-' if base is None else format(base['cycle'] / row['cycle'], '.1f')}"

@@ -49,8 +49,9 @@ def test_overhead_table() -> None:
     cases = [row for row in rows if len(row) == len(header)]
     assert [row[:4] for row in cases] == [["6", "2000", "20", "1"], ["6", "2000", "20", "5"]]
     for row in cases:
-        for value in row[4:10]:
+        for value in (*row[4:9], row[10], row[11]):
             assert float(value) >= 0
+        assert row[9] == "yes"  # pruned and unpruned select picked the same
         assert row[-1] == "-" or float(row[-1]) > 0
     assert "gp fit time against n" in done.stdout and "surrogate gp" in done.stdout
 

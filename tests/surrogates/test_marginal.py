@@ -65,7 +65,7 @@ def test_joint_posteriors_are_passed_through(two_property_gp) -> None:
 def test_in_place_kernel_blocks_equal_gpytorch_kernels(name: str) -> None:
     from gpytorch.kernels import MaternKernel, RBFKernel
 
-    from matloop.surrogates.marginal import matern52_block, rbf_block
+    from matloop.surrogates.kernel_blocks import matern52_block, rbf_block
 
     rng = np.random.default_rng(5)
     kernel = (MaternKernel(nu=2.5, ard_num_dims=4) if name == "matern52"

@@ -12,13 +12,16 @@ filter matters because a log acquisition can be exponentially small everywhere t
 is sure (e.g. once the best feasible candidate is found), where no probability factor
 would stop the loop from spending its budget on the region that keeps failing.
 
-Batches are chosen greedily over the discrete pool by BoTorch's ``optimize_acqf_discrete``.
-Large pools: single candidates are scored through the surrogate's ``marginal_model``
-(exact marginals at O(N·n·(n + d)): the variance needs a solve per point); a Monte
-Carlo batch is chosen among the ``MC_POOL`` candidates with the best analytic score (the
-greedy gain of a point never exceeds its own analytic value, so candidates outside that
-set rarely matter). If the batch reaches into the lower half of that shortlist, the
-shortlist may have been too short: the batch is chosen again from one four times longer.
+A single pick is the candidate with the best analytic score. Batches are chosen greedily
+over the discrete pool by BoTorch's ``optimize_acqf_discrete``. Large pools: single
+candidates are scored through the surrogate's ``marginal_model`` (exact marginals at
+O(N·n·(n + d)): the variance needs a solve per point), and for an exact GP only where
+an upper bound on their score leaves them a chance (``pruning``: the picks are those of
+scoring every candidate); a Monte Carlo batch is chosen among the ``MC_POOL`` candidates
+with the best analytic score (the greedy gain of a point never exceeds its own analytic
+value, so candidates outside that set rarely matter). If the batch reaches into the
+lower half of that shortlist, the shortlist may have been too short: the batch is chosen
+again from one four times longer.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ if TYPE_CHECKING:
     import torch
     from botorch.acquisition import AcquisitionFunction
 
-ANALYTIC_CHUNK = 65536
+    from matloop.loop.pruning import Ranking
+
 MC_CHUNK = 512
 MC_POOL = 256
 
@@ -58,30 +62,47 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
            X_pending: np.ndarray | None = None, beta: float = 2.0,
            reference: np.ndarray | None = None,
            success: SuccessProbability | None = None, min_success: float = 0.5,
-           incumbent: str = "mean") -> np.ndarray:
+           incumbent: str = "mean", prune: bool = True) -> np.ndarray:
     """Indices into ``choices`` ``(N, d)`` of the q candidates to evaluate next.
 
     ``X_train`` ``(n, d)`` and ``Y_train`` ``(n, m)`` are the measured candidates'
     features and values (columns in ``targets.properties`` order); ``reference`` ``(k,)``
     is the signed hypervolume reference point of a multi-objective set (inferred from
     ``Y_train`` when None); ``success`` gives P(an evaluation succeeds) for features;
-    ``incumbent`` is what LogEI improves on (``factories.incumbent_value``).
+    ``incumbent`` is what LogEI improves on (``factories.incumbent_value``); ``prune``
+    False scores every candidate exactly (the same picks, slower: for tests and
+    benchmarks).
     """
+    probabilities = None if success is None else success(choices)
+    if probabilities is not None and min_success > 0:
+        likely = np.flatnonzero(probabilities >= min_success)
+        if 0 < len(likely) < len(choices):
+            return likely[_select(name, surrogate, choices[likely], X_train, Y_train,
+                                  targets, q, seed, X_pending, beta, reference, success,
+                                  probabilities[likely], incumbent, prune)]
+    return _select(name, surrogate, choices, X_train, Y_train, targets, q, seed, X_pending,
+                   beta, reference, success, probabilities, incumbent, prune)
+
+
+def _select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.ndarray,
+            Y_train: np.ndarray, targets: TargetSet, q: int, seed: int,
+            X_pending: np.ndarray | None, beta: float, reference: np.ndarray | None,
+            success: SuccessProbability | None, probabilities: np.ndarray | None,
+            incumbent: str, prune: bool) -> np.ndarray:
+    """``select`` after the filter; ``probabilities`` ``(N,)``: ``success`` at ``choices``
+    (computed once: the pruning bounds add their logarithm)."""
     import torch
     from botorch.optim import optimize_acqf_discrete
 
-    if success is not None and min_success > 0:
-        likely = np.flatnonzero(success(choices) >= min_success)
-        if 0 < len(likely) < len(choices):
-            return likely[select(name, surrogate, choices[likely], X_train, Y_train, targets,
-                                 q, seed, X_pending, beta, reference, success, 0.0,
-                                 incumbent)]
+    from matloop.loop.pruning import Ranking, bounding_model
+    from matloop.loop.weighted import FLOOR
+
     if derive(targets, name) == "thompson":
         from matloop.loop.thompson import thompson_picks
 
         return thompson_picks(surrogate, choices, targets, q, seed)
     if derive(targets, name) == "ucb":
-        success = None
+        success = probabilities = None
     factory = _weighted(ACQUISITIONS[derive(targets, name)], success)
     q = min(q, len(choices))
     pending = None if X_pending is None or len(X_pending) == 0 else torch.as_tensor(
@@ -89,12 +110,20 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     problem = _scoring_problem(surrogate, X_train, Y_train, targets, seed, beta, reference,
                                incumbent)
     pool = torch.as_tensor(choices, dtype=torch.double)
-    analytic = factory(problem, True)
+
+    def ranking() -> Ranking:
+        bounding = bounding_model(derive(targets, name), problem.model, targets)
+        if not prune or bounding is None:
+            return Ranking(factory(problem, True), None, pool)
+        bound = ACQUISITIONS[derive(targets, name)](  # its log P(success): the offset
+            dataclasses.replace(problem, model=bounding), True)
+        offset = None if probabilities is None else torch.as_tensor(
+            np.log(np.clip(probabilities, FLOOR, None)), dtype=torch.double)
+        return Ranking(factory(problem, True), bound, pool, offset)
+
     with torch.no_grad():
         if q == 1 and pending is None:
-            chosen, _ = optimize_acqf_discrete(analytic, q=1, choices=pool,
-                                               max_batch_size=ANALYTIC_CHUNK)
-            return rows_of(chosen, pool)
+            return ranking().top(1).numpy()
         with torch.random.fork_rng():  # BoTorch's baseline pruning draws from torch's RNG
             torch.manual_seed(seed)
             batch = factory(dataclasses.replace(problem, model=surrogate.model,
@@ -103,20 +132,20 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
                 chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool,
                                                    max_batch_size=MC_CHUNK, unique=True)
                 return rows_of(chosen, pool)
-            return _shortlisted_batch(batch, _scores(analytic, pool), pool, q)
+            return _shortlisted_batch(batch, ranking(), pool, q)
 
 
-def _shortlisted_batch(batch: AcquisitionFunction, analytic: torch.Tensor,
-                       pool: torch.Tensor, q: int) -> np.ndarray:
+def _shortlisted_batch(batch: AcquisitionFunction, ranking: Ranking, pool: torch.Tensor,
+                       q: int) -> np.ndarray:
     """Rows of ``pool`` ``(N, d)`` for the greedy ``batch`` acquisition, searched among
-    the ``MC_POOL`` best by ``analytic`` score ``(N,)``, four times as many while the
+    the ``MC_POOL`` best by analytic score (``ranking``), four times as many while the
     batch reaches into the shortlist's lower half."""
     import torch
     from botorch.optim import optimize_acqf_discrete
 
-    ranked = analytic.argsort(descending=True)
     size = MC_POOL
     while True:
+        ranked = ranking.top(size)
         subset = ranked[:size].sort().values
         chosen, _ = optimize_acqf_discrete(batch, q=q, choices=pool[subset],
                                            max_batch_size=MC_CHUNK, unique=True)
@@ -216,8 +245,6 @@ def _model_units(surrogate: Surrogate, Y: np.ndarray) -> torch.Tensor:
 
 
 def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:
-    import torch
+    from matloop.loop.pruning import score
 
-    with torch.no_grad():
-        return torch.cat([acquisition(chunk.unsqueeze(-2))
-                          for chunk in pool.split(ANALYTIC_CHUNK)])
+    return score(acquisition, pool)

@@ -10,9 +10,7 @@ of the pool costs one kernel block ``K*`` ``(c, n)``, GPyTorch's predictive mean
 
 - The kernel block of a plain Matérn-5/2 or squared-exponential kernel (one length scale
   per input; matloop's GP kernels) is evaluated in place in two reused buffers
-  (``matern52_block``, ``rbf_block``); GPyTorch's evaluation allocates about eight
-  temporaries of the block's size and took 2.5× longer. Other kernels go through
-  GPyTorch.
+  (``surrogates.kernel_blocks``); other kernels go through GPyTorch.
 - The variance product, the bulk of the work at n ≳ 100, runs in float32 (half the time
   of float64 on this CPU) and skips the zero lower triangle of ``R`` in ``TRIANGLE_BLOCKS``
   column blocks (5/8 of the full product's flops). Rows whose variance comes out below
@@ -24,11 +22,13 @@ of the pool costs one kernel block ``K*`` ``(c, n)``, GPyTorch's predictive mean
   posterior).
 - Chunks are sized so that a kernel block stays near 4 MB: fresh large temporaries cost
   more in page faults than in arithmetic.
+
+``PosteriorFactor`` also holds what ``surrogates.bounds`` needs for bounds on the whole
+pool's posterior.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -38,13 +38,15 @@ from botorch.models import SingleTaskGP
 from botorch.models.model import Model
 from botorch.posteriors import GPyTorchPosterior, Posterior
 from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from gpytorch.kernels import MaternKernel, RBFKernel
 from linear_operator.operators import DiagLinearOperator
 from linear_operator.utils.cholesky import psd_safe_cholesky
+
+from matloop.surrogates.kernel_blocks import SinglePrecision, cross_covariance, positive_kernel
 
 BLOCK_ENTRIES = 2**19  # kernel-block entries per chunk (4 MB of float64)
 REFINE = 1e-3
 TRIANGLE_BLOCKS = 4
+SUBSET = 64  # observations of the variance bound (the highest and lowest measured)
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,21 @@ class PosteriorFactor:
     root: torch.Tensor
     root32: torch.Tensor
     cross: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    # for marginal_bounds, the observations reordered so that the SUBSET with the highest
+    # and lowest training targets come first (their columns of K* then form one block):
+    # K* in that order, GPyTorch's mean cache and 1 / Σᵢᵢ (Σ = K + noise) in that order
+    # (n,), and R of the subset's Σ (s, s)
+    ordered_cross: Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+    ordered_mean_cache: torch.Tensor
+    inverse_diagonal: torch.Tensor
+    subset_root: torch.Tensor
+    positive: bool  # the kernel is never negative (squared exponential, Matérn)
+    single: SinglePrecision | None  # the block in float32 (Matérn-5/2 or RBF kernels)
+
+    @property
+    def same_noise(self) -> bool:
+        """Whether every observation has the same Σᵢᵢ (a stationary kernel, one noise)."""
+        return bool((self.inverse_diagonal == self.inverse_diagonal[0]).all())
 
     @classmethod
     def of(cls, gp: SingleTaskGP) -> PosteriorFactor:
@@ -71,48 +88,22 @@ class PosteriorFactor:
             lower = psd_safe_cholesky(covariance)
             identity = torch.eye(len(lower), dtype=lower.dtype)
             root = torch.linalg.solve_triangular(lower, identity, upper=False).T.contiguous()
+            ranked = gp.train_targets.reshape(-1).argsort()
+            subset = torch.cat([ranked[-(SUBSET // 2):], ranked[: SUBSET - SUBSET // 2]]
+                               ).unique()  # sorted, each once (n may be below SUBSET)
+            rest = torch.ones(len(ranked), dtype=torch.bool)
+            rest[subset] = False
+            order = torch.cat([subset, rest.nonzero().reshape(-1)])
+            subset_lower = psd_safe_cholesky(covariance[subset][:, subset])
+            subset_root = torch.linalg.solve_triangular(
+                subset_lower, torch.eye(len(subset), dtype=lower.dtype), upper=False).T
         train = gp.train_inputs[0]
-        return cls(strategy, train, root, root.float(), _cross_covariance(gp, train))
-
-
-def _cross_covariance(gp: SingleTaskGP, train: torch.Tensor
-                      ) -> Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]:
-    """``K(x, train)`` for transformed inputs ``x`` ``(c, d)``, written into the first of
-    two ``(≥ c, n)`` float64 buffers where the kernel allows (Matérn-5/2 or squared
-    exponential, one length scale per input, no batch or active dimensions)."""
-    kernel = gp.covar_module
-    block = (matern52_block if type(kernel) is MaternKernel and kernel.nu == 2.5
-             else rbf_block if type(kernel) is RBFKernel else None)
-    if block is None or not (kernel.active_dims is None and train.dtype == torch.double
-                             and kernel.batch_shape == torch.Size([])):
-        return lambda x, out, scratch: kernel(x, train).to_dense()
-    with torch.no_grad():
-        scale = kernel.lengthscale.detach().reshape(-1)
-        center = train.mean(0)
-        train_scaled = (train - center) / scale
-        train_norms = train_scaled.square().sum(-1)
-    return lambda x, out, scratch: block((x - center) / scale, train_scaled, train_norms,
-                                         out, scratch)
-
-
-def matern52_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tensor,
-                   out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
-    """Matérn-5/2 ``(1 + √5 r + 5r²/3) exp(−√5 r)`` between length-scaled inputs ``x``
-    ``(c, d)`` and ``train`` ``(n, d)`` (squared norms ``train_norms`` ``(n,)``), computed
-    in ``out[:c]`` with ``scratch[:c]`` (both ``(≥ c, n)``) and returned ``(c, n)``.
-    Distances come from ``‖a‖² + ‖b‖² − 2a·b``, clamped as GPyTorch does."""
-    t = torch.addmm(train_norms, x, train.T, beta=1, alpha=-2, out=out[: len(x)])
-    t.add_(x.square().sum(-1, keepdim=True)).clamp_min_(1e-30).sqrt_().mul_(math.sqrt(5))
-    decay = torch.neg(t, out=scratch[: len(x)]).exp_()
-    return t.addcmul_(t, t, value=1 / 3).add_(1).mul_(decay)  # t = √5 r
-
-
-def rbf_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tensor,
-              out: torch.Tensor, scratch: torch.Tensor) -> torch.Tensor:
-    """Squared exponential ``exp(−r²/2)``, otherwise as ``matern52_block`` (``scratch``
-    unused)."""
-    r2 = torch.addmm(train_norms, x, train.T, beta=1, alpha=-2, out=out[: len(x)])
-    return r2.add_(x.square().sum(-1, keepdim=True)).clamp_min_(0).mul_(-0.5).exp_()
+        return cls(strategy, train, root, root.float(), cross_covariance(gp, train),
+                   cross_covariance(gp, train[order]), strategy.mean_cache[order],
+                   1 / covariance.diagonal()[order], subset_root.contiguous(),
+                   positive_kernel(gp.covar_module),
+                   SinglePrecision.of(gp, train[order], strategy.mean_cache[order],
+                                      len(subset)))
 
 
 def exact_marginals(gp: SingleTaskGP, X: torch.Tensor, factor: PosteriorFactor | None = None
@@ -191,12 +182,16 @@ class MarginalGP(Model):
 
     def marginals(self, X: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Means and variances ``(N, m)`` at ``X`` ``(N, d)``, one column per member."""
-        if self._factors is None:
-            self._factors = [PosteriorFactor.of(gp) for gp in self.members]
         pairs = [exact_marginals(gp, X, factor)
-                 for gp, factor in zip(self.members, self._factors, strict=True)]
+                 for gp, factor in zip(self.members, self.factors(), strict=True)]
         return (torch.stack([m for m, _ in pairs], dim=-1),
                 torch.stack([v for _, v in pairs], dim=-1))
+
+    def factors(self) -> list[PosteriorFactor]:
+        """Each member's ``PosteriorFactor`` (made on first use)."""
+        if self._factors is None:
+            self._factors = [PosteriorFactor.of(gp) for gp in self.members]
+        return self._factors
 
     def posterior(self, X: torch.Tensor, output_indices: Any = None,
                   observation_noise: Any = False, posterior_transform: Any = None,
