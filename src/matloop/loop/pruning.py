@@ -29,11 +29,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from botorch.models.model import Model
-from botorch.posteriors import GPyTorchPosterior, Posterior
-from gpytorch.distributions import MultitaskMultivariateNormal, MultivariateNormal
-from linear_operator.operators import DiagLinearOperator
+from botorch.posteriors import Posterior
 
 from matloop.campaigns.targets import TargetSet
+from matloop.surrogates.marginal import single_point_posterior
 
 if TYPE_CHECKING:
     from botorch.acquisition import AcquisitionFunction
@@ -94,7 +93,6 @@ class BoundingGP(Model):
             return self.marginal.wrapped.posterior(
                 X, output_indices=output_indices, observation_noise=observation_noise,
                 posterior_transform=posterior_transform, **kwargs)
-        batch, m = X.shape[:-2], self.num_outputs
         low, high, upper = self.bounds(X.reshape(-1, X.shape[-1]))
         means, variances = (low + high) / 2, upper * (1 + SLACK)
         for j, sign in self.signs.items():
@@ -102,15 +100,7 @@ class BoundingGP(Model):
         for j, (lo, hi) in self.ranges.items():
             means[:, j] = likeliest_mean(low[:, j], high[:, j], lo, hi)
             variances[:, j] = likeliest_variance(means[:, j], variances[:, j], lo, hi)
-        mean, var = means.reshape(*batch, 1, m), variances.reshape(*batch, 1, m)
-        if m == 1:
-            mvn: MultivariateNormal = MultivariateNormal(mean[..., 0],
-                                                         DiagLinearOperator(var[..., 0]))
-        else:
-            mvn = MultitaskMultivariateNormal(mean, DiagLinearOperator(var.reshape(*batch, -1)),
-                                              interleaved=True)
-        posterior: Posterior = GPyTorchPosterior(mvn)
-        return posterior_transform(posterior) if posterior_transform else posterior
+        return single_point_posterior(means, variances, X.shape[:-2], posterior_transform)
 
 
 def likeliest_mean(low: torch.Tensor, high: torch.Tensor, lo: float, hi: float

@@ -200,14 +200,21 @@ class MarginalGP(Model):
             return self.wrapped.posterior(X, output_indices=output_indices,
                                           observation_noise=observation_noise,
                                           posterior_transform=posterior_transform, **kwargs)
-        batch, m = X.shape[:-2], self.num_outputs
         means, variances = self.marginals(X.reshape(-1, X.shape[-1]))
-        mean, var = means.reshape(*batch, 1, m), variances.reshape(*batch, 1, m)
-        if m == 1:
-            mvn: MultivariateNormal = MultivariateNormal(mean[..., 0],
-                                                         DiagLinearOperator(var[..., 0]))
-        else:
-            mvn = MultitaskMultivariateNormal(mean, DiagLinearOperator(var.reshape(*batch, -1)),
-                                              interleaved=True)
-        posterior: Posterior = GPyTorchPosterior(mvn)
-        return posterior_transform(posterior) if posterior_transform else posterior
+        return single_point_posterior(means, variances, X.shape[:-2], posterior_transform)
+
+
+def single_point_posterior(means: torch.Tensor, variances: torch.Tensor, batch: torch.Size,
+                           posterior_transform: Any = None) -> Posterior:
+    """The posterior of independent outputs at single points: ``means`` and
+    ``variances`` ``(N, m)``, N = the product of ``batch``, shaped ``batch × 1 × m``."""
+    m = means.shape[-1]
+    mean, var = means.reshape(*batch, 1, m), variances.reshape(*batch, 1, m)
+    if m == 1:
+        mvn: MultivariateNormal = MultivariateNormal(mean[..., 0],
+                                                     DiagLinearOperator(var[..., 0]))
+    else:
+        mvn = MultitaskMultivariateNormal(mean, DiagLinearOperator(var.reshape(*batch, -1)),
+                                          interleaved=True)
+    posterior: Posterior = GPyTorchPosterior(mvn)
+    return posterior_transform(posterior) if posterior_transform else posterior
