@@ -195,7 +195,8 @@ def test_the_example_loads_with_its_data() -> None:
 def test_the_example_validates_with_the_cli(tmp_path: Path) -> None:
     """``matloop validate`` on a copy (its feature cache goes beside the file)."""
     (tmp_path / "data").mkdir()
-    (tmp_path / "data" / STRUCTURES_CSV.name).write_bytes(STRUCTURES_CSV.read_bytes())
+    for table in (STRUCTURES_CSV, STRUCTURES_CSV.with_name("mp_elements.csv")):
+        (tmp_path / "data" / table.name).write_bytes(table.read_bytes())  # pool, hull
     example = tmp_path / EXAMPLE.name
     example.write_text(EXAMPLE.read_text(encoding="utf-8"), encoding="utf-8")
     done = subprocess.run([*MATLOOP, "validate", str(example)], capture_output=True,
