@@ -56,10 +56,11 @@ def build_problem(cheap_csv: Path, dft_cost: float, noise_seed: int | None) -> o
     campaign = load(CAMPAIGN)
     space = featurise(build_pool(campaign.space, campaign.scratch_dir))
     keys = [space.pool.key(i) for i in range(len(space.pool))]
-    targets = TargetSet.from_targets(campaign.targets)
+    moduli = ("bulk_modulus", "shear_modulus")  # the tables hold no DFT hull distances
+    targets = TargetSet.from_targets([t for t in campaign.targets if t.property in moduli])
     dft = _table(ROOT / "examples" / "data" / "mp_binary_structures_le4.csv",
                  ("bulk_modulus_vrh_GPa", "shear_modulus_vrh_GPa"))
-    cheap_rows = _table(cheap_csv, ("bulk_modulus", "shear_modulus"))
+    cheap_rows = _table(cheap_csv, moduli)
     seconds = [float(r["seconds"]) for r in table_rows(cheap_csv)]
     target = np.array([dft[k] for k in keys])
     cheap = np.array([cheap_rows.get(k, (math.nan, math.nan)) for k in keys])
