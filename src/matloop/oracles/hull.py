@@ -2,16 +2,18 @@
 
 A candidate's relaxed energy per atom is placed on the convex hull (pymatgen's
 ``PhaseDiagram``) of its chemical system. The hull is built from energies computed by
-the same calculator with the same parameters and settings: each element's ASE
-reference crystal (``recipes.elemental_reference``), and every structure of the reference
-tables (``[oracle] hull``, CSVs with a ``structure`` column of pymatgen JSON) whose
-elements are among the candidate's, each relaxed once. Energies from two levels of
-theory never share a hull.
+the same calculator with the same parameters and settings: every structure of the
+reference tables (``[oracle] hull``, CSVs with a ``structure`` column of pymatgen JSON)
+whose elements are among the candidate's, each relaxed once. An element's pure
+structures in the tables are its references, the lowest at this level counting; an
+element without one falls back to its ASE reference crystal
+(``recipes.elemental_reference``, the oracle's ``_elemental``). Energies from two levels
+of theory never share a hull.
 
 Reference energies are kept in ``hull-references.json`` in the cache folder: per level
 of theory (a digest of the calculator, its parameters, its model version and the
-relaxation settings), each structure's energy under a digest of its JSON text. A table that gains
-rows, or a second table holding the same structures, relaxes only what is new; a
+relaxation settings), each structure's energy under a digest of its JSON text. A table
+that gains rows, or a second table holding the same structures, relaxes only what is new; a
 structure changed under the same id is relaxed again. The file is rewritten atomically
 after every reference, so a killed run keeps what it finished (the elements' ASE
 crystals, a few relaxations, stay in each campaign's scratch folder, as for the
