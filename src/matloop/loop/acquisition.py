@@ -73,8 +73,8 @@ def select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     False scores every candidate exactly (the same picks, slower: for tests and
     benchmarks).
     """
-    probabilities = None if success is None else success(choices)
-    if probabilities is not None and min_success > 0:
+    probabilities = None if success is None or min_success <= 0 else success(choices)
+    if probabilities is not None:
         likely = np.flatnonzero(probabilities >= min_success)
         if 0 < len(likely) < len(choices):
             return likely[_select(name, surrogate, choices[likely], X_train, Y_train,
@@ -90,7 +90,8 @@ def _select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nd
             success: SuccessProbability | None, probabilities: np.ndarray | None,
             incumbent: str, prune: bool) -> np.ndarray:
     """``select`` after the filter; ``probabilities`` ``(N,)``: ``success`` at ``choices``
-    (computed once: the pruning bounds add their logarithm)."""
+    when the filter computed it (the pruning bounds add its logarithm; computed here
+    otherwise, and only when they do)."""
     import torch
     from botorch.optim import optimize_acqf_discrete
 
@@ -117,8 +118,10 @@ def _select(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nd
             return Ranking(factory(problem, True), None, pool)
         bound = ACQUISITIONS[derive(targets, name)](  # its log P(success): the offset
             dataclasses.replace(problem, model=bounding), True)
-        offset = None if probabilities is None else torch.as_tensor(
-            np.log(np.clip(probabilities, FLOOR, None)), dtype=torch.double)
+        if success is None:
+            return Ranking(factory(problem, True), bound, pool)
+        chances = success(choices) if probabilities is None else probabilities
+        offset = torch.as_tensor(np.log(np.clip(chances, FLOOR, None)), dtype=torch.double)
         return Ranking(factory(problem, True), bound, pool, offset)
 
     with torch.no_grad():
@@ -166,9 +169,11 @@ def scores(name: str, surrogate: Surrogate, choices: np.ndarray, X_train: np.nda
     ``success`` is given)."""
     import torch
 
+    from matloop.loop.pruning import score
+
     analytic = builder(name, surrogate, X_train, Y_train, targets, 0, beta, reference,
                        success, incumbent)(None)
-    return _scores(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
+    return score(analytic, torch.as_tensor(choices, dtype=torch.double)).numpy()
 
 
 def builder(name: str, surrogate: Surrogate, X_train: np.ndarray, Y_train: np.ndarray,
@@ -242,9 +247,3 @@ def _model_units(surrogate: Surrogate, Y: np.ndarray) -> torch.Tensor:
 
     convert = getattr(surrogate, "model_units", None)
     return torch.as_tensor(Y if convert is None else convert(Y), dtype=torch.double)
-
-
-def _scores(acquisition: AcquisitionFunction, pool: torch.Tensor) -> torch.Tensor:
-    from matloop.loop.pruning import score
-
-    return score(acquisition, pool)

@@ -147,7 +147,8 @@ class ReferenceEnergies:
         known: dict[str, Any] = read_json(self.path).get(self.digest, {}).get("entries", {})
         out = {}
         for row in rows:
-            if row.key not in known:
+            key = row.key
+            if key not in known:
                 entry: dict[str, Any] = {"id": row.id}
                 try:
                     entry["energy_per_atom"] = relax(
@@ -156,11 +157,11 @@ class ReferenceEnergies:
                     entry["error"] = f"{failure.reason}: {failure}"
                 data = read_json(self.path)
                 level = data.setdefault(self.digest, {"level": self.identity, "entries": {}})
-                level["entries"][row.key] = entry
+                level["entries"][key] = entry
                 write_json_atomically(self.path, data)
                 known = level["entries"]
-            if "energy_per_atom" in known[row.key]:
-                out[row.id] = float(known[row.key]["energy_per_atom"])
+            if "energy_per_atom" in known[key]:
+                out[row.id] = float(known[key]["energy_per_atom"])
         return out
 
 

@@ -37,7 +37,7 @@ def marginal_bounds(gp: SingleTaskGP, X: torch.Tensor, factor: PosteriorFactor |
     are recomputed in float64. Otherwise everything is float64 and ``low = high``."""
     factor = factor or PosteriorFactor.of(gp)
     n, s = len(factor.train), len(factor.subset_root)
-    single = factor.single if factor.positive and factor.same_noise else None
+    single = factor.single if factor.same_noise else None  # a positive kernel's block
     dtype = torch.float if single is not None else torch.double
     rows = max(64, BOUND_ENTRIES // max(n, 1))
     out, scratch = (torch.empty(min(rows, len(X)), n, dtype=dtype) for _ in range(2))

@@ -45,17 +45,11 @@ class SinglePrecision:
     @classmethod
     def of(cls, gp: SingleTaskGP, train: torch.Tensor, mean_cache: torch.Tensor, s: int
            ) -> SinglePrecision | None:
-        kernel = gp.covar_module
-        block = (matern52_block if type(kernel) is MaternKernel and kernel.nu == 2.5
-                 else rbf_block if type(kernel) is RBFKernel else None)
-        if block is None or not (kernel.active_dims is None and train.dtype == torch.double
-                                 and kernel.batch_shape == torch.Size([])):
+        found = in_place_block(gp, train)
+        if found is None:
             return None
-        with torch.no_grad():
-            scale = kernel.lengthscale.detach().reshape(-1)
-            center = train.mean(0)
-            scaled = (train - center) / scale
-            norms = scaled.square().sum(-1)
+        block, center, scale, scaled = found
+        norms = scaled.square().sum(-1)
         return cls(block, center, scale, scaled.float(), norms.float(), float(norms.max()),
                    torch.stack([mean_cache, mean_cache.abs()], -1).float(), scaled[:s])
 
@@ -96,19 +90,32 @@ def cross_covariance(gp: SingleTaskGP, train: torch.Tensor
     """``K(x, train)`` for transformed inputs ``x`` ``(c, d)``, written into the first of
     two ``(≥ c, n)`` float64 buffers where the kernel allows (Matérn-5/2 or squared
     exponential, one length scale per input, no batch or active dimensions)."""
+    found = in_place_block(gp, train)
+    if found is None:
+        kernel = gp.covar_module
+        return lambda x, out, scratch: kernel(x, train).to_dense()
+    block, center, scale, train_scaled = found
+    train_norms = train_scaled.square().sum(-1)
+    return lambda x, out, scratch: block((x - center) / scale, train_scaled, train_norms,
+                                         out, scratch)
+
+
+def in_place_block(gp: SingleTaskGP, train: torch.Tensor) -> tuple[
+        Callable[..., torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """For a kernel computed in place (Matérn-5/2 or squared exponential, one length scale
+    per input, no batch or active dimensions, float64 inputs): its block function, the
+    centre ``(d,)`` and length scales ``(d,)`` inputs are scaled by, and ``train``
+    ``(n, d)`` so scaled; None for any other kernel."""
     kernel = gp.covar_module
     block = (matern52_block if type(kernel) is MaternKernel and kernel.nu == 2.5
              else rbf_block if type(kernel) is RBFKernel else None)
     if block is None or not (kernel.active_dims is None and train.dtype == torch.double
                              and kernel.batch_shape == torch.Size([])):
-        return lambda x, out, scratch: kernel(x, train).to_dense()
+        return None
     with torch.no_grad():
         scale = kernel.lengthscale.detach().reshape(-1)
         center = train.mean(0)
-        train_scaled = (train - center) / scale
-        train_norms = train_scaled.square().sum(-1)
-    return lambda x, out, scratch: block((x - center) / scale, train_scaled, train_norms,
-                                         out, scratch)
+        return block, center, scale, (train - center) / scale
 
 
 def matern52_block(x: torch.Tensor, train: torch.Tensor, train_norms: torch.Tensor,
